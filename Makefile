@@ -1,0 +1,34 @@
+# `make run` (the demo) and `make test` bootstrap everything they need on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint unit venv clean
+
+run: $(STAMP) ## The demo: a warehouse with gaps of every kind, the full cycle twice, a report.
+	$(VENV)/bin/backfill demo --dir demo-out
+
+test: lint unit tf-check ## Lint, types, the whole test suite, the Terraform checks.
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check shared functions tests bench
+	$(VENV)/bin/mypy
+
+unit: $(STAMP)
+	$(PY) -m pytest -q
+
+venv: $(STAMP)
+
+# Reinstalled only when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) .venv-* build demo-out .pytest_cache .mypy_cache .ruff_cache
+
+include terraform/terraform.mk

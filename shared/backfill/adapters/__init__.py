@@ -1,0 +1,1 @@
+"""Adapters: the only modules that import duckdb or google.cloud."""

@@ -1,0 +1,143 @@
+"""The request message: one (processor, game_date) to fill, as published on `backfill-requests`."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from backfill.domain.errors import InvalidRequest
+
+# A request further ahead than this cannot be about a game that has been played.
+MAX_DAYS_AHEAD = 2
+MAX_BODY_BYTES = 256 * 1024
+PROCESSOR_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class Reason(StrEnum):
+    MISSING = "missing"
+    INCOMPLETE = "incomplete"
+    STALE = "stale"
+    MANUAL = "manual"
+    REPLAY = "replay"
+
+
+class Request(BaseModel):
+    """Fill `processor` for `game_date`; `game_ids` says which games were found missing."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    processor: str
+    game_date: date
+    game_ids: tuple[str, ...] = ()
+    reason: Reason
+    force: bool = False
+    request_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    detection_run_id: str | None = None
+    requested_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    replay_count: int = Field(default=0, ge=0)
+
+    @field_validator("processor")
+    @classmethod
+    def _processor_name(cls, value: str) -> str:
+        if not PROCESSOR_NAME.match(value):
+            raise ValueError("must be lower-case letters, digits and underscores")
+        return value
+
+    @field_validator("game_ids")
+    @classmethod
+    def _game_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(value) > 100 or any(not 0 < len(g) <= 64 for g in value):
+            raise ValueError("at most 100 ids of 1 to 64 characters")
+        return value
+
+    @field_validator("requested_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("must carry a time zone (RFC 3339)")
+        return value.astimezone(UTC)
+
+    def attributes(self) -> dict[str, str]:
+        """Pub/Sub attributes, so subscriptions and operators can filter without decoding."""
+        return {"processor": self.processor, "game_date": self.game_date.isoformat(),
+                "reason": self.reason.value}
+
+    def encode(self) -> bytes:
+        body = self.model_dump(mode="json")
+        body["game_ids"] = list(self.game_ids)
+        return json.dumps(body, separators=(",", ":")).encode()
+
+
+def decode_request(data: bytes, *, today: date) -> Request:
+    """Parse and validate a request body; raise InvalidRequest with a one-line reason."""
+    if len(data) > MAX_BODY_BYTES:
+        raise InvalidRequest(f"body is {len(data)} bytes, more than {MAX_BODY_BYTES}")
+    if not data.strip():
+        raise InvalidRequest("body is empty")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(f"body is not UTF-8: {exc.reason} at byte {exc.start}") from None
+    try:
+        payload = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_nan)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise InvalidRequest(f"body is not JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise InvalidRequest(f"body is JSON {type(payload).__name__}, expected an object")
+    try:
+        request = Request.model_validate(_json_types(payload))
+    except ValidationError as exc:
+        raise InvalidRequest(_first_problem(exc)) from None
+    if request.game_date > today + timedelta(days=MAX_DAYS_AHEAD):
+        raise InvalidRequest(f"game_date {request.game_date} is in the future (today is {today})")
+    return request
+
+
+def _json_types(payload: dict[str, Any]) -> dict[str, Any]:
+    """Turn JSON's strings into the model's types; strict mode keeps everything else exact."""
+    converted = dict(payload)
+    for key, parse in (("game_date", date.fromisoformat), ("requested_at", _rfc3339)):
+        value = converted.get(key)
+        if isinstance(value, str):
+            try:
+                converted[key] = parse(value)
+            except ValueError:
+                raise InvalidRequest(f"{key} {value[:40]!r} is not a valid "
+                                     f"{'date (YYYY-MM-DD)' if key == 'game_date' else 'RFC 3339 time'}") from None
+    if isinstance(converted.get("game_ids"), list):
+        converted["game_ids"] = tuple(converted["game_ids"])
+    if isinstance(converted.get("reason"), str) and converted["reason"] in Reason._value2member_map_:
+        converted["reason"] = Reason(converted["reason"])
+    return converted
+
+
+def _rfc3339(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    duplicated = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicated:
+        raise ValueError(f"duplicated key {duplicated[0]!r}")
+    return dict(pairs)
+
+
+def _no_nan(token: str) -> Any:
+    raise ValueError(f"{token} is not allowed")
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = ".".join(str(part) for part in error["loc"]) or "body"
+    if error["type"] == "missing":
+        return f"missing field {field!r}"
+    if error["type"] == "extra_forbidden":
+        return f"unknown field {field!r}"
+    return f"field {field!r}: {error['msg']}"

@@ -1,0 +1,67 @@
+"""Table references and column schemas; identifiers are validated once, here, and only here."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from backfill.domain.errors import ConfigurationError
+
+ColumnType = Literal["STRING", "INT64", "FLOAT64", "BOOL", "DATE", "TIMESTAMP"]
+COLUMN_TYPES: frozenset[str] = frozenset({"STRING", "INT64", "FLOAT64", "BOOL", "DATE", "TIMESTAMP"})
+
+# BigQuery allows more in dataset/table names, but SQL identifiers built from configuration must
+# be safe to splice unquoted into both dialects: letters, digits, underscore.
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+def identifier(name: str, what: str = "identifier") -> str:
+    """Return `name` if it is a safe SQL identifier, else raise ConfigurationError naming it."""
+    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+        raise ConfigurationError(f"invalid {what} {name!r}: use letters, digits and underscores")
+    return name
+
+
+@dataclass(frozen=True, order=True)
+class TableRef:
+    """A table in a dataset (a BigQuery dataset, a DuckDB schema)."""
+
+    dataset: str
+    table: str
+
+    def __post_init__(self) -> None:
+        identifier(self.dataset, "dataset name")
+        identifier(self.table, "table name")
+
+    @classmethod
+    def parse(cls, text: str) -> TableRef:
+        """Parse 'dataset.table'."""
+        parts = text.split(".")
+        if len(parts) != 2:
+            raise ConfigurationError(f"invalid table {text!r}: expected dataset.table")
+        return cls(parts[0], parts[1])
+
+    def __str__(self) -> str:
+        return f"{self.dataset}.{self.table}"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a table the product writes (BigQuery type names)."""
+
+    name: str
+    type: ColumnType
+
+    def __post_init__(self) -> None:
+        identifier(self.name, "column name")
+        if self.type not in COLUMN_TYPES:
+            raise ConfigurationError(f"invalid column type {self.type!r} for {self.name}")
+
+
+Schema = tuple[Column, ...]
+
+
+def schema(**columns: ColumnType) -> Schema:
+    """Build a schema from keyword arguments in order: schema(game_id="STRING", points="INT64")."""
+    return tuple(Column(name, kind) for name, kind in columns.items())

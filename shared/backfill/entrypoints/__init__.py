@@ -1,0 +1,1 @@
+"""Thin entry points: the CLI, the HTTP functions' bodies, the local stack."""

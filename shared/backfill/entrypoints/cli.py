@@ -1,0 +1,258 @@
+"""The `backfill` command. Thin: parse flags, build from settings, call a service, print, exit.
+
+Exit status: 0 when everything asked was done, 1 when a processor errored or a request is
+unaccounted for, 2 for a usage error (a one-line message naming the bad argument).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from backfill.bootstrap import (
+    queue_from_settings,
+    registry_from_file,
+    warehouse_from_url,
+)
+from backfill.domain.errors import BackfillError, ConfigurationError
+from backfill.domain.request import Reason, Request
+from backfill.domain.window import Window, today_in
+from backfill.service.detect import DetectionReport, detect
+from backfill.settings import Settings
+
+console = Console()
+USAGE, FAILED = 2, 1
+
+
+class DateParam(click.ParamType):
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a date (YYYY-MM-DD)", param, ctx)
+
+
+DATE = DateParam()
+
+
+def settings_from(ctx: click.Context, **flags: Any) -> Settings:
+    return Settings.load({**ctx.obj, **flags})
+
+
+def window_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--start-date", type=DATE, help="First game date (with --end-date)."),
+        click.option("--end-date", type=DATE, help="Last game date (with --start-date)."),
+        click.option("--lookback-days", type=click.IntRange(min=0), default=None,
+                     help="Dates before today to check, today included [default: 30]."),
+        click.option("--processor", "processors", multiple=True,
+                     help="Only this processor (repeatable)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def resolve_window(settings: Settings, start: date | None, end: date | None,
+                   lookback_days: int | None) -> Window:
+    if (start is None) != (end is None):
+        raise click.UsageError("--start-date and --end-date go together")
+    if start is not None and lookback_days is not None:
+        raise click.UsageError("give either --start-date/--end-date or --lookback-days")
+    if start is not None and end is not None:
+        if start > end:
+            raise click.BadParameter(f"start date {start} is after end date {end}",
+                                     param_hint="'--start-date'")
+        return Window(start, end)
+    return Window.lookback(30 if lookback_days is None else lookback_days,
+                           today_in(settings.timezone))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--warehouse", help="duckdb:///path/file.duckdb or bigquery://PROJECT_ID "
+              "[env BACKFILL_WAREHOUSE].")
+@click.option("--processors-file", help="TOML file of extra [[processor]] tables "
+              "[env BACKFILL_PROCESSORS_FILE].")
+@click.option("-v", "--verbose", count=True, help="More log lines on stderr.")
+@click.pass_context
+def cli(ctx: click.Context, warehouse: str | None, processors_file: str | None,
+        verbose: int) -> None:
+    """Find gaps between Phase 2 and Phase 3 and close them."""
+    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"warehouse": warehouse, "processors_file": processors_file}
+
+
+@cli.command()
+@click.option("--start-date", type=DATE, required=True)
+@click.option("--end-date", type=DATE, required=True)
+@click.pass_context
+def seed(ctx: click.Context, start_date: date, end_date: date) -> None:
+    """Write the synthetic league (Phase 2) and its Phase 3, a gap-free warehouse."""
+    from backfill.service.seed import seed as seed_league
+
+    settings = settings_from(ctx)
+    window = resolve_window(settings, start_date, end_date, None)
+    report = seed_league(warehouse_from_url(settings.warehouse),
+                         registry_from_file(settings.processors_file), window,
+                         progress=lambda line: console.print(f"  {line}", highlight=False))
+    console.print(f"seeded {report.games} games on {report.dates} dates into {settings.warehouse}")
+
+
+@cli.command(name="detect")
+@window_options
+@click.option("--dry-run", is_flag=True, help="Report gaps, publish nothing.")
+@click.option("--max-messages", type=click.IntRange(min=0), help="Publish at most N requests.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def detect_command(ctx: click.Context, start_date: date | None, end_date: date | None,
+                   lookback_days: int | None, processors: tuple[str, ...], dry_run: bool,
+                   max_messages: int | None, as_json: bool) -> None:
+    """Compare Phase 2 with Phase 3 and publish one request per (processor, game_date)."""
+    settings = settings_from(ctx)
+    window = resolve_window(settings, start_date, end_date, lookback_days)
+    registry = registry_from_file(settings.processors_file)
+    registry.ordered(processors)  # unknown names are a usage error before any query runs
+    report = detect(warehouse_from_url(settings.warehouse), registry,
+                    None if dry_run else queue_from_settings(settings), window,
+                    processors=processors, max_messages=max_messages)
+    if as_json:
+        click.echo(json.dumps(report.as_dict()))
+    else:
+        print_detection(report, dry_run)
+    ctx.exit(FAILED if report.failed else 0)
+
+
+def print_detection(report: DetectionReport, dry_run: bool) -> None:
+    table = Table(title=f"Gaps {report.window.start} .. {report.window.end}")
+    for column in ("processor", "status", "dates", "games", "reasons"):
+        table.add_column(column)
+    for result in report.processors:
+        reasons = sorted({c.reason.value for c in result.candidates})
+        table.add_row(result.name, "[red]error[/]" if result.error else "ok",
+                      str(len(result.candidates)),
+                      str(sum(len(c.game_ids) for c in result.candidates)), ", ".join(reasons))
+    console.print(table)
+    for result in report.processors:
+        if result.error:
+            console.print(f"[red]{result.name}: {result.error}[/]", highlight=False)
+    if dry_run:
+        console.print(f"dry run: {len(report.candidates)} requests would be published")
+    else:
+        console.print(f"published {len(report.published)} requests, deferred {report.deferred}")
+
+
+@cli.command(name="run")
+@window_options
+@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--max-messages", type=click.IntRange(min=0), help="Publish at most N requests.")
+@click.option("--timeout", "timeout_seconds", type=click.FloatRange(min=1), default=900,
+              show_default=True, help="Give up waiting for the queue to drain after this long.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object of counts.")
+@click.pass_context
+def run_command(ctx: click.Context, start_date: date | None, end_date: date | None,
+                lookback_days: int | None, processors: tuple[str, ...], concurrency: int,
+                max_messages: int | None, timeout_seconds: float, as_json: bool) -> None:
+    """Detect, publish and work the queue on the local stack until it is drained."""
+    from backfill.entrypoints.cycle import run_cycle
+
+    settings = settings_from(ctx)
+    window = resolve_window(settings, start_date, end_date, lookback_days)
+    registry_from_file(settings.processors_file).ordered(processors)
+    outcome = run_cycle(settings, window, processors=processors, concurrency=concurrency,
+                        max_messages=max_messages, timeout_seconds=timeout_seconds)
+    if as_json:
+        click.echo(json.dumps(outcome.as_dict()))
+    else:
+        outcome.print(console)
+    ctx.exit(FAILED if outcome.failed else 0)
+
+
+@cli.command()
+@click.option("--processor", required=True, help="The processor to rerun.")
+@click.option("--date", "dates", type=DATE, multiple=True, help="A game date (repeatable).")
+@click.option("--start-date", type=DATE)
+@click.option("--end-date", type=DATE)
+@click.option("--force", is_flag=True, help="Reprocess even if the date looks complete.")
+@click.option("--dry-run", is_flag=True, help="Print what would be published.")
+@click.pass_context
+def publish(ctx: click.Context, processor: str, dates: tuple[date, ...], start_date: date | None,
+            end_date: date | None, force: bool, dry_run: bool) -> None:
+    """Publish requests by hand to rerun dates of one processor."""
+    settings = settings_from(ctx)
+    registry = registry_from_file(settings.processors_file)
+    if processor not in registry:
+        raise click.BadParameter(f"unknown processor {processor!r}; known: "
+                                 f"{', '.join(registry.names)}", param_hint="'--processor'")
+    if dates and (start_date or end_date):
+        raise click.UsageError("give either --date or --start-date/--end-date")
+    if not dates and not (start_date or end_date):
+        raise click.UsageError("give --date or --start-date/--end-date")
+    chosen = list(dates) if dates else list(resolve_window(settings, start_date, end_date,
+                                                           None).dates())
+    requests = [Request(processor=processor, game_date=d, reason=Reason.MANUAL, force=force)
+                for d in sorted(set(chosen))]
+    if not dry_run:
+        queue_from_settings(settings).publish(requests)
+    verb = "would publish" if dry_run else "published"
+    console.print(f"{verb} {len(requests)} requests for {processor}", highlight=False)
+    for request in requests:
+        click.echo(f"{request.request_id} {request.processor} {request.game_date}")
+
+
+@cli.command(name="processors")
+@click.pass_context
+def list_processors(ctx: click.Context) -> None:
+    """List the processors in run order."""
+    settings = settings_from(ctx)
+    table = Table()
+    for column in ("processor", "source (Phase 2)", "target (Phase 3)", "depends on", "priority"):
+        table.add_column(column)
+    for p in registry_from_file(settings.processors_file).ordered():
+        table.add_row(p.name, str(p.source), str(p.target), ", ".join(p.depends_on) or "-",
+                      str(p.priority))
+    console.print(table)
+
+
+@cli.command()
+@click.option("--dir", "directory", default="demo-out", show_default=True,
+              help="Where the demo warehouse is written (replaced each time).")
+@click.pass_context
+def demo(ctx: click.Context, directory: str) -> None:
+    """The demo: a warehouse with gaps of every kind, the full cycle twice, a report."""
+    from backfill.entrypoints.demo import run_demo
+
+    ctx.exit(0 if run_demo(directory, console) else FAILED)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI with one-line errors: usage errors exit 2, failures exit 1."""
+    try:
+        code = cli.main(args=argv, prog_name="backfill", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "backfill"
+        click.echo(f"{command}: error: {exc.format_message()}", err=True)
+        code = USAGE
+    except click.Abort:
+        click.echo("backfill: aborted", err=True)
+        code = FAILED
+    except ConfigurationError as exc:
+        click.echo(f"backfill: error: {exc}", err=True)
+        code = USAGE
+    except BackfillError as exc:
+        click.echo(f"backfill: {type(exc).__name__}: {exc}", err=True)
+        code = FAILED
+    sys.exit(code or 0)

@@ -1,0 +1,67 @@
+"""What a Phase 3 processor is: a pure transform of one date of Phase 2 rows into Phase 3 rows."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any, ClassVar
+
+from backfill.domain.tables import Schema, TableRef
+from backfill.domain.window import Window
+from backfill.ports import GameScan
+
+Row = dict[str, Any]
+
+# Columns every Phase 3 row carries, set by the framework rather than by each transform:
+# the source rows' newest processed_at, so a later re-processing of Phase 2 shows up as stale.
+SOURCE_PROCESSED_AT = "source_processed_at"
+
+
+class Processor(ABC):
+    """A transform plus where it reads and writes; the class gives defaults, configuration may override.
+
+    `compute` gets the source rows of dates [game_date - source_lookback_days, game_date] and, for
+    each processor in `depends_on`, that processor's Phase 3 rows of game_date. It returns the
+    Phase 3 rows of game_date only, and must be deterministic: the same inputs give the same rows.
+    Raise PermanentError for source data no retry can fix.
+    """
+
+    name: ClassVar[str]
+    source: ClassVar[TableRef]
+    target: ClassVar[TableRef]
+    schema: ClassVar[Schema]
+    depends_on: ClassVar[tuple[str, ...]] = ()
+    priority: ClassVar[int] = 100
+    source_lookback_days: ClassVar[int] = 0
+
+    def __init__(self, *, name: str | None = None, source: TableRef | None = None,
+                 target: TableRef | None = None, depends_on: Sequence[str] | None = None,
+                 priority: int | None = None) -> None:
+        # Instance attributes shadow the class defaults when configuration overrides them.
+        if name is not None:
+            self.name = name  # type: ignore[misc]
+        if source is not None:
+            self.source = source  # type: ignore[misc]
+        if target is not None:
+            self.target = target  # type: ignore[misc]
+        if depends_on is not None:
+            self.depends_on = tuple(depends_on)  # type: ignore[misc]
+        if priority is not None:
+            self.priority = priority  # type: ignore[misc]
+
+    @abstractmethod
+    def compute(self, game_date: date, source_rows: Sequence[Row],
+                upstream: Mapping[str, Sequence[Row]]) -> list[Row]:
+        """The Phase 3 rows of `game_date`."""
+
+    def source_scan(self, window: Window) -> GameScan:
+        """What detection reads of the Phase 2 source."""
+        return GameScan(self.source, window)
+
+    def target_scan(self, window: Window) -> GameScan:
+        """What detection reads of the Phase 3 target."""
+        return GameScan(self.target, window)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}: {self.source} -> {self.target}>"

@@ -1,0 +1,56 @@
+"""Team defense per game: the opponent's offense, seen as what this team allowed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+from backfill.domain.tables import TableRef, schema
+from backfill.processors import formulas as f
+from backfill.processors.base import Processor, Row
+from backfill.processors.team_offense import TEAM_BOXSCORE, team_pairs, team_possessions
+
+# Opponent box-score columns renamed as "allowed" columns of this team.
+_ALLOWED = {
+    "fg_made": "opp_fg_made", "fg_attempted": "opp_fg_attempted",
+    "three_pt_made": "opp_three_pt_made", "three_pt_attempted": "opp_three_pt_attempted",
+    "ft_made": "opp_ft_made", "ft_attempted": "opp_ft_attempted", "turnovers": "opp_turnovers",
+}
+
+
+class TeamDefenseGameSummary(Processor):
+    """One row per team per game: points and shots allowed, turnovers forced, defensive rating."""
+
+    name = "team_defense_game_summary"
+    source = TEAM_BOXSCORE
+    target = TableRef("nba_analytics", "team_defense_game_summary")
+    priority = 20
+    schema = schema(
+        game_id="STRING", game_date="DATE", team_abbr="STRING", opponent_team_abbr="STRING",
+        is_home="BOOL", points_allowed="INT64", opp_fg_made="INT64", opp_fg_attempted="INT64",
+        opp_three_pt_made="INT64", opp_three_pt_attempted="INT64", opp_ft_made="INT64",
+        opp_ft_attempted="INT64", opp_turnovers="INT64", defensive_rebounds="INT64",
+        steals="INT64", blocks="INT64", opp_possessions="FLOAT64", defensive_rating="FLOAT64",
+        win_flag="BOOL", source_processed_at="TIMESTAMP",
+    )
+
+    def compute(self, game_date: date, source_rows: Sequence[Row],
+                upstream: Mapping[str, Sequence[Row]]) -> list[Row]:
+        """The team defense rows of game_date."""
+        pairs = team_pairs(game_date, source_rows)
+        return [self._summarize(game_date, team, opp) for team, opp in pairs]
+
+    @staticmethod
+    def _summarize(game_date: date, team: Row, opp: Row) -> Row:
+        allowed = f.stat(opp, "points")
+        opp_poss = team_possessions(opp)
+        return {
+            "game_id": team["game_id"], "game_date": game_date, "team_abbr": team["team_abbr"],
+            "opponent_team_abbr": opp["team_abbr"], "is_home": bool(team["is_home"]),
+            "points_allowed": allowed,
+            **{ours: f.stat(opp, theirs) for theirs, ours in _ALLOWED.items()},
+            "defensive_rebounds": f.stat(team, "defensive_rebounds"),
+            "steals": f.stat(team, "steals"), "blocks": f.stat(team, "blocks"),
+            "opp_possessions": opp_poss, "defensive_rating": f.rating(allowed, opp_poss),
+            "win_flag": f.stat(team, "points") > allowed,
+        }

@@ -1,0 +1,85 @@
+# Both functions are HTTP functions on Cloud Run (gen2), reachable only from inside the project
+# (Cloud Scheduler and Pub/Sub push count as internal) and only with an OIDC token of an invoker.
+
+resource "google_cloudfunctions2_function" "detector" {
+  name        = var.detector_function_name
+  location    = var.region
+  description = "Backfill detector: finds Phase 2 / Phase 3 gaps and publishes one request per (processor, game_date)."
+  labels      = local.labels
+
+  build_config {
+    runtime         = "python312"
+    entry_point     = "detect"
+    service_account = google_service_account.builder.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.sources.name
+        object = google_storage_bucket_object.source["detector"].name
+      }
+    }
+  }
+
+  service_config {
+    min_instance_count               = 0
+    max_instance_count               = var.detector_max_instances
+    max_instance_request_concurrency = var.detector_concurrency
+    available_cpu                    = var.detector_concurrency > 1 ? "1" : null
+    available_memory                 = var.detector_memory
+    timeout_seconds                  = var.detector_timeout_seconds
+    ingress_settings                 = var.detector_ingress
+    all_traffic_on_latest_revision   = true
+    service_account_email            = google_service_account.detector.email
+    environment_variables            = local.common_environment
+  }
+
+  depends_on = [
+    google_project_iam_member.builder,
+    google_project_iam_member.builder_reads_sources,
+    google_project_service.required,
+  ]
+}
+
+resource "google_cloudfunctions2_function" "worker" {
+  name        = var.worker_function_name
+  location    = var.region
+  description = "Backfill worker: fills one (processor, game_date) per Pub/Sub push, retries transient errors, dead-letters the rest."
+  labels      = local.labels
+
+  build_config {
+    runtime         = "python312"
+    entry_point     = "work"
+    service_account = google_service_account.builder.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.sources.name
+        object = google_storage_bucket_object.source["worker"].name
+      }
+    }
+  }
+
+  service_config {
+    min_instance_count = 0
+    # Instances x concurrency is the backfill's rate limit: at most that many dates run at once.
+    max_instance_count               = var.worker_max_instances
+    max_instance_request_concurrency = var.worker_concurrency
+    # More than one concurrent request per instance needs at least one vCPU.
+    available_cpu                  = var.worker_concurrency > 1 ? "1" : null
+    available_memory               = var.worker_memory
+    timeout_seconds                = var.worker_timeout_seconds
+    ingress_settings               = "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.worker.email
+    environment_variables = merge(local.common_environment, {
+      BACKFILL_RETRY_BUDGET_SECONDS  = tostring(local.worker_retry_budget_seconds)
+      BACKFILL_MAX_DELIVERY_ATTEMPTS = tostring(var.max_delivery_attempts)
+    })
+  }
+
+  depends_on = [
+    google_project_iam_member.builder,
+    google_project_iam_member.builder_reads_sources,
+    google_project_service.required,
+  ]
+}

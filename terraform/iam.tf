@@ -1,0 +1,166 @@
+# Least privilege: one service account per role, each granted exactly what it needs on the
+# narrowest resource that carries the permission. No public members anywhere.
+
+resource "google_service_account" "detector" {
+  account_id   = "backfill-detector"
+  display_name = "Backfill detector (reads Phase 2/3, publishes requests)"
+  depends_on   = [google_project_service.required]
+}
+
+resource "google_service_account" "worker" {
+  account_id   = "backfill-worker"
+  display_name = "Backfill worker (runs processors, writes Phase 3 and the audit log)"
+  depends_on   = [google_project_service.required]
+}
+
+resource "google_service_account" "push" {
+  account_id   = "backfill-push"
+  display_name = "Backfill push subscription (invokes the worker)"
+  depends_on   = [google_project_service.required]
+}
+
+resource "google_service_account" "scheduler" {
+  account_id   = "backfill-scheduler"
+  display_name = "Backfill scheduler (invokes the detector)"
+  depends_on   = [google_project_service.required]
+}
+
+resource "google_service_account" "builder" {
+  account_id   = "backfill-builder"
+  display_name = "Backfill function builds (Cloud Build)"
+  depends_on   = [google_project_service.required]
+}
+
+locals {
+  # Query jobs run in this project; data access is granted per dataset below.
+  detector_project_roles = ["roles/bigquery.jobUser"]
+  worker_project_roles   = ["roles/bigquery.jobUser"]
+  # A dedicated build identity, so builds work where the default compute account has no rights.
+  builder_project_roles = ["roles/logging.logWriter", "roles/artifactregistry.writer"]
+}
+
+# --- detector: reads both datasets, publishes requests -------------------------------------
+
+resource "google_project_iam_member" "detector" {
+  for_each = toset(local.detector_project_roles)
+
+  project = var.project_id
+  role    = each.value
+  member  = google_service_account.detector.member
+}
+
+resource "google_bigquery_dataset_iam_member" "detector_reads_raw" {
+  dataset_id = local.raw_dataset_id
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.detector.member
+}
+
+resource "google_bigquery_dataset_iam_member" "detector_reads_analytics" {
+  dataset_id = local.analytics_dataset_id
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.detector.member
+}
+
+resource "google_pubsub_topic_iam_member" "detector_publishes_requests" {
+  topic  = google_pubsub_topic.requests.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.detector.member
+}
+
+# --- worker: reads raw, writes analytics and the audit table, dead-letters -----------------
+
+resource "google_project_iam_member" "worker" {
+  for_each = toset(local.worker_project_roles)
+
+  project = var.project_id
+  role    = each.value
+  member  = google_service_account.worker.member
+}
+
+resource "google_bigquery_dataset_iam_member" "worker_reads_raw" {
+  dataset_id = local.raw_dataset_id
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.worker.member
+}
+
+resource "google_bigquery_dataset_iam_member" "worker_writes_analytics" {
+  dataset_id = local.analytics_dataset_id
+  role       = "roles/bigquery.dataEditor"
+  member     = google_service_account.worker.member
+}
+
+resource "google_bigquery_table_iam_member" "worker_writes_audit_log" {
+  dataset_id = google_bigquery_table.backfill_log.dataset_id
+  table_id   = google_bigquery_table.backfill_log.table_id
+  role       = "roles/bigquery.dataEditor"
+  member     = google_service_account.worker.member
+}
+
+resource "google_pubsub_topic_iam_member" "worker_publishes_dead_letters" {
+  topic  = google_pubsub_topic.dead_letter.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.worker.member
+}
+
+# --- invokers: only the push identity calls the worker, only the scheduler the detector ---
+
+resource "google_cloud_run_v2_service_iam_member" "push_invokes_worker" {
+  location = var.region
+  name     = google_cloudfunctions2_function.worker.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = google_service_account.push.member
+}
+
+resource "google_cloud_run_v2_service_iam_member" "scheduler_invokes_detector" {
+  location = var.region
+  name     = google_cloudfunctions2_function.detector.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = google_service_account.scheduler.member
+}
+
+# --- Pub/Sub service agent: forwards dead letters, acks them here, mints push tokens -------
+
+resource "google_pubsub_topic_iam_member" "pubsub_agent_dead_letter_publisher" {
+  topic  = google_pubsub_topic.dead_letter.id
+  role   = "roles/pubsub.publisher"
+  member = local.pubsub_service_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_requests_subscriber" {
+  subscription = google_pubsub_subscription.requests_push.id
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
+}
+
+resource "google_service_account_iam_member" "pubsub_agent_push_token_creator" {
+  service_account_id = google_service_account.push.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_service_agent
+}
+
+# --- builder: writes build logs and images; reads only the function source buckets --------
+
+resource "google_project_iam_member" "builder" {
+  for_each = toset(local.builder_project_roles)
+
+  project = var.project_id
+  role    = each.value
+  member  = google_service_account.builder.member
+}
+
+resource "google_project_iam_member" "builder_reads_sources" {
+  project = var.project_id
+  role    = "roles/storage.objectViewer"
+  member  = google_service_account.builder.member
+
+  # Cloud Functions stages each build's source in its own gcf-v2-sources-* bucket.
+  condition {
+    title       = "function-source-buckets-only"
+    description = "Read only the Cloud Functions source staging buckets and this module's source bucket."
+    expression = join(" || ", [
+      "resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-\")",
+      "resource.name == \"projects/_/buckets/${google_storage_bucket.sources.name}\"",
+      "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.sources.name}/\")",
+    ])
+  }
+}

@@ -1,0 +1,500 @@
+# ---------------------------------------------------------------------------------------------
+# Project
+# ---------------------------------------------------------------------------------------------
+
+variable "project_id" {
+  description = "Google Cloud project to deploy into (also the BigQuery project of the warehouse)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a Google Cloud project id: 6-30 lowercase letters, digits or hyphens."
+  }
+}
+
+variable "region" {
+  description = "Region of the functions, the scheduler job and the source bucket."
+  type        = string
+  default     = "us-central1"
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]$", var.region))
+    error_message = "region must be a Google Cloud region such as us-central1."
+  }
+}
+
+variable "labels" {
+  description = "Extra labels for every labelable resource (app = backfill and managed-by = terraform are always set)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition = alltrue([
+      for k, v in var.labels : can(regex("^[a-z][a-z0-9_-]{0,62}$", k)) && can(regex("^[a-z0-9_-]{0,63}$", v))
+    ])
+    error_message = "Label keys must start with a lowercase letter; keys and values use lowercase letters, digits, _ and - (at most 63 characters)."
+  }
+}
+
+variable "enable_apis" {
+  description = "Enable the required Google APIs (set false if the project's APIs are managed elsewhere)."
+  type        = bool
+  default     = true
+}
+
+# ---------------------------------------------------------------------------------------------
+# Pub/Sub
+# ---------------------------------------------------------------------------------------------
+
+variable "requests_topic_name" {
+  description = "Topic the detector publishes backfill requests to (BACKFILL_REQUESTS_TOPIC)."
+  type        = string
+  default     = "backfill-requests"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$", var.requests_topic_name))
+    error_message = "Topic names are 3-255 characters, start with a letter, and use letters, digits and . _ ~ + % -."
+  }
+}
+
+variable "dead_letter_topic_name" {
+  description = "Topic failed requests are dead-lettered to (BACKFILL_DEAD_LETTER_TOPIC)."
+  type        = string
+  default     = "backfill-dead-letter"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$", var.dead_letter_topic_name))
+    error_message = "Topic names are 3-255 characters, start with a letter, and use letters, digits and . _ ~ + % -."
+  }
+}
+
+variable "requests_subscription_name" {
+  description = "Push subscription on the requests topic that feeds the worker (the local runner's pull subscription is backfill-requests-runner)."
+  type        = string
+  default     = "backfill-requests-push"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$", var.requests_subscription_name))
+    error_message = "Subscription names are 3-255 characters, start with a letter, and use letters, digits and . _ ~ + % -."
+  }
+}
+
+variable "dead_letter_subscription_name" {
+  description = "Pull subscription on the dead-letter topic, kept for inspection and replay (`backfill dlq`, BACKFILL_DEAD_LETTER_SUBSCRIPTION)."
+  type        = string
+  default     = "backfill-dead-letter-inspect"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$", var.dead_letter_subscription_name))
+    error_message = "Subscription names are 3-255 characters, start with a letter, and use letters, digits and . _ ~ + % -."
+  }
+}
+
+variable "push_ack_deadline_seconds" {
+  description = "How long Pub/Sub waits for the worker to answer a push; at least the worker's timeout."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.push_ack_deadline_seconds >= 10 && var.push_ack_deadline_seconds <= 600
+    error_message = "push_ack_deadline_seconds must be between 10 and 600 (the Pub/Sub limits)."
+  }
+
+  validation {
+    condition     = var.push_ack_deadline_seconds >= var.worker_timeout_seconds
+    error_message = "push_ack_deadline_seconds must be >= worker_timeout_seconds, or slow successes are redelivered while still running."
+  }
+}
+
+variable "requests_message_retention_seconds" {
+  description = "How long unacknowledged requests are kept; long enough for a weekend outage (default 4 days)."
+  type        = number
+  default     = 345600
+
+  validation {
+    condition     = var.requests_message_retention_seconds >= 259200 && var.requests_message_retention_seconds <= 604800
+    error_message = "requests_message_retention_seconds must be between 3 days (a weekend outage) and 7 days (the Pub/Sub maximum)."
+  }
+}
+
+variable "retry_minimum_backoff_seconds" {
+  description = "Pub/Sub redelivery backoff after a nack or timeout: lower bound (exponential)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.retry_minimum_backoff_seconds >= 0 && var.retry_minimum_backoff_seconds <= 600
+    error_message = "retry_minimum_backoff_seconds must be between 0 and 600."
+  }
+}
+
+variable "retry_maximum_backoff_seconds" {
+  description = "Pub/Sub redelivery backoff after a nack or timeout: upper bound (exponential)."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.retry_maximum_backoff_seconds >= var.retry_minimum_backoff_seconds && var.retry_maximum_backoff_seconds <= 600
+    error_message = "retry_maximum_backoff_seconds must be between retry_minimum_backoff_seconds and 600."
+  }
+}
+
+variable "max_delivery_attempts" {
+  description = "Deliveries of a request before Pub/Sub dead-letters it (BACKFILL_MAX_DELIVERY_ATTEMPTS)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    error_message = "max_delivery_attempts must be between 5 and 100 (the Pub/Sub limits)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Functions
+# ---------------------------------------------------------------------------------------------
+
+variable "build_dir" {
+  description = "Directory holding detector.zip and worker.zip from `make package` (default: ../build next to this module)."
+  type        = string
+  default     = null
+}
+
+variable "sources_bucket_name" {
+  description = "Bucket for the function source archives (default: <project_id>-backfill-sources)."
+  type        = string
+  default     = null
+}
+
+variable "source_archive_retention_days" {
+  description = "Days a replaced source archive is kept (as a noncurrent version) for rollbacks."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.source_archive_retention_days >= 1
+    error_message = "source_archive_retention_days must be at least 1."
+  }
+}
+
+variable "backfill_timezone" {
+  description = "Time zone in which \"today\" is computed for game dates (BACKFILL_TIMEZONE)."
+  type        = string
+  default     = "America/New_York"
+
+  validation {
+    condition     = can(regex("^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$", var.backfill_timezone))
+    error_message = "backfill_timezone must be an IANA time zone name such as America/New_York."
+  }
+}
+
+variable "detector_function_name" {
+  description = "Name of the detector function."
+  type        = string
+  default     = "backfill-detector"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,48}[a-z0-9]$", var.detector_function_name))
+    error_message = "Function names are lowercase letters, digits and hyphens, at most 50 characters."
+  }
+}
+
+variable "detector_ingress" {
+  description = "Detector ingress. ALLOW_INTERNAL_ONLY admits Cloud Scheduler in this project; ALLOW_ALL lets an operator curl it (an identity token is still required)."
+  type        = string
+  default     = "ALLOW_INTERNAL_ONLY"
+
+  validation {
+    condition     = contains(["ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB", "ALLOW_ALL"], var.detector_ingress)
+    error_message = "detector_ingress must be ALLOW_INTERNAL_ONLY, ALLOW_INTERNAL_AND_GCLB or ALLOW_ALL."
+  }
+}
+
+variable "detector_max_instances" {
+  description = "Maximum detector instances (one detection pass at a time is enough)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.detector_max_instances >= 1 && var.detector_max_instances <= 100
+    error_message = "detector_max_instances must be between 1 and 100."
+  }
+}
+
+variable "detector_concurrency" {
+  description = "Requests one detector instance handles at once (more than 1 gives the instance a full vCPU)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.detector_concurrency >= 1 && var.detector_concurrency <= 1000
+    error_message = "detector_concurrency must be between 1 and 1000."
+  }
+}
+
+variable "detector_memory" {
+  description = "Memory of a detector instance, e.g. 512Mi or 1Gi."
+  type        = string
+  default     = "512Mi"
+
+  validation {
+    condition     = can(regex("^[0-9]+(Mi|Gi)$", var.detector_memory))
+    error_message = "detector_memory must look like 512Mi or 1Gi."
+  }
+}
+
+variable "detector_timeout_seconds" {
+  description = "Detector request timeout; Cloud Scheduler waits this long plus 30 s (at most 30 minutes)."
+  type        = number
+  default     = 540
+
+  validation {
+    condition     = var.detector_timeout_seconds >= 60 && var.detector_timeout_seconds <= 1800
+    error_message = "detector_timeout_seconds must be between 60 and 1800 (Cloud Scheduler's HTTP deadline)."
+  }
+}
+
+variable "worker_function_name" {
+  description = "Name of the worker function."
+  type        = string
+  default     = "backfill-worker"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,48}[a-z0-9]$", var.worker_function_name))
+    error_message = "Function names are lowercase letters, digits and hyphens, at most 50 characters."
+  }
+}
+
+variable "worker_max_instances" {
+  description = "Maximum worker instances. Instances x concurrency caps how many dates are filled at once: the backfill's rate limit."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.worker_max_instances >= 1 && var.worker_max_instances <= 1000
+    error_message = "worker_max_instances must be between 1 and 1000."
+  }
+}
+
+variable "worker_concurrency" {
+  description = "Requests one worker instance handles at once (more than 1 gives the instance a full vCPU)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.worker_concurrency >= 1 && var.worker_concurrency <= 1000
+    error_message = "worker_concurrency must be between 1 and 1000."
+  }
+}
+
+variable "worker_memory" {
+  description = "Memory of a worker instance, e.g. 512Mi or 1Gi."
+  type        = string
+  default     = "512Mi"
+
+  validation {
+    condition     = can(regex("^[0-9]+(Mi|Gi)$", var.worker_memory))
+    error_message = "worker_memory must look like 512Mi or 1Gi."
+  }
+}
+
+variable "worker_timeout_seconds" {
+  description = "Worker request timeout. Its retry budget (BACKFILL_RETRY_BUDGET_SECONDS) is this minus 60 s."
+  type        = number
+  default     = 540
+
+  validation {
+    condition     = var.worker_timeout_seconds >= 120 && var.worker_timeout_seconds <= 600
+    error_message = "worker_timeout_seconds must be between 120 (a 60 s retry budget) and 600 (the largest Pub/Sub ack deadline)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Scheduler
+# ---------------------------------------------------------------------------------------------
+
+variable "scheduler_job_name" {
+  description = "Name of the Cloud Scheduler job that runs the detector."
+  type        = string
+  default     = "backfill-detector-daily"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,500}$", var.scheduler_job_name))
+    error_message = "scheduler_job_name uses letters, digits, _ and - only."
+  }
+}
+
+variable "detector_schedule" {
+  description = "Cron schedule of the detector, in scheduler_time_zone (default: daily at 02:00)."
+  type        = string
+  default     = "0 2 * * *"
+
+  validation {
+    condition     = length(split(" ", trimspace(var.detector_schedule))) == 5
+    error_message = "detector_schedule must be a five-field cron expression."
+  }
+}
+
+variable "scheduler_time_zone" {
+  description = "Time zone of detector_schedule (the original cron ran in America/Los_Angeles)."
+  type        = string
+  default     = "America/Los_Angeles"
+
+  validation {
+    condition     = can(regex("^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$", var.scheduler_time_zone))
+    error_message = "scheduler_time_zone must be an IANA time zone name."
+  }
+}
+
+variable "scheduler_paused" {
+  description = "Create the scheduler job paused (detection then runs only by hand)."
+  type        = bool
+  default     = false
+}
+
+variable "scheduler_retry_count" {
+  description = "Times Cloud Scheduler retries a failed detection run (backoff 60 s to 600 s)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.scheduler_retry_count >= 0 && var.scheduler_retry_count <= 5
+    error_message = "scheduler_retry_count must be between 0 and 5."
+  }
+}
+
+variable "detector_lookback_days" {
+  description = "Days the scheduled detection looks back. Long windows are cheap and catch long gaps."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.detector_lookback_days >= 1 && var.detector_lookback_days <= 3650
+    error_message = "detector_lookback_days must be between 1 and 3650."
+  }
+}
+
+variable "detector_max_messages" {
+  description = "Most requests one detection pass publishes; the rest wait for the next pass."
+  type        = number
+  default     = 200
+
+  validation {
+    condition     = var.detector_max_messages >= 1 && var.detector_max_messages <= 10000
+    error_message = "detector_max_messages must be between 1 and 10000."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# BigQuery
+# ---------------------------------------------------------------------------------------------
+
+variable "bigquery_location" {
+  description = "Location of the audit dataset (and of the sandbox datasets); use the warehouse's location."
+  type        = string
+  default     = "US"
+}
+
+variable "audit_dataset_id" {
+  description = "Dataset created for the backfill_log audit table (BACKFILL_AUDIT_DATASET)."
+  type        = string
+  default     = "backfill_ops"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_]{1,1024}$", var.audit_dataset_id))
+    error_message = "Dataset ids use letters, digits and underscores only."
+  }
+}
+
+variable "audit_retention_days" {
+  description = "Days of backfill_log partitions kept."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = var.audit_retention_days >= 1
+    error_message = "audit_retention_days must be at least 1."
+  }
+}
+
+variable "raw_dataset_id" {
+  description = "Existing Phase 2 dataset (read by both functions). Must match the processors' source tables."
+  type        = string
+  default     = "nba_raw"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_]{1,1024}$", var.raw_dataset_id))
+    error_message = "Dataset ids use letters, digits and underscores only."
+  }
+}
+
+variable "analytics_dataset_id" {
+  description = "Existing Phase 3 dataset (read by the detector, written by the worker). Must match the processors' target tables."
+  type        = string
+  default     = "nba_analytics"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_]{1,1024}$", var.analytics_dataset_id))
+    error_message = "Dataset ids use letters, digits and underscores only."
+  }
+}
+
+variable "create_pipeline_datasets" {
+  description = "Create the raw and analytics datasets too (sandbox projects only; in production they belong to the pipeline)."
+  type        = bool
+  default     = false
+}
+
+variable "deletion_protection" {
+  description = "Protect the backfill_log table from `terraform destroy`."
+  type        = bool
+  default     = true
+}
+
+# ---------------------------------------------------------------------------------------------
+# Monitoring
+# ---------------------------------------------------------------------------------------------
+
+variable "notification_channels" {
+  description = "Existing Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) the alerts notify."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.notification_channels : can(regex("^projects/[^/]+/notificationChannels/[^/]+$", c))])
+    error_message = "notification_channels entries must look like projects/PROJECT/notificationChannels/ID."
+  }
+}
+
+variable "alert_email" {
+  description = "If set, an email notification channel is created for the alerts."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.alert_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alert_email))
+    error_message = "alert_email must be empty or an email address."
+  }
+}
+
+variable "dead_letter_alert_threshold" {
+  description = "Alert when the dead-letter subscription holds more than this many messages."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.dead_letter_alert_threshold >= 0
+    error_message = "dead_letter_alert_threshold must be >= 0."
+  }
+}
+
+variable "requests_oldest_unacked_alert_seconds" {
+  description = "Alert when the oldest unacknowledged request is older than this."
+  type        = number
+  default     = 7200
+
+  validation {
+    condition     = var.requests_oldest_unacked_alert_seconds >= 300
+    error_message = "requests_oldest_unacked_alert_seconds must be at least 300."
+  }
+}

@@ -1,0 +1,476 @@
+"""Structural checks of terraform/: providers cannot be downloaded here, so the HCL is parsed
+(python-hcl2) and the deployment's promises are asserted on it; fmt and checkov run for real."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from tests.terraform.hcl import REPO_ROOT, TF_DIR, Module, block, load_module
+
+REQUESTS_TOPIC = "google_pubsub_topic.requests"
+DEAD_LETTER_TOPIC = "google_pubsub_topic.dead_letter"
+LABELLED = {
+    "google_pubsub_topic": "labels",
+    "google_pubsub_subscription": "labels",
+    "google_cloudfunctions2_function": "labels",
+    "google_storage_bucket": "labels",
+    "google_bigquery_dataset": "labels",
+    "google_bigquery_table": "labels",
+    "google_monitoring_alert_policy": "user_labels",
+    "google_monitoring_notification_channel": "user_labels",
+}
+IAM_MEMBER_TYPES = {
+    "google_project_iam_member",
+    "google_bigquery_dataset_iam_member",
+    "google_bigquery_table_iam_member",
+    "google_pubsub_topic_iam_member",
+    "google_pubsub_subscription_iam_member",
+    "google_service_account_iam_member",
+    "google_cloud_run_v2_service_iam_member",
+}
+# Who may do what, on what: (target, role). Targets are Terraform addresses or "project".
+EXPECTED_GRANTS = {
+    "detector": {
+        ("project", "roles/bigquery.jobUser"),
+        ("local.raw_dataset_id", "roles/bigquery.dataViewer"),
+        ("local.analytics_dataset_id", "roles/bigquery.dataViewer"),
+        (REQUESTS_TOPIC, "roles/pubsub.publisher"),
+    },
+    "worker": {
+        ("project", "roles/bigquery.jobUser"),
+        ("local.raw_dataset_id", "roles/bigquery.dataViewer"),
+        ("local.analytics_dataset_id", "roles/bigquery.dataEditor"),
+        ("google_bigquery_table.backfill_log", "roles/bigquery.dataEditor"),
+        (DEAD_LETTER_TOPIC, "roles/pubsub.publisher"),
+    },
+    "push": {("google_cloudfunctions2_function.worker", "roles/run.invoker")},
+    "scheduler": {("google_cloudfunctions2_function.detector", "roles/run.invoker")},
+    "pubsub_agent": {
+        (DEAD_LETTER_TOPIC, "roles/pubsub.publisher"),
+        ("google_pubsub_subscription.requests_push", "roles/pubsub.subscriber"),
+        ("google_service_account.push", "roles/iam.serviceAccountTokenCreator"),
+    },
+    "builder": {
+        ("project", "roles/logging.logWriter"),
+        ("project", "roles/artifactregistry.writer"),
+        ("project", "roles/storage.objectViewer"),
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def tf() -> Module:
+    return load_module()
+
+
+def refers_to(expression: object, address: str) -> bool:
+    return (
+        isinstance(expression, str)
+        and re.search(rf"\b{re.escape(address)}\b", expression) is not None
+    )
+
+
+def seconds(value: object) -> int:
+    match = re.fullmatch(r"(\d+)s", str(value))
+    assert match, f"not a duration in seconds: {value!r}"
+    return int(match.group(1))
+
+
+def duration(tf: Module, expression: str) -> int:
+    """Resolve "${var.x}s" (or "600s") to seconds using the variables' defaults."""
+    match = re.fullmatch(r"\$\{var\.(\w+)\}s", expression)
+    if match:
+        return int(tf.variables[match.group(1)]["default"])
+    return seconds(expression)
+
+
+# --- Interface ------------------------------------------------------------------------------
+
+
+def test_google_provider_is_at_least_6(tf: Module) -> None:
+    providers = {}
+    for settings in tf.terraform:
+        for required in settings.get("required_providers", []):
+            providers.update(required)
+    constraint = providers["google"]["version"]
+    lower = re.search(r">=\s*(\d+)", constraint)
+    assert lower and int(lower.group(1)) >= 6, constraint
+
+
+def test_every_variable_has_a_description_and_numbers_are_validated(tf: Module) -> None:
+    for name, variable in tf.variables.items():
+        assert variable.get("description"), f"variable {name} has no description"
+        assert "type" in variable, f"variable {name} has no type"
+        if variable.get("type") == "${number}" or variable.get("type") == "number":
+            assert variable.get("validation"), f"numeric variable {name} has no validation"
+
+
+def test_outputs_cover_urls_topics_subscriptions_and_accounts(tf: Module) -> None:
+    expected = {
+        "detector_url",
+        "worker_url",
+        "requests_topic_id",
+        "dead_letter_topic_id",
+        "requests_subscription_id",
+        "dead_letter_subscription_id",
+        "service_accounts",
+    }
+    assert expected <= set(tf.outputs)
+    for name, output in tf.outputs.items():
+        assert output.get("description"), f"output {name} has no description"
+
+
+def test_example_tfvars_only_sets_declared_variables(tf: Module) -> None:
+    text = (TF_DIR / "terraform.tfvars.example").read_text(encoding="utf-8")
+    assigned = set(re.findall(r"^([a-z_][a-z0-9_]*)\s*=", text, flags=re.M))
+    assert "project_id" in assigned
+    assert assigned <= set(tf.variables), assigned - set(tf.variables)
+
+
+def test_every_reference_is_declared(tf: Module) -> None:
+    text = "\n".join(tf.text.values())
+    declared_resources = {f"{t}.{n}" for t, n in tf.resources}
+    declared_data = {f"data.{t}.{n}" for t, n in tf.data}
+    for name in set(re.findall(r"\bvar\.(\w+)", text)):
+        assert name in tf.variables, f"var.{name} is not declared"
+    for name in set(re.findall(r"\blocal\.(\w+)", text)):
+        assert name in tf.locals, f"local.{name} is not declared"
+    for address in set(re.findall(r"(?<![\w.])(google_\w+\.\w+)\.", text)):
+        assert address in declared_resources, f"{address} is not declared"
+    for address in set(re.findall(r"\b(data\.google_\w+\.\w+)", text)):
+        assert address in declared_data, f"{address} is not declared"
+
+
+# --- Pub/Sub --------------------------------------------------------------------------------
+
+
+def test_topic_and_subscription_names_follow_the_design(tf: Module) -> None:
+    topics = tf.of_type("google_pubsub_topic")
+    assert tf.resolve(topics["requests"]["name"]) == "backfill-requests"
+    assert tf.resolve(topics["dead_letter"]["name"]) == "backfill-dead-letter"
+    subscriptions = tf.of_type("google_pubsub_subscription")
+    # Distinct from the local runner's pull subscription (backfill-requests-runner).
+    assert tf.resolve(subscriptions["requests_push"]["name"]) == "backfill-requests-push"
+    assert tf.resolve(subscriptions["dead_letter_pull"]["name"]) == "backfill-dead-letter-inspect"
+    for name in (*topics.values(), *subscriptions.values()):
+        assert len(tf.resolve(name["name"])) >= 3
+
+
+def test_every_subscription_on_the_requests_topic_dead_letters_and_retries(tf: Module) -> None:
+    on_requests = {
+        name: sub
+        for name, sub in tf.of_type("google_pubsub_subscription").items()
+        if refers_to(sub["topic"], REQUESTS_TOPIC)
+    }
+    assert on_requests, "no subscription on the requests topic"
+    for name, sub in on_requests.items():
+        dead_letter = block(sub, "dead_letter_policy")
+        assert refers_to(dead_letter["dead_letter_topic"], DEAD_LETTER_TOPIC), name
+        assert tf.resolve(dead_letter["max_delivery_attempts"]) == 5, name
+        retry = block(sub, "retry_policy")
+        assert duration(tf, retry["minimum_backoff"]) == 10, name
+        assert duration(tf, retry["maximum_backoff"]) == 600, name
+        assert block(sub, "expiration_policy")["ttl"] == "", f"{name} would expire when idle"
+
+
+def test_push_subscription_calls_the_worker_with_oidc(tf: Module) -> None:
+    push = block(tf.of_type("google_pubsub_subscription")["requests_push"], "push_config")
+    assert refers_to(push["push_endpoint"], "google_cloudfunctions2_function.worker")
+    token = block(push, "oidc_token")
+    assert refers_to(token["service_account_email"], "google_service_account.push")
+    assert refers_to(token["audience"], "google_cloudfunctions2_function.worker")
+
+
+def test_ack_deadline_covers_the_worker_timeout(tf: Module) -> None:
+    sub = tf.of_type("google_pubsub_subscription")["requests_push"]
+    worker = tf.of_type("google_cloudfunctions2_function")["worker"]
+    ack_deadline = tf.resolve(sub["ack_deadline_seconds"])
+    timeout = tf.resolve(block(worker, "service_config")["timeout_seconds"])
+    assert isinstance(ack_deadline, int) and isinstance(timeout, int)
+    assert ack_deadline >= timeout
+    assert ack_deadline <= 600  # Pub/Sub's maximum
+    # The same rule is enforced at plan time, whatever values a user picks.
+    rules = tf.variables["push_ack_deadline_seconds"]["validation"]
+    assert any("var.worker_timeout_seconds" in rule["condition"] for rule in rules)
+
+
+def test_requests_survive_a_weekend_outage(tf: Module) -> None:
+    sub = tf.of_type("google_pubsub_subscription")["requests_push"]
+    assert duration(tf, sub["message_retention_duration"]) >= 3 * 24 * 3600
+
+
+def test_dead_letters_are_kept_a_week_for_inspection(tf: Module) -> None:
+    subs = tf.of_type("google_pubsub_subscription")
+    on_dead_letter = [s for s in subs.values() if refers_to(s["topic"], DEAD_LETTER_TOPIC)]
+    assert len(on_dead_letter) == 1
+    inspect = on_dead_letter[0]
+    assert "push_config" not in inspect, "the dead-letter subscription must be a pull subscription"
+    assert duration(tf, inspect["message_retention_duration"]) == 7 * 24 * 3600
+
+
+# --- Functions ------------------------------------------------------------------------------
+
+
+def test_functions_are_gen2_python312_scaling_to_zero(tf: Module) -> None:
+    functions = tf.of_type("google_cloudfunctions2_function")
+    assert set(functions) == {"detector", "worker"}
+    entry_points = {"detector": "detect", "worker": "work"}
+    accounts = set()
+    for name, function in functions.items():
+        build = block(function, "build_config")
+        assert build["runtime"] == "python312", name
+        assert build["entry_point"] == entry_points[name]
+        source = block(block(build, "source"), "storage_source")
+        assert refers_to(source["object"], "google_storage_bucket_object.source")
+        service = block(function, "service_config")
+        assert service["min_instance_count"] == 0, name
+        assert str(service["max_instance_count"]).startswith("${var."), name
+        assert str(service["max_instance_request_concurrency"]).startswith("${var."), name
+        assert tf.resolve(service["ingress_settings"]) == "ALLOW_INTERNAL_ONLY", name
+        accounts.add(service["service_account_email"])
+    assert len(accounts) == 2, "each function needs its own service account"
+    worker = block(functions["worker"], "service_config")
+    assert worker["ingress_settings"] == "ALLOW_INTERNAL_ONLY"  # never a variable
+    assert refers_to(worker["max_instance_request_concurrency"], "var.worker_concurrency")
+
+
+def test_source_objects_are_named_by_content_hash(tf: Module) -> None:
+    objects = tf.of_type("google_storage_bucket_object")
+    assert objects, "no source archive upload"
+    for obj in objects.values():
+        assert "filemd5(" in obj["name"] or "output_md5" in obj["name"]
+
+
+def test_functions_get_their_environment(tf: Module) -> None:
+    common = tf.locals["common_environment"]
+    for key in (
+        "GOOGLE_CLOUD_PROJECT",
+        "BACKFILL_WAREHOUSE",
+        "BACKFILL_TIMEZONE",
+        "BACKFILL_REQUESTS_TOPIC",
+        "BACKFILL_DEAD_LETTER_TOPIC",
+        "BACKFILL_AUDIT_DATASET",
+    ):
+        assert key in common, key
+    assert common["BACKFILL_WAREHOUSE"] == "bigquery://${var.project_id}"
+    worker = block(tf.of_type("google_cloudfunctions2_function")["worker"], "service_config")
+    env = worker["environment_variables"]
+    assert "BACKFILL_RETRY_BUDGET_SECONDS" in env and "BACKFILL_MAX_DELIVERY_ATTEMPTS" in env
+    # The retry budget is derived from the timeout and stays below it.
+    budget = tf.locals["worker_retry_budget_seconds"]
+    match = re.fullmatch(r"\$\{var\.worker_timeout_seconds - (\d+)\}", budget)
+    assert match and int(match.group(1)) > 0, budget
+    rules = tf.variables["worker_timeout_seconds"]["validation"]
+    assert any(f">= {2 * int(match.group(1))}" in r["condition"] for r in rules), (
+        "the timeout's lower bound must leave a positive retry budget"
+    )
+
+
+# --- Scheduler ------------------------------------------------------------------------------
+
+
+def test_scheduler_calls_the_detector_daily_with_oidc(tf: Module) -> None:
+    jobs = tf.of_type("google_cloud_scheduler_job")
+    assert len(jobs) == 1
+    job = next(iter(jobs.values()))
+    assert tf.resolve(job["schedule"]) == "0 2 * * *"
+    assert tf.resolve(job["time_zone"]) == "America/Los_Angeles"
+    assert block(job, "retry_config")
+    target = block(job, "http_target")
+    assert target["http_method"] == "POST"
+    assert refers_to(target["uri"], "google_cloudfunctions2_function.detector")
+    assert "lookback_days" in target["body"] and "max_messages" in target["body"]
+    token = block(target, "oidc_token")
+    assert refers_to(token["service_account_email"], "google_service_account.scheduler")
+    assert refers_to(token["audience"], "google_cloudfunctions2_function.detector")
+    assert "oauth_token" not in target
+
+
+# --- IAM ------------------------------------------------------------------------------------
+
+
+def test_no_public_members_anywhere() -> None:
+    for path in TF_DIR.glob("*.tf*"):
+        text = path.read_text(encoding="utf-8")
+        assert "allUsers" not in text and "allAuthenticatedUsers" not in text, path.name
+
+
+def test_iam_is_additive_only(tf: Module) -> None:
+    authoritative = [t for t, _ in tf.resources if t.endswith(("_iam_binding", "_iam_policy"))]
+    assert not authoritative, f"authoritative IAM would remove others' grants: {authoritative}"
+
+
+def _principal(member: str) -> str:
+    if match := re.search(r"google_service_account\.(\w+)\.(member|email)", member):
+        return match.group(1)
+    if member == "${local.pubsub_service_agent}":
+        return "pubsub_agent"
+    raise AssertionError(f"unexpected member {member!r}")
+
+
+def _roles(tf: Module, body: dict) -> list[str]:
+    role = body["role"]
+    if role in ("${each.value}", "${each.key}"):
+        match = re.fullmatch(r"\$\{(?:toset\()?local\.(\w+)\)?\}", body["for_each"])
+        assert match, f"for_each over roles must be a local list: {body['for_each']}"
+        return list(tf.locals[match.group(1)])
+    assert role.startswith("roles/"), role
+    return [role]
+
+
+def _target(rtype: str, body: dict) -> str:
+    if rtype == "google_project_iam_member":
+        return "project"
+    for attribute in (
+        "table_id",
+        "topic",
+        "subscription",
+        "service_account_id",
+        "name",
+        "dataset_id",
+    ):
+        if attribute in body:
+            match = re.search(r"((?:google_\w+|local)\.\w+)", body[attribute])
+            assert match, f"{rtype}.{attribute} does not reference a resource: {body[attribute]}"
+            return match.group(1)
+    raise AssertionError(f"no target in {rtype}")
+
+
+def test_each_service_account_has_exactly_its_roles(tf: Module) -> None:
+    grants: dict[str, set[tuple[str, str]]] = {}
+    for (rtype, _name), body in tf.resources.items():
+        if rtype not in IAM_MEMBER_TYPES:
+            assert "iam" not in rtype, f"unexpected IAM resource type {rtype}"
+            continue
+        for role in _roles(tf, body):
+            grants.setdefault(_principal(body["member"]), set()).add((_target(rtype, body), role))
+    assert grants == EXPECTED_GRANTS
+    accounts = set(tf.of_type("google_service_account"))
+    assert accounts == set(EXPECTED_GRANTS) - {"pubsub_agent"}
+
+
+def test_builder_reads_only_source_buckets(tf: Module) -> None:
+    grant = tf.of_type("google_project_iam_member")["builder_reads_sources"]
+    assert "gcf-v2-sources-" in block(grant, "condition")["expression"]
+
+
+# --- BigQuery, monitoring, labels -----------------------------------------------------------
+
+
+def test_audit_table_schema_partitioning_and_clustering(tf: Module) -> None:
+    table = tf.of_type("google_bigquery_table")["backfill_log"]
+    assert refers_to(table["dataset_id"], "google_bigquery_dataset.audit")
+    assert (
+        tf.resolve(tf.of_type("google_bigquery_dataset")["audit"]["dataset_id"]) == "backfill_ops"
+    )
+    partitioning = block(table, "time_partitioning")
+    assert partitioning["type"] == "DAY" and partitioning["field"] == "logged_at"
+    assert table["clustering"] == ["processor"]
+    columns = re.findall(r"name = \"(\w+)\", type = \"(\w+)\"", table["schema"])
+    assert columns == [
+        ("request_id", "STRING"),
+        ("processor", "STRING"),
+        ("game_date", "DATE"),
+        ("reason", "STRING"),
+        ("outcome", "STRING"),
+        ("attempts", "INT64"),
+        ("duration_ms", "INT64"),
+        ("error", "STRING"),
+        ("rows_written", "INT64"),
+        ("worker", "STRING"),
+        ("logged_at", "TIMESTAMP"),
+    ]
+
+
+def test_pipeline_datasets_are_referenced_not_created_by_default(tf: Module) -> None:
+    assert tf.variables["create_pipeline_datasets"]["default"] is False
+    assert tf.variables["raw_dataset_id"]["default"] == "nba_raw"
+    assert tf.variables["analytics_dataset_id"]["default"] == "nba_analytics"
+    assert (
+        "var.create_pipeline_datasets"
+        in tf.of_type("google_bigquery_dataset")["pipeline"]["for_each"]
+    )
+
+
+def test_alerts_watch_dead_letters_and_request_age(tf: Module) -> None:
+    policies = tf.of_type("google_monitoring_alert_policy")
+    filters = {
+        name: block(block(p, "conditions"), "condition_threshold")["filter"]
+        for name, p in policies.items()
+    }
+    assert any(
+        "num_undelivered_messages" in f and "dead_letter_pull" in f for f in filters.values()
+    )
+    assert any("oldest_unacked_message_age" in f and "requests_push" in f for f in filters.values())
+    for policy in policies.values():
+        assert refers_to(policy["notification_channels"], "local.notification_channels")
+    assert "notification_channels" in tf.variables
+
+
+def test_every_labelable_resource_is_labelled(tf: Module) -> None:
+    for (rtype, name), body in tf.resources.items():
+        if rtype in LABELLED:
+            assert refers_to(body.get(LABELLED[rtype]), "local.labels"), f"{rtype}.{name}"
+    assert "var.labels" in tf.locals["labels"]
+
+
+# --- Tools ----------------------------------------------------------------------------------
+
+
+def test_terraform_fmt() -> None:
+    terraform = shutil.which("terraform")
+    if terraform is None:
+        pytest.skip("terraform is not installed")
+    result = subprocess.run(
+        [terraform, "fmt", "-check", "-recursive", "terraform"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, f"not formatted (run `make tf-fmt`):\n{result.stdout}"
+
+
+CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
+
+
+def test_checkov_has_no_failed_checks() -> None:
+    if not CHECKOV.exists():
+        subprocess.run(
+            ["make", "-f", "terraform/terraform.mk", "checkov-venv"],
+            cwd=REPO_ROOT,
+            check=True,
+        )
+    result = subprocess.run(
+        [
+            str(CHECKOV),
+            "-d",
+            "terraform",
+            "--framework",
+            "terraform",
+            "--skip-download",
+            "--compact",
+            "--output",
+            "json",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report = json.loads(result.stdout)
+    summary, results = report["summary"], report["results"]
+    failed = [f"{c['check_id']} {c['resource']}" for c in results["failed_checks"]]
+    assert summary["parsing_errors"] == 0
+    assert not failed, failed
+    assert summary["passed"] > 0
+    for check in results["skipped_checks"]:
+        reason = check["check_result"].get("suppress_comment", "")
+        assert len(reason) > 20, (
+            f"{check['check_id']} on {check['resource']} is skipped without a reason"
+        )
