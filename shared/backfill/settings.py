@@ -11,7 +11,7 @@ from backfill.domain.errors import ConfigurationError
 from backfill.domain.tables import identifier
 from backfill.domain.window import DEFAULT_TIMEZONE
 
-DEFAULT_WAREHOUSE = "duckdb:///backfill.duckdb"
+DEFAULT_WAREHOUSE = "duckdb://backfill.duckdb"
 
 
 @dataclass(frozen=True)

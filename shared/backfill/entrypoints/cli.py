@@ -256,3 +256,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo(f"backfill: {type(exc).__name__}: {exc}", err=True)
         code = FAILED
     sys.exit(code or 0)
+
+
+if __name__ == "__main__":
+    main()

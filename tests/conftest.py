@@ -1,0 +1,69 @@
+"""Fixtures: one real Pub/Sub emulator per session, seeded DuckDB warehouses copied from a template."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
+from backfill.bootstrap import registry_from_file
+from backfill.domain.window import Window
+from backfill.entrypoints.local_stack import PubSubEmulator
+from backfill.service.seed import seed
+from backfill.settings import Settings
+
+from tests.support import unique_settings
+
+# Two weeks of November 2024: about 100 games, every processor has rows on every date.
+SEED_WINDOW = Window(date(2024, 11, 1), date(2024, 11, 14))
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator() -> Iterator[str]:
+    """The official emulator, started for the session (and stopped), unless one is configured."""
+    configured = os.environ.get("PUBSUB_EMULATOR_HOST")
+    if configured:
+        yield configured
+        return
+    emulator = PubSubEmulator("backfill-local")
+    os.environ["PUBSUB_EMULATOR_HOST"] = emulator.host
+    try:
+        yield emulator.host
+    finally:
+        del os.environ["PUBSUB_EMULATOR_HOST"]
+        emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "seeded.duckdb"
+    seed(DuckDBWarehouse(path), registry_from_file(None), SEED_WINDOW)
+    return path
+
+
+@pytest.fixture
+def warehouse_path(tmp_path: Path, seeded_template: Path) -> Path:
+    """A fresh copy of the seeded, gap-free warehouse."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(seeded_template, path)
+    return path
+
+
+@pytest.fixture
+def warehouse(warehouse_path: Path) -> DuckDBWarehouse:
+    return DuckDBWarehouse(warehouse_path)
+
+
+@pytest.fixture
+def settings(warehouse_path: Path, pubsub_emulator: str) -> Settings:
+    """Settings on the seeded copy with topics and subscriptions of the test's own (created)."""
+    from backfill.adapters.pubsub_queue import ensure_topology
+    from backfill.entrypoints.cycle import topology
+
+    made = unique_settings(warehouse_path)
+    ensure_topology(topology(made))
+    return made
