@@ -32,3 +32,4 @@ clean:
 	rm -rf $(VENV) .venv-* build demo-out .pytest_cache .mypy_cache .ruff_cache
 
 include terraform/terraform.mk
+include tests/bigquery_emulator/emulator.mk

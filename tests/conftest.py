@@ -16,6 +16,7 @@ from backfill.entrypoints.local_stack import PubSubEmulator
 from backfill.service.seed import seed
 from backfill.settings import Settings
 
+from tests.bigquery_emulator import BigQueryEmulator
 from tests.support import unique_settings
 
 # Two weeks of November 2024: about 100 games, every processor has rows on every date.
@@ -35,6 +36,18 @@ def pubsub_emulator() -> Iterator[str]:
         yield emulator.host
     finally:
         del os.environ["PUBSUB_EMULATOR_HOST"]
+        emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def bigquery_emulator() -> Iterator[str]:
+    """The BigQuery API emulator (bqemulator) for the session; sets BIGQUERY_EMULATOR_HOST."""
+    emulator = BigQueryEmulator()
+    os.environ["BIGQUERY_EMULATOR_HOST"] = emulator.host
+    try:
+        yield emulator.host
+    finally:
+        del os.environ["BIGQUERY_EMULATOR_HOST"]
         emulator.stop()
 
 

@@ -13,9 +13,9 @@ from backfill.service.work import Worker
 from backfill.settings import Settings
 
 
-def warehouse_from_url(url: str) -> Warehouse:
+def warehouse_from_url(url: str, *, deadline_seconds: float | None = None) -> Warehouse:
     """`duckdb:///abs/path.duckdb` or `duckdb://relative/path.duckdb` (as file URLs read), or
-    `bigquery://PROJECT_ID`."""
+    `bigquery://PROJECT_ID`; `deadline_seconds` bounds one BigQuery call with its own retries."""
     scheme, _, rest = url.partition("://")
     if scheme == "duckdb" and rest:
         from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
@@ -24,7 +24,7 @@ def warehouse_from_url(url: str) -> Warehouse:
     if scheme == "bigquery" and urlsplit(url).netloc:
         from backfill.adapters.bigquery_warehouse import BigQueryWarehouse
 
-        return BigQueryWarehouse(urlsplit(url).netloc)
+        return BigQueryWarehouse(urlsplit(url).netloc, deadline_seconds=deadline_seconds)
     raise ConfigurationError(
         f"invalid warehouse {url!r}: expected duckdb:///path/file.duckdb or bigquery://PROJECT_ID")
 
@@ -42,7 +42,9 @@ def registry_from_file(processors_file: str | None) -> Registry:
 
 def build_worker(settings: Settings) -> Worker:
     return Worker(
-        warehouse=warehouse_from_url(settings.warehouse),
+        # A quarter of the budget per call, so the worker's own retries still have room.
+        warehouse=warehouse_from_url(settings.warehouse,
+                                     deadline_seconds=settings.retry_budget_seconds / 4),
         registry=registry_from_file(settings.processors_file),
         queue=queue_from_settings(settings),
         today=lambda: today_in(settings.timezone),

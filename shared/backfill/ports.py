@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from backfill.domain.errors import PermanentError
 from backfill.domain.gaps import GameStat
 from backfill.domain.request import Request
 from backfill.domain.tables import Schema, TableRef
@@ -28,6 +29,13 @@ class GameScan:
     window: Window
     processed_column: str | None = None
     count_where: tuple[str, tuple[str, ...]] | None = None
+
+
+def require_dates_within(table: TableRef, start: date, end: date, rows: Sequence[Row]) -> None:
+    """Refuse a range replacement whose rows fall outside the range it replaces."""
+    if any(not isinstance(row.get("game_date"), date) or not start <= row["game_date"] <= end
+           for row in rows):
+        raise PermanentError(f"rows for {table} must have game_date in {start}..{end}")
 
 
 class Warehouse(ABC):

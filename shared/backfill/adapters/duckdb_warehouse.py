@@ -24,7 +24,7 @@ from backfill.adapters.sql import column_list, scan_games_sql, scan_parameters, 
 from backfill.domain.errors import ConfigurationError, PermanentError, TableNotFound, TransientError
 from backfill.domain.gaps import GameStat
 from backfill.domain.tables import ColumnType, Schema, TableRef
-from backfill.ports import GameScan, Row, Warehouse
+from backfill.ports import GameScan, Row, Warehouse, require_dates_within
 
 DUCKDB_TYPES: dict[ColumnType, str] = {"STRING": "VARCHAR", "INT64": "BIGINT", "FLOAT64": "DOUBLE",
                                        "BOOL": "BOOLEAN", "DATE": "DATE", "TIMESTAMP": "TIMESTAMP"}
@@ -60,8 +60,7 @@ class DuckDBWarehouse(Warehouse):
 
     def replace_range(self, table: TableRef, start: date, end: date, rows: Sequence[Row],
                       columns: Schema) -> int:
-        if any(not _within(row.get("game_date"), start, end) for row in rows):
-            raise PermanentError(f"rows for {table} must have game_date in {start}..{end}")
+        require_dates_within(table, start, end, rows)
         with self._connection(table) as con:
             con.execute("BEGIN TRANSACTION")
             try:
@@ -153,10 +152,6 @@ def _io_error(path: Path, exc: duckdb.IOException) -> Exception:
     if "lock" in text.lower():
         return TransientError(f"warehouse {path} is locked by another program: {text}")
     return ConfigurationError(f"warehouse {path} is not a DuckDB database: {text}")
-
-
-def _within(value: Any, start: date, end: date) -> bool:
-    return isinstance(value, date) and start <= value <= end
 
 
 def _first_line(exc: BaseException) -> str:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 
+import google.cloud.pubsub_v1 as pubsub_v1  # untyped: by path, so mypy reads it as Any
 from google.api_core import exceptions as api_exceptions
-from google.cloud import pubsub_v1
 from google.protobuf import duration_pb2
 
 from backfill.domain.errors import PermanentError, TransientError
