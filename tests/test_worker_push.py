@@ -99,3 +99,45 @@ def test_a_request_waiting_on_its_dependency_is_redelivered_with_backoff_then_de
     # Five deliveries of at least the 0.5 s retry budget each, with backoff between them.
     assert elapsed > 5 * 0.5 + 4 * 1
     assert warehouse.read_rows(REGISTRY.get("player_game_summary").target, DAY, DAY) == []
+
+
+def test_backfill_stack_serves_the_local_topology_and_stops_everything_it_started(
+        warehouse_path: object, warehouse: DuckDBWarehouse, pubsub_emulator: str) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from backfill.entrypoints.local_stack import answers, emulator_ready, free_port
+
+    settings = unique_settings(warehouse_path)
+    expected = clear(warehouse, "team_offense_game_summary", DAY)
+    env = {**os.environ, **settings.environment()}
+    env.pop("PUBSUB_EMULATOR_HOST")  # the stack starts an emulator of its own
+    stack = subprocess.Popen(
+        [sys.executable, "-m", "backfill.entrypoints.cli", "stack", "--worker-port",
+         str(free_port()), "--detector-port", str(free_port())],
+        env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert stack.stdout is not None
+        exports = stack.stdout.readline()
+        host = exports.split("PUBSUB_EMULATOR_HOST=")[1].split()[0]
+        detector = [line for line in (stack.stdout.readline(), stack.stdout.readline())
+                    if line.startswith("detector")][0].split()[1]
+        published = subprocess.run(
+            [sys.executable, "-c", "import json,sys,urllib.request;"
+             "r=urllib.request.urlopen(urllib.request.Request(sys.argv[1], method='POST',"
+             " data=b'{\"start_date\": \"2024-11-01\", \"end_date\": \"2024-11-14\"}'));"
+             "print(json.load(r)['published'])", detector],
+            env={**env, "PUBSUB_EMULATOR_HOST": host}, capture_output=True, text=True,
+            timeout=60, check=True)
+        assert published.stdout.strip() == "1"
+        target = REGISTRY.get("team_offense_game_summary").target
+        wait_for(lambda: len(warehouse.read_rows(target, DAY, DAY)) == expected)
+    finally:
+        stack.send_signal(signal.SIGTERM)
+        stack.wait(timeout=30)
+    assert stack.returncode == 0
+    # Nothing it started is still listening: not the emulator, not the functions.
+    assert not emulator_ready(host)
+    assert not answers(detector)
