@@ -30,7 +30,7 @@ from backfill.service.work import Outcome
 from backfill.settings import Settings
 
 from tests.conftest import SEED_WINDOW
-from tests.support import settings_environment, unique_settings
+from tests.support import unique_settings
 
 REGISTRY = registry_from_file(None)
 
@@ -115,7 +115,7 @@ def test_the_worker_fixes_incomplete_and_stale_games_and_the_next_detection_is_c
     window = covering(SEED_WINDOW, planted)
     assert date_gap(warehouse, player, stale.game_date) is not None
 
-    ran = backfill(settings_environment(queue_settings), "run", *window_flags(window), "--json")
+    ran = backfill(queue_settings.environment(), "run", *window_flags(window), "--json")
 
     assert ran.returncode == 0, ran.stderr
     counts = json.loads(ran.stdout)
@@ -143,7 +143,7 @@ def test_an_upstream_gap_is_reported_never_published_and_shown_to_status(
     planted = plant(warehouse, REGISTRY, SEED_WINDOW, [Case.UPSTREAM, Case.DECOYS])
     window = covering(SEED_WINDOW, planted)
 
-    ran = backfill(settings_environment(queue_settings), "run", *window_flags(window), "--json")
+    ran = backfill(queue_settings.environment(), "run", *window_flags(window), "--json")
 
     assert ran.returncode == 0, ran.stderr
     assert (json.loads(ran.stdout)["detected"], json.loads(ran.stdout)["published"]) == (0, 0)
