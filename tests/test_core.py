@@ -15,7 +15,7 @@ from backfill.domain.errors import (
     PermanentError,
     TransientError,
 )
-from backfill.domain.gaps import GameStat, find_candidates
+from backfill.domain.gaps import GameStat, GapRule, find_gaps
 from backfill.domain.request import Reason, Request, decode_request
 from backfill.domain.tables import TableRef
 from backfill.domain.window import Window, today_in
@@ -92,7 +92,7 @@ def test_gaps_are_grouped_into_one_candidate_per_date_oldest_first() -> None:
     d1, d2 = date(2024, 11, 2), date(2024, 11, 1)
     phase2 = [GameStat("g1", d1), GameStat("g2", d1), GameStat("g3", d2), GameStat("g4", d2)]
     phase3 = [GameStat("g2", d1), GameStat("g3", d2), GameStat("g3", d1)]
-    candidates = find_candidates("p", phase2, phase3)
+    candidates = find_gaps("p", phase2, phase3, [], GapRule()).candidates
     assert [(c.game_date, c.game_ids, c.reason) for c in candidates] == [
         (d2, ("g4",), Reason.MISSING), (d1, ("g1",), Reason.MISSING)]
 
@@ -183,7 +183,7 @@ def test_the_scan_sql_selects_only_key_columns_and_takes_values_as_parameters() 
     sql = scan_games_sql(scan, quote="`", placeholder="@")
     assert sql == ("SELECT game_id, game_date, SUM(CASE WHEN player_status IN "
                    "(@count_value_0, @count_value_1) THEN 1 ELSE 0 END) AS row_count, "
-                   "MAX(processed_at) AS processed_at "
+                   "MAX(processed_at) AS processed_at, CAST(NULL AS STRING) AS label "
                    "FROM `nba_raw`.`nbac_gamebook_player_stats` "
                    "WHERE game_date BETWEEN @start_date AND @end_date GROUP BY game_id, game_date")
     assert scan_parameters(scan)["count_value_1"] == "x' OR 1=1 --"

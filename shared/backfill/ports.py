@@ -22,12 +22,14 @@ class GameScan:
 
     `count_where` narrows which rows count (column, allowed values), e.g. only active players.
     `processed_column` names the column whose newest value per game is reported, if any.
+    `label_column` names a column whose (greatest) value per game is reported as its label.
     """
 
     table: TableRef
     window: Window
     processed_column: str | None = None
     count_where: tuple[str, tuple[str, ...]] | None = None
+    label_column: str | None = None
 
 
 class Warehouse(ABC):

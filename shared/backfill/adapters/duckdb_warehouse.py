@@ -20,7 +20,13 @@ from typing import Any
 
 import duckdb
 
-from backfill.adapters.sql import column_list, scan_games_sql, scan_parameters, table_sql
+from backfill.adapters.sql import (
+    column_list,
+    game_stat,
+    scan_games_sql,
+    scan_parameters,
+    table_sql,
+)
 from backfill.domain.errors import ConfigurationError, PermanentError, TableNotFound, TransientError
 from backfill.domain.gaps import GameStat
 from backfill.domain.tables import ColumnType, Schema, TableRef
@@ -47,8 +53,7 @@ class DuckDBWarehouse(Warehouse):
         sql = scan_games_sql(scan, quote='"', placeholder="$")
         with self._connection(scan.table) as con:
             result = con.execute(sql, scan_parameters(scan)).fetchall()
-        return [GameStat(game_id, game_date, int(count), _utc(processed))
-                for game_id, game_date, count, processed in result]
+        return [game_stat(row) for row in result]
 
     def read_rows(self, table: TableRef, start: date, end: date) -> list[Row]:
         sql = (f"SELECT * FROM {table_sql(table, chr(34))} "  # noqa: S608 - identifiers validated

@@ -97,17 +97,29 @@ def cli(ctx: click.Context, warehouse: str | None, processors_file: str | None,
 @cli.command()
 @click.option("--start-date", type=DATE, required=True)
 @click.option("--end-date", type=DATE, required=True)
+@click.option("--plant", "cases", multiple=True,
+              type=click.Choice(["missing", "incomplete", "stale", "upstream", "decoys"]),
+              help="Then plant one gap of this reason, or the decoys (repeatable).")
 @click.pass_context
-def seed(ctx: click.Context, start_date: date, end_date: date) -> None:
+def seed(ctx: click.Context, start_date: date, end_date: date, cases: tuple[str, ...]) -> None:
     """Write the synthetic league (Phase 2) and its Phase 3, a gap-free warehouse."""
+    from backfill.service.plant import Case, covering, plant
     from backfill.service.seed import seed as seed_league
 
     settings = settings_from(ctx)
     window = resolve_window(settings, start_date, end_date, None)
-    report = seed_league(warehouse_from_url(settings.warehouse),
-                         registry_from_file(settings.processors_file), window,
+    warehouse = warehouse_from_url(settings.warehouse)
+    registry = registry_from_file(settings.processors_file)
+    report = seed_league(warehouse, registry, window,
                          progress=lambda line: console.print(f"  {line}", highlight=False))
     console.print(f"seeded {report.games} games on {report.dates} dates into {settings.warehouse}")
+    planted = plant(warehouse, registry, window, [Case(c) for c in cases])
+    for p in planted:
+        console.print(f"  planted {p.case} {p.game_date}: {p.what}", highlight=False)
+    if planted:
+        whole = covering(window, planted)
+        console.print(f"detect with --start-date {whole.start} --end-date {whole.end}",
+                      highlight=False)
 
 
 @cli.command(name="detect")
@@ -135,18 +147,9 @@ def detect_command(ctx: click.Context, start_date: date | None, end_date: date |
 
 
 def print_detection(report: DetectionReport, dry_run: bool) -> None:
-    table = Table(title=f"Gaps {report.window.start} .. {report.window.end}")
-    for column in ("processor", "status", "dates", "games", "reasons"):
-        table.add_column(column)
-    for result in report.processors:
-        reasons = sorted({c.reason.value for c in result.candidates})
-        table.add_row(result.name, "[red]error[/]" if result.error else "ok",
-                      str(len(result.candidates)),
-                      str(sum(len(c.game_ids) for c in result.candidates)), ", ".join(reasons))
-    console.print(table)
-    for result in report.processors:
-        if result.error:
-            console.print(f"[red]{result.name}: {result.error}[/]", highlight=False)
+    from backfill.entrypoints.cycle import print_gaps
+
+    print_gaps(console, report)
     if dry_run:
         console.print(f"dry run: {len(report.candidates)} requests would be published")
     else:

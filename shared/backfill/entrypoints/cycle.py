@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 
 from backfill.adapters.pubsub_queue import Consumer, Topology, ensure_topology
 from backfill.bootstrap import build_worker
@@ -50,6 +51,28 @@ class CycleOutcome:
             console.print(f"[red]{len(self.run.unaccounted)} requests unaccounted for[/]")
         if self.run.consumer_error:
             console.print(f"[red]the consumer stopped: {self.run.consumer_error}[/]")
+
+
+def print_gaps(console: Console, report: DetectionReport) -> None:
+    """Per processor: gap dates, games and reasons, upstream gaps; then errors and upstream games."""
+    table = Table(title=f"Gaps {report.window.start} .. {report.window.end}")
+    for column in ("processor", "status", "dates", "games", "reasons", "upstream gaps"):
+        table.add_column(column)
+    for result in report.processors:
+        reasons = sorted({c.reason.value for c in result.candidates})
+        table.add_row(result.name, "[red]error[/]" if result.error else "ok",
+                      str(len(result.candidates)),
+                      str(sum(len(c.game_ids) for c in result.candidates)), ", ".join(reasons),
+                      str(sum(len(g.game_ids) for g in result.upstream_gaps)))
+    console.print(table)
+    for result in report.processors:
+        for error in (result.error, result.upstream_error):
+            if error:
+                console.print(f"[red]{result.name}: {error}[/]", highlight=False)
+        for gap in result.upstream_gaps:
+            console.print(f"[yellow]upstream gap[/] {result.name} {gap.game_date}: "
+                          f"{', '.join(gap.game_ids)} final, no Phase 2 rows "
+                          "(a person must load them; never published)", highlight=False)
 
 
 def topology(settings: Settings) -> Topology:
