@@ -44,6 +44,14 @@ def settings_environment(settings: Settings) -> dict[str, str]:
             if getattr(settings, name) is not None}
 
 
+def backfill(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a subprocess, on `settings` (plus environment overrides)."""
+    environment = {**os.environ, **settings_environment(settings), **env}
+    return subprocess.run([sys.executable, "-m", "backfill.entrypoints.cli", *args],
+                          capture_output=True, text=True, env=environment, timeout=300,
+                          check=False)
+
+
 def pull_all(settings: Settings, subscription: str, *, ack: bool = True,
              wait_seconds: float = 3.0) -> list[pubsub_v1.types.ReceivedMessage]:
     """Every message currently on a subscription (acknowledged unless `ack=False`)."""
