@@ -247,6 +247,18 @@ def demo(ctx: click.Context, directory: str) -> None:
     ctx.exit(0 if run_demo(directory, console) else FAILED)
 
 
+@cli.command()
+@click.option("--worker-port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--detector-port", type=click.IntRange(1, 65535), default=8081, show_default=True)
+@click.pass_context
+def stack(ctx: click.Context, worker_port: int, detector_port: int) -> None:
+    """Run the local topology until Ctrl-C: emulator, both functions, push subscription."""
+    from backfill.entrypoints.local_stack import serve_stack
+
+    serve_stack(settings_from(ctx), worker_port, detector_port,
+                lambda line: console.print(line, highlight=False, soft_wrap=True))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI with one-line errors: usage errors exit 2, failures exit 1."""
     try:
