@@ -278,6 +278,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except BackfillError as exc:
         click.echo(f"backfill: {type(exc).__name__}: {exc}", err=True)
         code = FAILED
+    except Exception as exc:  # noqa: BLE001 - one line for the user; the trace with -v
+        logging.getLogger("backfill").debug("unexpected error", exc_info=True)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        click.echo(f"backfill: unexpected {type(exc).__name__}: {first}", err=True)
+        code = FAILED
     sys.exit(code or 0)
 
 
