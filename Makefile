@@ -32,3 +32,9 @@ clean:
 	rm -rf $(VENV) .venv-* build demo-out .pytest_cache .mypy_cache .ruff_cache
 
 include terraform/terraform.mk
+
+# Headless Chromium renders `backfill status --html` in the tests; installed only when missing.
+.PHONY: browser
+unit: browser
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }

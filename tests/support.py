@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,6 +31,14 @@ def unique_settings(warehouse: Path, **changes: object) -> Settings:
     }
     values.update(changes)
     return Settings.load(values, environ={})
+
+
+def backfill(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a subprocess, on `settings` (plus environment overrides)."""
+    environment = {**os.environ, **settings.environment(), **env}
+    return subprocess.run([sys.executable, "-m", "backfill.entrypoints.cli", *args],
+                          capture_output=True, text=True, env=environment, timeout=300,
+                          check=False)
 
 
 def pull_all(settings: Settings, subscription: str, *, ack: bool = True,

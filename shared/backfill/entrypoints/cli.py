@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import click
@@ -23,8 +23,9 @@ from backfill.bootstrap import (
     warehouse_from_url,
 )
 from backfill.domain.errors import BackfillError, ConfigurationError
-from backfill.domain.request import Reason, Request
+from backfill.domain.request import MAX_DAYS_AHEAD, Reason, Request
 from backfill.domain.window import Window, today_in
+from backfill.entrypoints.progress import Reporter
 from backfill.service.detect import DetectionReport, detect
 from backfill.settings import Settings
 
@@ -110,8 +111,8 @@ def seed(ctx: click.Context, start_date: date, end_date: date, cases: tuple[str,
     window = resolve_window(settings, start_date, end_date, None)
     warehouse = warehouse_from_url(settings.warehouse)
     registry = registry_from_file(settings.processors_file)
-    report = seed_league(warehouse, registry, window,
-                         progress=lambda line: console.print(f"  {line}", highlight=False))
+    with Reporter("seed") as progress:
+        report = seed_league(warehouse, registry, window, progress=progress)
     console.print(f"seeded {report.games} games on {report.dates} dates into {settings.warehouse}")
     planted = plant(warehouse, registry, window, [Case(c) for c in cases])
     for p in planted:
@@ -173,8 +174,10 @@ def run_command(ctx: click.Context, start_date: date | None, end_date: date | No
     settings = settings_from(ctx)
     window = resolve_window(settings, start_date, end_date, lookback_days)
     registry_from_file(settings.processors_file).ordered(processors)
-    outcome = run_cycle(settings, window, processors=processors, concurrency=concurrency,
-                        max_messages=max_messages, timeout_seconds=timeout_seconds)
+    with Reporter("run") as progress:
+        outcome = run_cycle(settings, window, processors=processors, concurrency=concurrency,
+                            max_messages=max_messages, timeout_seconds=timeout_seconds,
+                            progress=progress)
     if as_json:
         click.echo(json.dumps(outcome.as_dict()))
     else:
@@ -204,14 +207,21 @@ def publish(ctx: click.Context, processor: str, dates: tuple[date, ...], start_d
         raise click.UsageError("give --date or --start-date/--end-date")
     chosen = list(dates) if dates else list(resolve_window(settings, start_date, end_date,
                                                            None).dates())
+    latest = today_in(settings.timezone) + timedelta(days=MAX_DAYS_AHEAD)
+    if max(chosen) > latest:
+        # The worker would dead-letter it as a game not yet played: refuse it here instead.
+        raise click.BadParameter(f"{max(chosen)} is in the future (latest allowed {latest})",
+                                 param_hint="'--date'" if dates else "'--end-date'")
     requests = [Request(processor=processor, game_date=d, reason=Reason.MANUAL, force=force)
                 for d in sorted(set(chosen))]
-    if not dry_run:
-        queue_from_settings(settings).publish(requests)
+    published = {} if dry_run else queue_from_settings(settings).publish(requests).message_ids
     verb = "would publish" if dry_run else "published"
     console.print(f"{verb} {len(requests)} requests for {processor}", highlight=False)
     for request in requests:
-        click.echo(f"{request.request_id} {request.processor} {request.game_date}")
+        click.echo(" ".join(filter(None, (request.request_id, request.processor,
+                                          str(request.game_date),
+                                          published.get(request.request_id) and
+                                          f"message {published[request.request_id]}"))))
 
 
 @cli.command(name="processors")
@@ -278,5 +288,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(code or 0)
 
 
+# The operator commands (dlq, history, status) register themselves on `cli`.
+from backfill.entrypoints import cli_ops  # noqa: E402,F401
+
 if __name__ == "__main__":
-    main()
+    # Run as `python -m`, this file is `__main__`, a second copy of the module; the commands
+    # above registered on the importable copy's group, so run that one.
+    from backfill.entrypoints.cli import main as importable_main
+
+    importable_main()

@@ -13,9 +13,14 @@ from backfill.adapters.pubsub_queue import Consumer, Topology, ensure_topology
 from backfill.bootstrap import build_worker
 from backfill.domain.window import Window
 from backfill.entrypoints.local_stack import pubsub_emulator
+from backfill.ports import NoProgress, Progress
 from backfill.service.detect import DetectionReport, detect
 from backfill.service.run import Delivery, RunSummary, Stoppable, work_until_drained
+from backfill.service.work import WorkResult
 from backfill.settings import Settings
+
+# The runner appends audit rows in batches of this many, and what is left when drained.
+AUDIT_BATCH_ROWS = 200
 
 
 @dataclass
@@ -44,9 +49,8 @@ class CycleOutcome:
             console.print(f"[red]error[/] {name}: {error}", highlight=False)
         for result in self.run.results:
             if result.error and result.outcome == "dead_lettered":
-                where = (f"{result.request.processor} {result.request.game_date}"
-                         if result.request else "malformed request")
-                console.print(f"[yellow]dead letter[/] {where}: {result.error}", highlight=False)
+                console.print(f"[yellow]dead letter[/] {subject(result)}: {result.error}",
+                              highlight=False)
         if self.run.unaccounted:
             console.print(f"[red]{len(self.run.unaccounted)} requests unaccounted for[/]")
         if self.run.consumer_error:
@@ -75,6 +79,17 @@ def print_gaps(console: Console, report: DetectionReport) -> None:
                           "(a person must load them; never published)", highlight=False)
 
 
+def describe_result(result: WorkResult) -> str:
+    """One line about a finished delivery, for progress output."""
+    detail = f": {result.error}" if result.error else f" ({result.rows_written} rows)"
+    return f"{subject(result)} {result.outcome.value}{detail}"
+
+
+def subject(result: WorkResult) -> str:
+    return (f"{result.request.processor} {result.request.game_date}" if result.request
+            else "malformed request")
+
+
 def topology(settings: Settings) -> Topology:
     return Topology(settings.project, settings.requests_topic, settings.requests_subscription,
                     settings.dead_letter_topic, settings.dead_letter_subscription,
@@ -83,17 +98,25 @@ def topology(settings: Settings) -> Topology:
 
 def run_cycle(settings: Settings, window: Window, *, processors: Sequence[str] = (),
               concurrency: int = 4, max_messages: int | None = None,
-              timeout_seconds: float = 900.0) -> CycleOutcome:
+              timeout_seconds: float = 900.0, progress: Progress | None = None) -> CycleOutcome:
     """Detect and publish, then drain the requests subscription with `concurrency` workers."""
     with pubsub_emulator(settings.project):
         ensure_topology(topology(settings))
-        worker = build_worker(settings)
+        worker = build_worker(settings, audit_batch_rows=AUDIT_BATCH_ROWS)
         report = detect(worker.warehouse, worker.registry, worker.queue, window,
                         processors=processors or None, max_messages=max_messages)
 
         def consume(handle: Callable[[Delivery], bool], n: int) -> Stoppable:
             return Consumer(settings.project, settings.requests_subscription, handle, n)
 
-        summary = work_until_drained(worker, consume, [r.request_id for r in report.published],
-                                     concurrency=concurrency, timeout_seconds=timeout_seconds)
+        shown = progress or NoProgress()
+        shown.start(len(report.published))
+        try:
+            summary = work_until_drained(
+                worker, consume, [r.request_id for r in report.published],
+                concurrency=concurrency, timeout_seconds=timeout_seconds,
+                on_result=lambda result: shown(describe_result(result)))
+        finally:
+            if worker.audit is not None:
+                worker.audit.flush()
     return CycleOutcome(report, summary)
