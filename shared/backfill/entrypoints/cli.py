@@ -25,6 +25,7 @@ from backfill.bootstrap import (
 from backfill.domain.errors import BackfillError, ConfigurationError
 from backfill.domain.request import Reason, Request
 from backfill.domain.window import Window, today_in
+from backfill.entrypoints.worker_command import worker_command
 from backfill.service.detect import DetectionReport, detect
 from backfill.settings import Settings
 
@@ -234,6 +235,9 @@ def demo(ctx: click.Context, directory: str) -> None:
     from backfill.entrypoints.demo import run_demo
 
     ctx.exit(0 if run_demo(directory, console) else FAILED)
+
+
+cli.add_command(worker_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
