@@ -76,7 +76,7 @@ class DuckDBWarehouse(Warehouse):
 
     def create_table(self, table: TableRef, columns: Schema) -> None:
         definition = ", ".join(f"{c.name} {DUCKDB_TYPES[c.type]}" for c in columns)
-        with self._connection() as con:
+        with self._connection(create=True) as con:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.dataset}")
             con.execute(f"CREATE TABLE IF NOT EXISTS {table_sql(table, chr(34))} ({definition})")
 
@@ -118,9 +118,14 @@ class DuckDBWarehouse(Warehouse):
         return os.environ.get("BACKFILL_SPOOL_DIR")
 
     @contextmanager
-    def _connection(self, table: TableRef | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _connection(self, table: TableRef | None = None,
+                    create: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         if getattr(self._local, "held", False):
             raise RuntimeError("nested warehouse connection in one thread")
+        if not create and not self.path.exists():
+            # DuckDB would create an empty file: a typo must not read as "every table missing".
+            raise ConfigurationError(f"warehouse file {self.path} does not exist "
+                                     "(create one with `backfill seed`)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(f"{self.path}.lock", "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)

@@ -90,7 +90,7 @@ def _scan(warehouse: Warehouse, processor: Processor, window: Window) -> Process
     try:
         return ProcessorResult(processor.name, processor_gaps(warehouse, processor, window))
     except ConfigurationError:
-        raise  # the warehouse itself is wrong (not a database): no processor can be checked
+        raise  # the warehouse itself is wrong (not a database, no such file): a usage error
     except BackfillError as exc:
         log.error("detection failed for %s: %s", processor.name, exc)
         return ProcessorResult(processor.name, error=f"{type(exc).__name__}: {exc}")
