@@ -29,7 +29,7 @@ from backfill.domain.window import Window
 from backfill.service.detect import detect
 
 from tests.faults import PLAN_VARIABLE, FaultPlan
-from tests.support import REPO, pull_all, settings_environment, unique_settings
+from tests.support import REPO, pull_all, unique_settings
 
 # Each chaos processor computes like a built-in into a table of its own, which starts empty: the
 # built-in's seeded table is the clean run it must match byte for byte.
@@ -119,7 +119,7 @@ def run_chaos(warehouse_path: Path, window: Window, folder: Path, *, workers: in
                              settings.requests_subscription, settings.dead_letter_topic,
                              settings.dead_letter_subscription,
                              ack_deadline_seconds=ACK_DEADLINE_SECONDS))
-    env = {**os.environ, **settings_environment(settings), PLAN_VARIABLE: str(plan.path),
+    env = {**os.environ, **settings.environment(), PLAN_VARIABLE: str(plan.path),
            "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "shared")])}
     logs = folder / "logs"
     logs.mkdir(exist_ok=True)

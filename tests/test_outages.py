@@ -1,6 +1,5 @@
 """Outages and races on real parts: a warehouse held by another program, the dead-letter topic
-gone, the emulator restarted under `backfill run`, two workers on one date, a write failing
-half-way."""
+gone, the emulator restarted under `backfill run`, a write failing half-way."""
 
 from __future__ import annotations
 
@@ -9,8 +8,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from backfill.settings import Settings
 from google.cloud import pubsub_v1
 
 from tests.faults import PLAN_VARIABLE, FaultPlan
-from tests.support import REPO, function_server, settings_environment, unique_settings
+from tests.support import REPO, function_server, unique_settings
 
 OFFENSE = registry_from_file(None).get("team_offense_game_summary")
 DAY = date(2024, 11, 5)
@@ -43,7 +42,7 @@ def faulty(tmp_path: Path, settings: Settings, faults: dict[str, dict[str, objec
     path.write_text(FAULTY)
     plan = FaultPlan.write(tmp_path / "plan.json", faults)
     os.environ[PLAN_VARIABLE] = str(plan.path)
-    return settings.with_(processors_file=str(path))
+    return replace(settings, processors_file=str(path))
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +60,7 @@ def test_a_warehouse_held_by_another_program_is_retried_until_it_is_free(
                                f"c = duckdb.connect({str(warehouse_path)!r}); print('held'); "
                                "sys.stdout.flush(); time.sleep(3)"], stdout=subprocess.PIPE)
     assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
-    result = build_worker(settings.with_(retry_budget_seconds=30.0)).handle(
+    result = build_worker(replace(settings, retry_budget_seconds=30.0)).handle(
         Request(processor=OFFENSE.name, game_date=DAY, reason=Reason.MANUAL).encode())
     holder.wait()
     assert result.outcome == "succeeded", result.error
@@ -83,27 +82,6 @@ def test_without_its_dead_letter_topic_the_worker_answers_503_and_keeps_the_mess
         assert (back.status_code, back.json()["outcome"]) == (200, "dead_lettered")
 
 
-def test_two_workers_on_the_same_date_leave_one_copy_of_each_row(
-        settings: Settings, warehouse: DuckDBWarehouse, tmp_path: Path) -> None:
-    clean = warehouse.read_rows(OFFENSE.target, DAY, DAY)
-    # Both compute for a second, so their writes of the date meet.
-    chosen = faulty(tmp_path, settings, {"sleep": {f"faulty_offense/{DAY}": 1.0}})
-    env = {PLAN_VARIABLE: os.environ[PLAN_VARIABLE], "PYTHONPATH": f"{REPO}:{REPO / 'shared'}"}
-    body = push(Request(processor="faulty_offense", game_date=DAY, reason=Reason.MANUAL,
-                        force=True))
-    with function_server("work", chosen, **env) as one, function_server("work", chosen, **env) as two:
-        replies: list[requests.Response] = []
-        threads = [threading.Thread(target=lambda u=u: replies.append(
-            requests.post(u, data=body, timeout=60))) for u in (one, two)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    assert [r.json()["outcome"] for r in replies] == ["succeeded", "succeeded"]
-    assert warehouse.read_rows(OFFENSE.target, DAY, DAY) == clean
-    assert FaultPlan(os.environ[PLAN_VARIABLE]).attempts() == {f"faulty_offense/{DAY}": 2}
-
-
 def test_a_write_failing_half_way_leaves_the_old_rows(
         settings: Settings, warehouse: DuckDBWarehouse, tmp_path: Path) -> None:
     before = warehouse.read_rows(OFFENSE.target, DAY, DAY)
@@ -122,7 +100,7 @@ def test_backfill_run_fails_loudly_when_the_emulator_restarts_under_it(
         f"faulty_offense/2024-11-{d:02d}": 1.0 for d in range(2, 12)}})
     port = free_port()
     emulator = PubSubEmulator("backfill-local", port)
-    env = {**os.environ, **settings_environment(chosen), "PUBSUB_EMULATOR_HOST": emulator.host,
+    env = {**os.environ, **chosen.environment(), "PUBSUB_EMULATOR_HOST": emulator.host,
            "PYTHONPATH": f"{REPO}:{REPO / 'shared'}"}
     run = subprocess.Popen([sys.executable, "-m", "backfill.entrypoints.cli", "run",
                             "--start-date", "2024-11-02", "--end-date", "2024-11-11",
