@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit venv clean
+.PHONY: run test lint unit venv clean soak
 
 run: $(STAMP) ## The demo: a warehouse with gaps of every kind, the full cycle twice, a report.
 	$(VENV)/bin/backfill demo --dir demo-out
@@ -20,6 +20,9 @@ unit: $(STAMP)
 	$(PY) -m pytest -q
 
 venv: $(STAMP)
+
+soak: $(STAMP) ## A whole season under chaos: faults, duplicates, workers killed mid-write; prints figures.
+	$(PY) -m tests.chaos --start-date 2024-10-22 --end-date 2025-04-13 --workers 3
 
 # Reinstalled only when pyproject.toml changes.
 $(STAMP): pyproject.toml

@@ -26,6 +26,7 @@ from backfill.domain.errors import BackfillError, ConfigurationError
 from backfill.domain.request import MAX_DAYS_AHEAD, Reason, Request
 from backfill.domain.window import Window, today_in
 from backfill.entrypoints.progress import Reporter
+from backfill.entrypoints.worker_command import worker_command
 from backfill.service.detect import DetectionReport, detect
 from backfill.settings import Settings
 
@@ -247,6 +248,9 @@ def demo(ctx: click.Context, directory: str) -> None:
     from backfill.entrypoints.demo import run_demo
 
     ctx.exit(0 if run_demo(directory, console) else FAILED)
+
+
+cli.add_command(worker_command)
 
 
 @cli.command()

@@ -43,6 +43,9 @@ def _worker() -> Worker:
 def work(request: flask.Request) -> Response:
     """Pub/Sub push: 200 acknowledges (done, skipped or dead-lettered), 503 asks for redelivery."""
     configure_function_logging()
+    if request.method != "POST":
+        # Pub/Sub only POSTs; a GET is a person or a health check, not a message to dead-letter.
+        return _json({"error": "the worker takes Pub/Sub push deliveries (POST)"}, 405)
     body = request.get_data(cache=False)
     worker = _worker()
     try:

@@ -117,7 +117,9 @@ def function_server(target: str, environment: Mapping[str, str],
     process = subprocess.Popen(
         [sys.executable, "-m", "functions_framework", "--target", target, "--source", str(source),
          "--host", "127.0.0.1", "--port", url.rsplit(":", 1)[1]],
-        env={**os.environ, **environment, "PYTHONPATH": package_root},
+        # Configured processors are imported by path: keep the caller's PYTHONPATH after ours.
+        env={**os.environ, **environment, "PYTHONPATH": os.pathsep.join(filter(None, [
+            package_root, environment.get("PYTHONPATH", os.environ.get("PYTHONPATH"))]))},
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 60

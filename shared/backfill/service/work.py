@@ -18,7 +18,7 @@ from backfill.domain.errors import (
     DependencyNotReady,
     InvalidRequest,
 )
-from backfill.domain.request import Request, decode_request
+from backfill.domain.request import MAX_BODY_BYTES, Request, decode_request
 from backfill.ports import RequestQueue, Warehouse
 from backfill.processors.base import SOURCE_PROCESSED_AT, Processor, Row
 from backfill.processors.registry import Registry
@@ -168,6 +168,11 @@ class Worker:
 
     def _dead_letter(self, body: bytes, attributes: dict[str, str], result: WorkResult) -> None:
         why = dead_letter_attributes(result)
+        if len(body) > MAX_BODY_BYTES:
+            # Pub/Sub refuses messages over 10 MB: an oversized body would never leave as a dead
+            # letter and would come back forever. Keep its head, and say it was cut.
+            why["body_bytes"] = str(len(body))
+            body = body[:MAX_BODY_BYTES]
         # The original attributes travel along, ours win where names clash.
         self.queue.dead_letter(body, {**attributes, **why})
 
