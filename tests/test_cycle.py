@@ -13,6 +13,7 @@ from pathlib import Path
 from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
 from backfill.bootstrap import registry_from_file
 from backfill.settings import Settings
+
 from tests.support import settings_environment
 
 REGISTRY = registry_from_file(None)

@@ -14,6 +14,7 @@ from backfill.domain.window import Window
 from backfill.entrypoints.local_stack import pubsub_emulator
 from backfill.service.detect import DetectionReport, detect
 from backfill.service.run import Delivery, RunSummary, Stoppable, work_until_drained
+from backfill.service.work import WorkResult
 from backfill.settings import Settings
 
 
@@ -60,7 +61,8 @@ def topology(settings: Settings) -> Topology:
 
 def run_cycle(settings: Settings, window: Window, *, processors: Sequence[str] = (),
               concurrency: int = 4, max_messages: int | None = None,
-              timeout_seconds: float = 900.0) -> CycleOutcome:
+              timeout_seconds: float = 900.0,
+              on_result: Callable[[WorkResult], None] | None = None) -> CycleOutcome:
     """Detect and publish, then drain the requests subscription with `concurrency` workers."""
     with pubsub_emulator(settings.project):
         ensure_topology(topology(settings))
@@ -72,5 +74,6 @@ def run_cycle(settings: Settings, window: Window, *, processors: Sequence[str] =
             return Consumer(settings.project, settings.requests_subscription, handle, n)
 
         summary = work_until_drained(worker, consume, [r.request_id for r in report.published],
-                                     concurrency=concurrency, timeout_seconds=timeout_seconds)
+                                     concurrency=concurrency, timeout_seconds=timeout_seconds,
+                                     on_result=on_result)
     return CycleOutcome(report, summary)
