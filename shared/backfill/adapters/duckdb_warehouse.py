@@ -15,7 +15,6 @@ conflicting transactions); reads run side by side.
 
 from __future__ import annotations
 
-import atexit
 import fcntl
 import json
 import os
@@ -222,11 +221,12 @@ class _Lease:
             lock_file.close()
             raise
         self._lock_file = lock_file
-        atexit.register(self.close)  # checkpoint and close before the interpreter tears down
         self._opened_at = self._last_used = time.monotonic()
         self._generation += 1
+        # Not a daemon: the interpreter waits (at most the linger) for the file to be closed,
+        # rather than killing the thread inside DuckDB's close at exit.
         threading.Thread(target=self._close_when_idle, args=(self._generation,),
-                         name="duckdb-lease", daemon=True).start()
+                         name="duckdb-lease").start()
 
     def _close_when_idle(self, generation: int) -> None:
         with self._changed:
@@ -238,7 +238,6 @@ class _Lease:
                 self._changed.wait(None if self._in_use else self._linger - idle)
 
     def _close(self) -> None:
-        atexit.unregister(self.close)
         if self._con is not None:
             self._con.close()
             self._con = None
