@@ -13,7 +13,7 @@ run: $(STAMP) ## The demo: a warehouse with gaps of every kind, the full cycle t
 test: lint unit tf-check ## Lint, types, the whole test suite, the Terraform checks.
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check shared functions tests bench
+	$(VENV)/bin/ruff check shared functions tests $(wildcard bench)
 	$(VENV)/bin/mypy
 
 unit: $(STAMP)

@@ -14,13 +14,11 @@ from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
 from backfill.bootstrap import registry_from_file
 from backfill.settings import Settings
 
-from tests.support import settings_environment
-
 REGISTRY = registry_from_file(None)
 
 
 def backfill(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **settings_environment(settings)}
+    env = {**os.environ, **settings.environment()}
     return subprocess.run([sys.executable, "-m", "backfill.entrypoints.cli", *args],
                           capture_output=True, text=True, env=env, timeout=300, check=False)
 

@@ -93,7 +93,7 @@ class DuckDBWarehouse(Warehouse):
 
     def create_table(self, table: TableRef, columns: Schema) -> None:
         definition = ", ".join(f"{c.name} {DUCKDB_TYPES[c.type]}" for c in columns)
-        with self._connection(write=True) as con:
+        with self._connection(write=True, create=True) as con:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.dataset}")
             con.execute(f"CREATE TABLE IF NOT EXISTS {table_sql(table, chr(34))} ({definition})")
 
@@ -140,10 +140,15 @@ class DuckDBWarehouse(Warehouse):
 
     @contextmanager
     def _connection(self, table: TableRef | None = None,
-                    write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+                    write: bool = False, create: bool = False
+                    ) -> Iterator[duckdb.DuckDBPyConnection]:
         if getattr(self._local, "held", False):
             # A nested operation could wait for a hand-over that waits for this one: deadlock.
             raise RuntimeError("nested warehouse connection in one thread")
+        if not create and not self.path.exists():
+            # DuckDB would create an empty file: a typo must not read as "every table missing".
+            raise ConfigurationError(f"warehouse file {self.path} does not exist "
+                                     "(create one with `backfill seed`)")
         self._local.held = True
         try:
             with self._writing if write else nullcontext(), self._lease.cursor() as con:

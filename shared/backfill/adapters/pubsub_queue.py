@@ -12,11 +12,12 @@ from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 
+import google.auth.exceptions
 from google.api_core import exceptions as api_exceptions
 from google.cloud import pubsub_v1
 from google.protobuf import duration_pb2
 
-from backfill.domain.errors import PermanentError, TransientError
+from backfill.domain.errors import ConfigurationError, PermanentError, TransientError
 from backfill.domain.request import Request
 from backfill.ports import PublishResult, RequestQueue
 
@@ -36,8 +37,13 @@ class PubSubQueue(RequestQueue):
 
     def __init__(self, project: str, requests_topic: str, dead_letter_topic: str) -> None:
         self.project = project
-        self.publisher = pubsub_v1.PublisherClient(
-            batch_settings=pubsub_v1.types.BatchSettings(max_messages=500, max_latency=0.02))
+        try:
+            self.publisher = pubsub_v1.PublisherClient(
+                batch_settings=pubsub_v1.types.BatchSettings(max_messages=500, max_latency=0.02))
+        except google.auth.exceptions.DefaultCredentialsError:
+            raise ConfigurationError(
+                "no Google credentials for Pub/Sub: set PUBSUB_EMULATOR_HOST for the emulator, or "
+                "run `gcloud auth application-default login`") from None
         self.requests_topic = self.publisher.topic_path(project, requests_topic)
         self.dead_letter_topic = self.publisher.topic_path(project, dead_letter_topic)
         # A dead letter is published alone and waited for: no batching latency (20 ms) to wait out.

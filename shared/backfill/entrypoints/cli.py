@@ -236,6 +236,18 @@ def demo(ctx: click.Context, directory: str) -> None:
     ctx.exit(0 if run_demo(directory, console) else FAILED)
 
 
+@cli.command()
+@click.option("--worker-port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--detector-port", type=click.IntRange(1, 65535), default=8081, show_default=True)
+@click.pass_context
+def stack(ctx: click.Context, worker_port: int, detector_port: int) -> None:
+    """Run the local topology until Ctrl-C: emulator, both functions, push subscription."""
+    from backfill.entrypoints.local_stack import serve_stack
+
+    serve_stack(settings_from(ctx), worker_port, detector_port,
+                lambda line: console.print(line, highlight=False, soft_wrap=True))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI with one-line errors: usage errors exit 2, failures exit 1."""
     try:
@@ -254,6 +266,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = USAGE
     except BackfillError as exc:
         click.echo(f"backfill: {type(exc).__name__}: {exc}", err=True)
+        code = FAILED
+    except Exception as exc:  # noqa: BLE001 - one line for the user; the trace with -v
+        logging.getLogger("backfill").debug("unexpected error", exc_info=True)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        click.echo(f"backfill: unexpected {type(exc).__name__}: {first}", err=True)
         code = FAILED
     sys.exit(code or 0)
 

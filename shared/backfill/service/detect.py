@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from backfill.domain.errors import BackfillError
+from backfill.domain.errors import BackfillError, ConfigurationError
 from backfill.domain.gaps import Candidate
 from backfill.domain.request import Request
 from backfill.domain.window import Window
@@ -89,6 +89,8 @@ def detect(warehouse: Warehouse, registry: Registry, queue: RequestQueue | None,
 def _scan(warehouse: Warehouse, processor: Processor, window: Window) -> ProcessorResult:
     try:
         return ProcessorResult(processor.name, processor_gaps(warehouse, processor, window))
+    except ConfigurationError:
+        raise  # the warehouse itself is wrong (not a database, no such file): a usage error
     except BackfillError as exc:
         log.error("detection failed for %s: %s", processor.name, exc)
         return ProcessorResult(processor.name, error=f"{type(exc).__name__}: {exc}")
