@@ -31,6 +31,21 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# Benchmarks (bench/): every row of the table, medians of BENCH_RUNS, written to bench/RESULTS.md.
+BENCH_RUNS ?= 3
+BENCH_STAMP := $(VENV)/.bench-installed
+
+.PHONY: bench bench-smoke
+bench: $(BENCH_STAMP)
+	$(PY) -m bench --runs $(BENCH_RUNS) --write
+
+bench-smoke: $(STAMP) ## Seconds: the harness end to end at tiny sizes, no timings asserted.
+	$(PY) -m bench --smoke
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
 clean:
 	rm -rf $(VENV) .venv-* build demo-out .pytest_cache .mypy_cache .ruff_cache
 

@@ -31,7 +31,9 @@ def pubsub_emulator() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "seeded.duckdb"
-    seed(DuckDBWarehouse(path), registry_from_file(None), SEED_WINDOW)
+    template = DuckDBWarehouse(path)
+    seed(template, registry_from_file(None), SEED_WINDOW)
+    template.close()  # checkpointed, so a plain copy of the file holds everything
     return path
 
 

@@ -27,6 +27,7 @@ PUBLISH_TIMEOUT_SECONDS = 60.0
 # The emulator holds an empty pull open until this timeout, so stopping waits for at most this.
 PULL_TIMEOUT_SECONDS = 1.0
 IDLE_PULL_SECONDS = 0.2
+PREFETCH_FACTOR = 2
 # One delivery as the consumer sees it: body, attributes, delivery attempt (if Pub/Sub says), id.
 Delivery = tuple[bytes, dict[str, str], int | None, str]
 
@@ -45,6 +46,9 @@ class PubSubQueue(RequestQueue):
                 "run `gcloud auth application-default login`") from None
         self.requests_topic = self.publisher.topic_path(project, requests_topic)
         self.dead_letter_topic = self.publisher.topic_path(project, dead_letter_topic)
+        # A dead letter is published alone and waited for: no batching latency (20 ms) to wait out.
+        self.dead_letters = pubsub_v1.PublisherClient(
+            batch_settings=pubsub_v1.types.BatchSettings(max_messages=1))
 
     def publish(self, requests: Sequence[Request]) -> PublishResult:
         pending = {r.request_id: self.publisher.publish(self.requests_topic, r.encode(),
@@ -63,7 +67,7 @@ class PubSubQueue(RequestQueue):
 
     def dead_letter(self, body: bytes, attributes: dict[str, str]) -> str:
         try:
-            return str(self.publisher.publish(self.dead_letter_topic, body, **attributes)
+            return str(self.dead_letters.publish(self.dead_letter_topic, body, **attributes)
                        .result(timeout=PUBLISH_TIMEOUT_SECONDS))
         except Exception as exc:  # noqa: BLE001 - the caller must not acknowledge the request
             raise TransientError(f"could not publish dead letter to {self.dead_letter_topic}: "
@@ -123,7 +127,7 @@ def _create(call: Callable[[], object]) -> None:
 
 
 class Consumer:
-    """Synchronous pull with at most `concurrency` messages in hand, each handled on a thread.
+    """Synchronous pull with `concurrency` worker threads and up to as many messages again in hand.
 
     `handle` returns True to acknowledge, False to let Pub/Sub redeliver (nack). Synchronous pull,
     not streaming pull: the emulator keeps a closed stream's messages leased for a minute, which
@@ -135,7 +139,9 @@ class Consumer:
         self._subscriber = pubsub_v1.SubscriberClient()
         self._path = self._subscriber.subscription_path(project, subscription)
         self._handle = handle
-        self._slots = threading.Semaphore(concurrency)
+        # Pull one batch ahead: the next messages are in hand when a worker frees up, instead of
+        # each worker waiting a pull round trip (about a third of a request's time at C=1).
+        self._slots = threading.Semaphore(PREFETCH_FACTOR * concurrency)
         self._executor = futures.ThreadPoolExecutor(max_workers=concurrency,
                                                     thread_name_prefix="backfill-worker")
         self._stopping = threading.Event()

@@ -98,7 +98,8 @@ def topology(settings: Settings) -> Topology:
 
 def run_cycle(settings: Settings, window: Window, *, processors: Sequence[str] = (),
               concurrency: int = 4, max_messages: int | None = None,
-              timeout_seconds: float = 900.0, progress: Progress | None = None) -> CycleOutcome:
+              timeout_seconds: float = 900.0, progress: Progress | None = None,
+              on_result: Callable[[WorkResult], None] | None = None) -> CycleOutcome:
     """Detect and publish, then drain the requests subscription with `concurrency` workers."""
     with pubsub_emulator(settings.project):
         ensure_topology(topology(settings))
@@ -111,11 +112,16 @@ def run_cycle(settings: Settings, window: Window, *, processors: Sequence[str] =
 
         shown = progress or NoProgress()
         shown.start(len(report.published))
+
+        def finished(result: WorkResult) -> None:
+            shown(describe_result(result))
+            if on_result is not None:
+                on_result(result)
+
         try:
             summary = work_until_drained(
                 worker, consume, [r.request_id for r in report.published],
-                concurrency=concurrency, timeout_seconds=timeout_seconds,
-                on_result=lambda result: shown(describe_result(result)))
+                concurrency=concurrency, timeout_seconds=timeout_seconds, on_result=finished)
         finally:
             if worker.audit is not None:
                 worker.audit.flush()
