@@ -144,6 +144,9 @@ class Consumer:
         self._slots = threading.Semaphore(PREFETCH_FACTOR * concurrency)
         self._executor = futures.ThreadPoolExecutor(max_workers=concurrency,
                                                     thread_name_prefix="backfill-worker")
+        # Acks and nacks go out on a thread of their own, so a worker takes the next message
+        # instead of waiting an ack round trip (the outcome is already decided and recorded).
+        self._settler = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill-ack")
         self._stopping = threading.Event()
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._pull_loop, name="backfill-pull", daemon=True)
@@ -194,6 +197,12 @@ class Consumer:
             except Exception:  # noqa: BLE001 - leave it to redelivery and the dead-letter policy
                 log.exception("delivery %s failed; it will be redelivered", message.message_id)
                 ack = False
+            self._settler.submit(self._settle, received, ack)
+        finally:
+            self._slots.release()
+
+    def _settle(self, received: pubsub_v1.types.ReceivedMessage, ack: bool) -> None:
+        try:
             if ack:
                 self._subscriber.acknowledge(subscription=self._path, ack_ids=[received.ack_id])
             else:
@@ -201,13 +210,13 @@ class Consumer:
                                                      ack_ids=[received.ack_id],
                                                      ack_deadline_seconds=0)
         except api_exceptions.GoogleAPICallError as exc:
-            log.error("could not settle message %s: %s", message.message_id, exc)
-        finally:
-            self._slots.release()
+            # Not settled: Pub/Sub redelivers it after the deadline, and the re-check skips it.
+            log.error("could not settle message %s: %s", received.message.message_id, exc)
 
     def stop(self) -> None:
         """Stop pulling and wait for the messages in hand to be handled."""
         self._stopping.set()
         self._thread.join()
         self._executor.shutdown(wait=True)
+        self._settler.shutdown(wait=True)
         self._subscriber.close()
