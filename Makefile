@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit venv clean
+.PHONY: run test lint unit venv clean soak
 
 run: $(STAMP) ## The demo: a warehouse with gaps of every kind, the full cycle twice, a report.
 	$(VENV)/bin/backfill demo --dir demo-out
@@ -13,13 +13,16 @@ run: $(STAMP) ## The demo: a warehouse with gaps of every kind, the full cycle t
 test: lint unit tf-check ## Lint, types, the whole test suite, the Terraform checks.
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check shared functions tests bench
+	$(VENV)/bin/ruff check shared functions tests $(wildcard bench)
 	$(VENV)/bin/mypy
 
 unit: $(STAMP)
 	$(PY) -m pytest -q
 
 venv: $(STAMP)
+
+soak: $(STAMP) ## A whole season under chaos: faults, duplicates, workers killed mid-write; prints figures.
+	$(PY) -m tests.chaos --start-date 2024-10-22 --end-date 2025-04-13 --workers 3
 
 # Reinstalled only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -28,8 +31,29 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# Benchmarks (bench/): every row of the table, medians of BENCH_RUNS, written to bench/RESULTS.md.
+BENCH_RUNS ?= 3
+BENCH_STAMP := $(VENV)/.bench-installed
+
+.PHONY: bench bench-smoke
+bench: $(BENCH_STAMP)
+	$(PY) -m bench --runs $(BENCH_RUNS) --write
+
+bench-smoke: $(STAMP) ## Seconds: the harness end to end at tiny sizes, no timings asserted.
+	$(PY) -m bench --smoke
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
 clean:
 	rm -rf $(VENV) .venv-* build demo-out .pytest_cache .mypy_cache .ruff_cache
 
 include terraform/terraform.mk
 include tests/bigquery_emulator/emulator.mk
+
+# Headless Chromium renders `backfill status --html` in the tests; installed only when missing.
+.PHONY: browser
+unit: browser
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from datetime import date
@@ -12,7 +11,7 @@ import pytest
 from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
 from backfill.bootstrap import registry_from_file
 from backfill.domain.window import Window
-from backfill.entrypoints.local_stack import PubSubEmulator
+from backfill.entrypoints.local_stack import pubsub_emulator as local_pubsub_emulator
 from backfill.service.seed import seed
 from backfill.settings import Settings
 
@@ -26,35 +25,28 @@ SEED_WINDOW = Window(date(2024, 11, 1), date(2024, 11, 14))
 @pytest.fixture(scope="session")
 def pubsub_emulator() -> Iterator[str]:
     """The official emulator, started for the session (and stopped), unless one is configured."""
-    configured = os.environ.get("PUBSUB_EMULATOR_HOST")
-    if configured:
-        yield configured
-        return
-    emulator = PubSubEmulator("backfill-local")
-    os.environ["PUBSUB_EMULATOR_HOST"] = emulator.host
-    try:
-        yield emulator.host
-    finally:
-        del os.environ["PUBSUB_EMULATOR_HOST"]
-        emulator.stop()
+    with local_pubsub_emulator("backfill-local") as host:
+        yield host
 
 
 @pytest.fixture(scope="session")
 def bigquery_emulator() -> Iterator[str]:
     """The BigQuery API emulator (bqemulator) for the session; sets BIGQUERY_EMULATOR_HOST."""
     emulator = BigQueryEmulator()
-    os.environ["BIGQUERY_EMULATOR_HOST"] = emulator.host
     try:
-        yield emulator.host
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("BIGQUERY_EMULATOR_HOST", emulator.host)
+            yield emulator.host
     finally:
-        del os.environ["BIGQUERY_EMULATOR_HOST"]
         emulator.stop()
 
 
 @pytest.fixture(scope="session")
 def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "seeded.duckdb"
-    seed(DuckDBWarehouse(path), registry_from_file(None), SEED_WINDOW)
+    template = DuckDBWarehouse(path)
+    seed(template, registry_from_file(None), SEED_WINDOW)
+    template.close()  # checkpointed, so a plain copy of the file holds everything
     return path
 
 

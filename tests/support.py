@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from backfill.entrypoints.local_stack import free_port
+from backfill.entrypoints import local_stack
 from backfill.settings import Settings
 from google.cloud import pubsub_v1
 
@@ -36,12 +33,12 @@ def unique_settings(warehouse: Path, **changes: object) -> Settings:
     return Settings.load(values, environ={})
 
 
-def settings_environment(settings: Settings) -> dict[str, str]:
-    """The environment variables that make a subprocess use `settings`."""
-    from backfill.settings import ENVIRONMENT
-
-    return {ENVIRONMENT[name]: str(getattr(settings, name)) for name in ENVIRONMENT
-            if getattr(settings, name) is not None}
+def backfill(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a subprocess, on `settings` (plus environment overrides)."""
+    environment = {**os.environ, **settings.environment(), **env}
+    return subprocess.run([sys.executable, "-m", "backfill.entrypoints.cli", *args],
+                          capture_output=True, text=True, env=environment, timeout=300,
+                          check=False)
 
 
 def pull_all(settings: Settings, subscription: str, *, ack: bool = True,
@@ -70,36 +67,6 @@ def pull_all(settings: Settings, subscription: str, *, ack: bool = True,
 
 @contextmanager
 def function_server(target: str, settings: Settings, **env: str) -> Iterator[str]:
-    """functions-framework serving functions/<detector|worker>/main.py; yields its base URL."""
-    folder = {"work": "worker", "detect": "detector"}[target]
-    port = free_port()
-    environment = {**os.environ, **settings_environment(settings), **env,
-                   "PYTHONPATH": str(REPO / "shared")}
-    log = tempfile.NamedTemporaryFile(prefix=f"ff-{target}-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "functions_framework", "--target", target,
-         "--source", str(REPO / "functions" / folder / "main.py"), "--host", "127.0.0.1",
-         "--port", str(port)],
-        env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except urllib.error.HTTPError:
-                break  # answering, even if with an error status
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{target} did not start: {Path(log.name).read_text()}") from None
-                time.sleep(0.2)
+    """functions-framework serving functions/<detector|worker>/main.py with `settings`."""
+    with local_stack.function_server(target, {**settings.environment(), **env}) as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()

@@ -4,24 +4,16 @@ restores them identical to what was deleted. Real DuckDB, real emulator, the rea
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
 from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
 from backfill.bootstrap import registry_from_file
 from backfill.settings import Settings
-from tests.support import settings_environment
+
+from tests.support import backfill
 
 REGISTRY = registry_from_file(None)
-
-
-def backfill(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **settings_environment(settings)}
-    return subprocess.run([sys.executable, "-m", "backfill.entrypoints.cli", *args],
-                          capture_output=True, text=True, env=env, timeout=300, check=False)
 
 
 def delete_games(warehouse: DuckDBWarehouse, processor: str, day: date,

@@ -7,8 +7,9 @@ from urllib.parse import urlsplit
 
 from backfill.domain.errors import ConfigurationError
 from backfill.domain.window import today_in
-from backfill.ports import RequestQueue, Warehouse
+from backfill.ports import DeadLetterInbox, RequestQueue, Warehouse
 from backfill.processors.registry import Registry, load_registry
+from backfill.service.audit import AuditLog, audit_table
 from backfill.service.work import Worker
 from backfill.settings import Settings
 
@@ -40,14 +41,24 @@ def registry_from_file(processors_file: str | None) -> Registry:
     return load_registry(processors_file)
 
 
-def build_worker(settings: Settings) -> Worker:
+def inbox_from_settings(settings: Settings) -> DeadLetterInbox:
+    from backfill.adapters.pubsub_inbox import PubSubInbox
+
+    return PubSubInbox(settings.project, settings.dead_letter_subscription)
+
+
+def build_worker(settings: Settings, *, audit_batch_rows: int = 1) -> Worker:
+    """A worker whose results go to the audit trail, `audit_batch_rows` rows at a time (a
+    function flushes every delivery; the local runner batches and flushes when drained)."""
+    # A quarter of the budget per BigQuery call, so the worker's own retries still have room.
+    warehouse = warehouse_from_url(settings.warehouse,
+                                   deadline_seconds=settings.retry_budget_seconds / 4)
     return Worker(
-        # A quarter of the budget per call, so the worker's own retries still have room.
-        warehouse=warehouse_from_url(settings.warehouse,
-                                     deadline_seconds=settings.retry_budget_seconds / 4),
+        warehouse=warehouse,
         registry=registry_from_file(settings.processors_file),
         queue=queue_from_settings(settings),
         today=lambda: today_in(settings.timezone),
         retry_budget_seconds=settings.retry_budget_seconds,
         max_delivery_attempts=settings.max_delivery_attempts,
+        audit=AuditLog(warehouse, audit_table(settings.audit_dataset), audit_batch_rows),
     )

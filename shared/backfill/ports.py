@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
+from backfill.domain.dead_letter import Received
 from backfill.domain.errors import PermanentError
 from backfill.domain.gaps import GameStat
 from backfill.domain.request import Request
@@ -23,12 +25,14 @@ class GameScan:
 
     `count_where` narrows which rows count (column, allowed values), e.g. only active players.
     `processed_column` names the column whose newest value per game is reported, if any.
+    `label_column` names a column whose (greatest) value per game is reported as its label.
     """
 
     table: TableRef
     window: Window
     processed_column: str | None = None
     count_where: tuple[str, tuple[str, ...]] | None = None
+    label_column: str | None = None
 
 
 def require_dates_within(table: TableRef, start: date, end: date, rows: Sequence[Row]) -> None:
@@ -92,3 +96,39 @@ class RequestQueue(ABC):
     @abstractmethod
     def dead_letter(self, body: bytes, attributes: dict[str, str]) -> str:
         """Publish a dead letter (the original body, attributes saying why); returns its id."""
+
+
+class Lease(ABC):
+    """Dead letters held for this caller; whatever is not acknowledged goes back on exit."""
+
+    messages: list[Received]
+
+    @abstractmethod
+    def acknowledge(self, message_id: str) -> None:
+        """Remove one held message from the dead-letter queue for good."""
+
+
+class DeadLetterInbox(ABC):
+    """The dead-letter subscription kept for inspection."""
+
+    @abstractmethod
+    def lease(self) -> AbstractContextManager[Lease]:
+        """Hold every message now in the queue; unacknowledged ones are released on exit."""
+
+
+class Progress(Protocol):
+    """How a long service call reports: the number of steps once known, then one line a step."""
+
+    def start(self, total: int | None) -> None: ...
+
+    def __call__(self, line: str) -> None: ...
+
+
+class NoProgress:
+    """Progress that shows nothing."""
+
+    def start(self, total: int | None) -> None:
+        pass
+
+    def __call__(self, line: str) -> None:
+        pass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any
 
 from backfill.domain.errors import ConfigurationError
@@ -22,8 +22,10 @@ class Settings:
     timezone: str = DEFAULT_TIMEZONE
     project: str = "backfill-local"
     requests_topic: str = "backfill-requests"
-    # The pull subscription the local runner (`backfill run`) works from; production uses push.
+    # The pull subscription the local runner (`backfill run`) works from.
     requests_subscription: str = "backfill-requests-runner"
+    # The push subscription feeding the worker function (`backfill stack`, Terraform).
+    push_subscription: str = "backfill-requests-push"
     dead_letter_topic: str = "backfill-dead-letter"
     dead_letter_subscription: str = "backfill-dead-letter-inspect"
     processors_file: str | None = None
@@ -33,8 +35,8 @@ class Settings:
     max_delivery_attempts: int = 5
 
     def __post_init__(self) -> None:
-        for name in ("requests_topic", "requests_subscription", "dead_letter_topic",
-                     "dead_letter_subscription"):
+        for name in ("requests_topic", "requests_subscription", "push_subscription",
+                     "dead_letter_topic", "dead_letter_subscription"):
             value = getattr(self, name)
             if len(value) < 3 or not value.replace("-", "_").replace(".", "_").isidentifier():
                 raise ConfigurationError(f"invalid Pub/Sub name {value!r} for {name}")
@@ -61,8 +63,10 @@ class Settings:
         values.update({k: v for k, v in (flags or {}).items() if v is not None})
         return cls(**values)
 
-    def with_(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
+    def environment(self) -> dict[str, str]:
+        """The environment variables that give a child process (a function server) these settings."""
+        return {ENVIRONMENT[f.name]: str(getattr(self, f.name)) for f in fields(self)
+                if getattr(self, f.name) is not None}
 
 
 ENVIRONMENT = {
@@ -71,6 +75,7 @@ ENVIRONMENT = {
     "project": "GOOGLE_CLOUD_PROJECT",
     "requests_topic": "BACKFILL_REQUESTS_TOPIC",
     "requests_subscription": "BACKFILL_REQUESTS_SUBSCRIPTION",
+    "push_subscription": "BACKFILL_PUSH_SUBSCRIPTION",
     "dead_letter_topic": "BACKFILL_DEAD_LETTER_TOPIC",
     "dead_letter_subscription": "BACKFILL_DEAD_LETTER_SUBSCRIPTION",
     "processors_file": "BACKFILL_PROCESSORS_FILE",

@@ -16,10 +16,10 @@ from backfill.ports import Warehouse
 def any_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
     """An empty warehouse of each kind: a new DuckDB file, or a new project on the emulator."""
     if request.param == "duckdb":
-        yield DuckDBWarehouse(tmp_path / "contract.duckdb")
-        return
-    request.getfixturevalue("bigquery_emulator")
-    warehouse = BigQueryWarehouse(f"contract-{uuid.uuid4().hex[:10]}", deadline_seconds=30)
+        warehouse: Warehouse = DuckDBWarehouse(tmp_path / "contract.duckdb")
+    else:
+        request.getfixturevalue("bigquery_emulator")
+        warehouse = BigQueryWarehouse(f"contract-{uuid.uuid4().hex[:10]}", deadline_seconds=30)
     try:
         yield warehouse
     finally:

@@ -22,7 +22,13 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 
-from backfill.adapters.sql import column_list, scan_games_sql, scan_parameters, table_sql
+from backfill.adapters.sql import (
+    column_list,
+    game_stat,
+    scan_games_sql,
+    scan_parameters,
+    table_sql,
+)
 from backfill.domain.errors import BackfillError, PermanentError, TableNotFound, TransientError
 from backfill.domain.gaps import GameStat
 from backfill.domain.tables import Schema, TableRef
@@ -62,12 +68,11 @@ class BigQueryWarehouse(Warehouse):
         # Rows are read page by page as they arrive; only key columns are ever selected.
         rows = self._query(scan.table, scan_games_sql(scan, quote="`", placeholder="@"),
                            _parameters(scan_parameters(scan)))
-        return [GameStat(row["game_id"], row["game_date"], int(row["row_count"]),
-                         row["processed_at"]) for row in rows]
+        return [game_stat(row.values()) for row in rows]
 
     def read_rows(self, table: TableRef, start: date, end: date) -> list[Row]:
         sql = (f"SELECT * FROM {table_sql(table, '`')} "  # noqa: S608 - identifiers validated
-               "WHERE game_date BETWEEN @start AND @end ORDER BY game_date, game_id")
+               "WHERE game_date BETWEEN @start AND @end ORDER BY game_date")
         return [dict(row.items()) for row in self._query(table, sql, _range(start, end))]
 
     def replace_range(self, table: TableRef, start: date, end: date, rows: Sequence[Row],
@@ -130,7 +135,7 @@ class BigQueryWarehouse(Warehouse):
     # -- BigQuery's quirks, kept here -------------------------------------------------------------
 
     def _query(self, table: TableRef, sql: str,
-               parameters: Sequence[Any]) -> list[Mapping[str, Any]]:
+               parameters: Sequence[Any]) -> list[bigquery.Row]:
         config = bigquery.QueryJobConfig(query_parameters=list(parameters))
         with self._errors(table):
             # A query job and its results rather than query_and_wait (jobs.query): the emulator

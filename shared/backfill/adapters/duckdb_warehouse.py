@@ -1,8 +1,16 @@
 """The embedded warehouse: a DuckDB file, one schema per BigQuery dataset, same table names.
 
 DuckDB lets one process at a time open a file for writing. The detector, the worker and the CLI
-may all be running, so every operation opens the file under an exclusive advisory lock on a
-sidecar `.lock` file and closes it afterwards: processes queue on the lock instead of failing.
+may all be running, so a process opens the file only under an exclusive advisory lock on a
+sidecar `.lock` file: processes queue on the lock instead of failing.
+
+Opening the file costs about 20 ms, more than most operations, so a process keeps its connection
+while operations keep coming (its threads share it, each through a cursor of its own) and closes
+it, releasing the lock, once the file has been idle for `linger_seconds`. A busy process never
+goes idle, so after holding the file for `max_hold_seconds` it lets the operations in flight
+finish, closes it and steps aside briefly before taking it again: another process waits at most
+about that long. Writes inside one process are serialised (DuckDB would abort one of two
+conflicting transactions); reads run side by side.
 """
 
 from __future__ import annotations
@@ -12,19 +20,32 @@ import json
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import duckdb
 
-from backfill.adapters.sql import column_list, scan_games_sql, scan_parameters, table_sql
+from backfill.adapters.sql import (
+    column_list,
+    game_stat,
+    scan_games_sql,
+    scan_parameters,
+    table_sql,
+)
 from backfill.domain.errors import ConfigurationError, PermanentError, TableNotFound, TransientError
 from backfill.domain.gaps import GameStat
 from backfill.domain.tables import ColumnType, Schema, TableRef
 from backfill.ports import GameScan, Row, Warehouse, require_dates_within
+
+# Keep the file open this long after the last operation, then let other processes have it.
+LINGER_SECONDS = 0.1
+# A busy process hands the file over after holding it this long (costs one ~20 ms reopen).
+MAX_HOLD_SECONDS = 1.0
+HAND_OVER_SECONDS = 0.01
 
 DUCKDB_TYPES: dict[ColumnType, str] = {"STRING": "VARCHAR", "INT64": "BIGINT", "FLOAT64": "DOUBLE",
                                        "BOOL": "BOOLEAN", "DATE": "DATE", "TIMESTAMP": "TIMESTAMP"}
@@ -33,12 +54,14 @@ DUCKDB_TYPES: dict[ColumnType, str] = {"STRING": "VARCHAR", "INT64": "BIGINT", "
 class DuckDBWarehouse(Warehouse):
     """Warehouse on a DuckDB file; TIMESTAMP columns hold UTC, returned as aware datetimes."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, linger_seconds: float = LINGER_SECONDS,
+                 max_hold_seconds: float = MAX_HOLD_SECONDS) -> None:
         self.path = Path(path)
         self.url = f"duckdb:///{self.path}"
         if self.path.exists() and self.path.is_dir():
             raise ConfigurationError(f"warehouse {self.path} is a directory, not a DuckDB file")
-        # Threads of one process also take the file lock, each through its own descriptor.
+        self._lease = _Lease(self.path, linger_seconds, max_hold_seconds)
+        self._writing = threading.Lock()
         self._local = threading.local()
 
     # -- the port, in the same order as the BigQuery adapter ------------------------------------
@@ -47,8 +70,7 @@ class DuckDBWarehouse(Warehouse):
         sql = scan_games_sql(scan, quote='"', placeholder="$")
         with self._connection(scan.table) as con:
             result = con.execute(sql, scan_parameters(scan)).fetchall()
-        return [GameStat(game_id, game_date, int(count), _utc(processed))
-                for game_id, game_date, count, processed in result]
+        return [game_stat(row) for row in result]
 
     def read_rows(self, table: TableRef, start: date, end: date) -> list[Row]:
         sql = (f"SELECT * FROM {table_sql(table, chr(34))} "  # noqa: S608 - identifiers validated
@@ -61,7 +83,7 @@ class DuckDBWarehouse(Warehouse):
     def replace_range(self, table: TableRef, start: date, end: date, rows: Sequence[Row],
                       columns: Schema) -> int:
         require_dates_within(table, start, end, rows)
-        with self._connection(table) as con:
+        with self._connection(table, write=True) as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 con.execute(f"DELETE FROM {table_sql(table, chr(34))} "  # noqa: S608
@@ -75,17 +97,17 @@ class DuckDBWarehouse(Warehouse):
 
     def create_table(self, table: TableRef, columns: Schema) -> None:
         definition = ", ".join(f"{c.name} {DUCKDB_TYPES[c.type]}" for c in columns)
-        with self._connection() as con:
+        with self._connection(write=True, create=True) as con:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.dataset}")
             con.execute(f"CREATE TABLE IF NOT EXISTS {table_sql(table, chr(34))} ({definition})")
 
     def load_rows(self, table: TableRef, rows: Sequence[Row], columns: Schema) -> int:
-        with self._connection(table) as con:
+        with self._connection(table, write=True) as con:
             self._insert(con, table, rows, columns)
         return len(rows)
 
     def drop_table(self, table: TableRef) -> None:
-        with self._connection() as con:
+        with self._connection(write=True) as con:
             con.execute(f"DROP TABLE IF EXISTS {table_sql(table, chr(34))}")
 
     # -- DuckDB's quirks, kept here ---------------------------------------------------------------
@@ -116,19 +138,24 @@ class DuckDBWarehouse(Warehouse):
     def _spool_dir(self) -> str | None:
         return os.environ.get("BACKFILL_SPOOL_DIR")
 
+    def close(self) -> None:
+        """Close the file now (checkpointed: safe to copy), rather than after the idle linger."""
+        self._lease.close()
+
     @contextmanager
-    def _connection(self, table: TableRef | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _connection(self, table: TableRef | None = None,
+                    write: bool = False, create: bool = False
+                    ) -> Iterator[duckdb.DuckDBPyConnection]:
         if getattr(self._local, "held", False):
+            # A nested operation could wait for a hand-over that waits for this one: deadlock.
             raise RuntimeError("nested warehouse connection in one thread")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(f"{self.path}.lock", "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            self._local.held = True
-            try:
-                try:
-                    con = duckdb.connect(str(self.path))
-                except duckdb.IOException as exc:
-                    raise _io_error(self.path, exc) from None
+        if not create and not self.path.exists():
+            # DuckDB would create an empty file: a typo must not read as "every table missing".
+            raise ConfigurationError(f"warehouse file {self.path} does not exist "
+                                     "(create one with `backfill seed`)")
+        self._local.held = True
+        try:
+            with self._writing if write else nullcontext(), self._lease.cursor() as con:
                 try:
                     yield con
                 except duckdb.CatalogException as exc:
@@ -140,11 +167,92 @@ class DuckDBWarehouse(Warehouse):
                 except (duckdb.ConversionException, duckdb.BinderException,
                         duckdb.ParserException, duckdb.InvalidInputException) as exc:
                     raise PermanentError(_first_line(exc)) from None
-                finally:
-                    con.close()
-            finally:
-                self._local.held = False
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        finally:
+            self._local.held = False
+
+
+class _Lease:
+    """This process's connection to the file, held under the file lock while it is in use."""
+
+    def __init__(self, path: Path, linger_seconds: float, max_hold_seconds: float) -> None:
+        self._path = path
+        self._linger = linger_seconds
+        self._max_hold = max_hold_seconds
+        self._changed = threading.Condition()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._lock_file: IO[str] | None = None
+        self._generation = 0
+        self._in_use = 0
+        self._opened_at = self._last_used = 0.0
+
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._changed:
+            while self._con is not None and self._held_too_long():
+                if self._in_use:
+                    self._changed.wait()
+                else:
+                    self._close()
+                    time.sleep(HAND_OVER_SECONDS)  # a process waiting on the lock wakes first
+            if self._con is None:
+                self._open()
+            assert self._con is not None
+            con = self._con.cursor()
+            self._in_use += 1
+        try:
+            yield con
+        finally:
+            con.close()
+            with self._changed:
+                self._in_use -= 1
+                self._last_used = time.monotonic()
+                self._changed.notify_all()
+
+    def close(self) -> None:
+        with self._changed:
+            while self._in_use:
+                self._changed.wait()
+            self._close()
+
+    def _held_too_long(self) -> bool:
+        return time.monotonic() - self._opened_at > self._max_hold
+
+    def _open(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        lock_file = open(f"{self._path}.lock", "a+")  # noqa: SIM115 - held across operations
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            self._con = duckdb.connect(str(self._path))
+        except duckdb.IOException as exc:
+            lock_file.close()
+            raise _io_error(self._path, exc) from None
+        except BaseException:
+            lock_file.close()
+            raise
+        self._lock_file = lock_file
+        self._opened_at = self._last_used = time.monotonic()
+        self._generation += 1
+        # Not a daemon: the interpreter waits (at most the linger) for the file to be closed,
+        # rather than killing the thread inside DuckDB's close at exit.
+        threading.Thread(target=self._close_when_idle, args=(self._generation,),
+                         name="duckdb-lease").start()
+
+    def _close_when_idle(self, generation: int) -> None:
+        with self._changed:
+            while self._con is not None and self._generation == generation:
+                idle = time.monotonic() - self._last_used
+                if not self._in_use and idle >= self._linger:
+                    self._close()
+                    return
+                self._changed.wait(None if self._in_use else self._linger - idle)
+
+    def _close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing the descriptor releases the flock
+            self._lock_file = None
 
 
 def _io_error(path: Path, exc: duckdb.IOException) -> Exception:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from backfill.domain.gaps import GameStat
 from backfill.domain.tables import Schema, TableRef, identifier
 from backfill.ports import GameScan
 
 
 def scan_games_sql(scan: GameScan, quote: str, placeholder: str) -> str:
-    """Count rows per game in the window; optionally the newest processed time per game.
+    """Count rows per game in the window; optionally the newest processed time and a label.
 
     `placeholder` is the dialect's prefix of a named parameter: `$` (DuckDB) or `@` (BigQuery).
     """
     processed = (f"MAX({identifier(scan.processed_column)})" if scan.processed_column
                  else "CAST(NULL AS TIMESTAMP)")
+    label = (f"MAX({identifier(scan.label_column)})" if scan.label_column
+             else "CAST(NULL AS STRING)")
     if scan.count_where:
         column = identifier(scan.count_where[0])
         allowed = ", ".join(f"{placeholder}{name}" for name in count_parameter_names(scan))
@@ -20,10 +27,19 @@ def scan_games_sql(scan: GameScan, quote: str, placeholder: str) -> str:
     else:
         rows = "COUNT(*)"
     # Identifiers come from validated TableRef/Column names; every value is a parameter.
-    return (f"SELECT game_id, game_date, {rows} AS row_count, {processed} AS processed_at "  # noqa: S608
+    return (f"SELECT game_id, game_date, {rows} AS row_count, {processed} AS processed_at, "  # noqa: S608
+            f"{label} AS label "
             f"FROM {table_sql(scan.table, quote)} "
             f"WHERE game_date BETWEEN {placeholder}start_date AND {placeholder}end_date "
             "GROUP BY game_id, game_date")
+
+
+def game_stat(row: Sequence[Any]) -> GameStat:
+    """A GameStat from one result row of `scan_games_sql`; a naive timestamp is UTC."""
+    game_id, game_date, count, processed, label = row
+    if isinstance(processed, datetime) and processed.tzinfo is None:
+        processed = processed.replace(tzinfo=UTC)
+    return GameStat(game_id, game_date, int(count or 0), processed, label)
 
 
 def count_parameter_names(scan: GameScan) -> list[str]:

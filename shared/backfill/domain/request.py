@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from backfill.domain.errors import InvalidRequest
 
-# A request further ahead than this cannot be about a game that has been played.
-MAX_DAYS_AHEAD = 2
+# Upcoming-game context may be rerun for the week ahead; anything further is a mistake.
+MAX_DAYS_AHEAD = 7
 MAX_BODY_BYTES = 256 * 1024
 PROCESSOR_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 

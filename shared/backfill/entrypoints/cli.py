@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import click
@@ -23,8 +23,10 @@ from backfill.bootstrap import (
     warehouse_from_url,
 )
 from backfill.domain.errors import BackfillError, ConfigurationError
-from backfill.domain.request import Reason, Request
+from backfill.domain.request import MAX_DAYS_AHEAD, Reason, Request
 from backfill.domain.window import Window, today_in
+from backfill.entrypoints.progress import Reporter
+from backfill.entrypoints.worker_command import worker_command
 from backfill.service.detect import DetectionReport, detect
 from backfill.settings import Settings
 
@@ -97,17 +99,29 @@ def cli(ctx: click.Context, warehouse: str | None, processors_file: str | None,
 @cli.command()
 @click.option("--start-date", type=DATE, required=True)
 @click.option("--end-date", type=DATE, required=True)
+@click.option("--plant", "cases", multiple=True,
+              type=click.Choice(["missing", "incomplete", "stale", "upstream", "decoys"]),
+              help="Then plant one gap of this reason, or the decoys (repeatable).")
 @click.pass_context
-def seed(ctx: click.Context, start_date: date, end_date: date) -> None:
+def seed(ctx: click.Context, start_date: date, end_date: date, cases: tuple[str, ...]) -> None:
     """Write the synthetic league (Phase 2) and its Phase 3, a gap-free warehouse."""
+    from backfill.service.plant import Case, covering, plant
     from backfill.service.seed import seed as seed_league
 
     settings = settings_from(ctx)
     window = resolve_window(settings, start_date, end_date, None)
-    report = seed_league(warehouse_from_url(settings.warehouse),
-                         registry_from_file(settings.processors_file), window,
-                         progress=lambda line: console.print(f"  {line}", highlight=False))
+    warehouse = warehouse_from_url(settings.warehouse)
+    registry = registry_from_file(settings.processors_file)
+    with Reporter("seed") as progress:
+        report = seed_league(warehouse, registry, window, progress=progress)
     console.print(f"seeded {report.games} games on {report.dates} dates into {settings.warehouse}")
+    planted = plant(warehouse, registry, window, [Case(c) for c in cases])
+    for p in planted:
+        console.print(f"  planted {p.case} {p.game_date}: {p.what}", highlight=False)
+    if planted:
+        whole = covering(window, planted)
+        console.print(f"detect with --start-date {whole.start} --end-date {whole.end}",
+                      highlight=False)
 
 
 @cli.command(name="detect")
@@ -135,18 +149,9 @@ def detect_command(ctx: click.Context, start_date: date | None, end_date: date |
 
 
 def print_detection(report: DetectionReport, dry_run: bool) -> None:
-    table = Table(title=f"Gaps {report.window.start} .. {report.window.end}")
-    for column in ("processor", "status", "dates", "games", "reasons"):
-        table.add_column(column)
-    for result in report.processors:
-        reasons = sorted({c.reason.value for c in result.candidates})
-        table.add_row(result.name, "[red]error[/]" if result.error else "ok",
-                      str(len(result.candidates)),
-                      str(sum(len(c.game_ids) for c in result.candidates)), ", ".join(reasons))
-    console.print(table)
-    for result in report.processors:
-        if result.error:
-            console.print(f"[red]{result.name}: {result.error}[/]", highlight=False)
+    from backfill.entrypoints.cycle import print_gaps
+
+    print_gaps(console, report)
     if dry_run:
         console.print(f"dry run: {len(report.candidates)} requests would be published")
     else:
@@ -170,8 +175,10 @@ def run_command(ctx: click.Context, start_date: date | None, end_date: date | No
     settings = settings_from(ctx)
     window = resolve_window(settings, start_date, end_date, lookback_days)
     registry_from_file(settings.processors_file).ordered(processors)
-    outcome = run_cycle(settings, window, processors=processors, concurrency=concurrency,
-                        max_messages=max_messages, timeout_seconds=timeout_seconds)
+    with Reporter("run") as progress:
+        outcome = run_cycle(settings, window, processors=processors, concurrency=concurrency,
+                            max_messages=max_messages, timeout_seconds=timeout_seconds,
+                            progress=progress)
     if as_json:
         click.echo(json.dumps(outcome.as_dict()))
     else:
@@ -201,14 +208,21 @@ def publish(ctx: click.Context, processor: str, dates: tuple[date, ...], start_d
         raise click.UsageError("give --date or --start-date/--end-date")
     chosen = list(dates) if dates else list(resolve_window(settings, start_date, end_date,
                                                            None).dates())
+    latest = today_in(settings.timezone) + timedelta(days=MAX_DAYS_AHEAD)
+    if max(chosen) > latest:
+        # The worker would dead-letter it as a game not yet played: refuse it here instead.
+        raise click.BadParameter(f"{max(chosen)} is in the future (latest allowed {latest})",
+                                 param_hint="'--date'" if dates else "'--end-date'")
     requests = [Request(processor=processor, game_date=d, reason=Reason.MANUAL, force=force)
                 for d in sorted(set(chosen))]
-    if not dry_run:
-        queue_from_settings(settings).publish(requests)
+    published = {} if dry_run else queue_from_settings(settings).publish(requests).message_ids
     verb = "would publish" if dry_run else "published"
     console.print(f"{verb} {len(requests)} requests for {processor}", highlight=False)
     for request in requests:
-        click.echo(f"{request.request_id} {request.processor} {request.game_date}")
+        click.echo(" ".join(filter(None, (request.request_id, request.processor,
+                                          str(request.game_date),
+                                          published.get(request.request_id) and
+                                          f"message {published[request.request_id]}"))))
 
 
 @cli.command(name="processors")
@@ -236,6 +250,21 @@ def demo(ctx: click.Context, directory: str) -> None:
     ctx.exit(0 if run_demo(directory, console) else FAILED)
 
 
+cli.add_command(worker_command)
+
+
+@cli.command()
+@click.option("--worker-port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--detector-port", type=click.IntRange(1, 65535), default=8081, show_default=True)
+@click.pass_context
+def stack(ctx: click.Context, worker_port: int, detector_port: int) -> None:
+    """Run the local topology until Ctrl-C: emulator, both functions, push subscription."""
+    from backfill.entrypoints.local_stack import serve_stack
+
+    serve_stack(settings_from(ctx), worker_port, detector_port,
+                lambda line: console.print(line, highlight=False, soft_wrap=True))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI with one-line errors: usage errors exit 2, failures exit 1."""
     try:
@@ -255,8 +284,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     except BackfillError as exc:
         click.echo(f"backfill: {type(exc).__name__}: {exc}", err=True)
         code = FAILED
+    except Exception as exc:  # noqa: BLE001 - one line for the user; the trace with -v
+        logging.getLogger("backfill").debug("unexpected error", exc_info=True)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        click.echo(f"backfill: unexpected {type(exc).__name__}: {first}", err=True)
+        code = FAILED
     sys.exit(code or 0)
 
 
+# The operator commands (dlq, history, status) register themselves on `cli`.
+from backfill.entrypoints import cli_ops  # noqa: E402,F401
+
 if __name__ == "__main__":
-    main()
+    # Run as `python -m`, this file is `__main__`, a second copy of the module; the commands
+    # above registered on the importable copy's group, so run that one.
+    from backfill.entrypoints.cli import main as importable_main
+
+    importable_main()

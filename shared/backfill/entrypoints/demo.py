@@ -2,7 +2,8 @@
 
 The gaps: whole dates missing for one processor, single games missing within a date, a range
 missing for a processor deployed late, a configured processor whose Phase 2 table is absent
-(an error), and a date whose source data is corrupt (dead-lettered with its reason).
+(an error), a date whose source data is corrupt (dead-lettered with its reason), and one planted
+gap of each reason (missing, incomplete, stale, upstream) with decoys that must not be reported.
 """
 
 from __future__ import annotations
@@ -13,17 +14,17 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from backfill.bootstrap import registry_from_file, warehouse_from_url
 from backfill.domain.request import Reason
 from backfill.domain.tables import TableRef
 from backfill.domain.window import Window
-from backfill.entrypoints.cycle import CycleOutcome, run_cycle
+from backfill.entrypoints.cycle import CycleOutcome, print_gaps, run_cycle
 from backfill.entrypoints.local_stack import pubsub_emulator
 from backfill.ports import Warehouse
 from backfill.processors.registry import Registry
 from backfill.seed import PHASE2_SCHEMAS
+from backfill.service.plant import Case, Planted, covering, plant
 from backfill.service.seed import seed
 from backfill.settings import Settings
 
@@ -47,7 +48,10 @@ priority = 50
 
 @dataclass
 class Expected:
-    gaps: dict[str, int]  # processor -> candidate dates the first detection must find
+    gaps: dict[tuple[str, date], Reason]  # (processor, date) the first detection must find
+    upstream: dict[str, set[str]]         # processor -> games it must report as upstream gaps
+    planted: list[Planted]
+    window: Window                        # the season and every planted decoy
 
 
 def build_demo_warehouse(directory: Path) -> tuple[Settings, Expected]:
@@ -61,7 +65,7 @@ def build_demo_warehouse(directory: Path) -> tuple[Settings, Expected]:
     warehouse = warehouse_from_url(settings.warehouse)
     registry = registry_from_file(settings.processors_file)
     seed(warehouse, registry, SEASON)
-    expected: dict[str, int] = {}
+    expected: dict[tuple[str, date], Reason] = {}
 
     def drop_games(processor: str, day: date, keep: int | None = None) -> None:
         target = registry.get(processor)
@@ -70,19 +74,26 @@ def build_demo_warehouse(directory: Path) -> tuple[Settings, Expected]:
         kept = set(games[:keep]) if keep is not None else set()
         warehouse.replace_range(target.target, day, day,
                                 [r for r in rows if r["game_id"] in kept], target.schema)
+        expected[(processor, day)] = Reason.MISSING
 
     for day in Window(*DEFENSE_OUTAGE).dates():
         drop_games("team_defense_game_summary", day)
-    expected["team_defense_game_summary"] = 4
     drop_games("player_game_summary", SINGLE_GAMES_DATE, keep=_games(warehouse, registry,
                                                                      SINGLE_GAMES_DATE) - 2)
     for day in Window(SEASON.start, LATE_DEPLOY - timedelta(days=1)).dates():
         drop_games("upcoming_team_game_context", day)
-    expected["upcoming_team_game_context"] = (LATE_DEPLOY - SEASON.start).days
     corrupt_minutes(warehouse, POISON_DATE)
     drop_games("player_game_summary", POISON_DATE)
-    expected["player_game_summary"] = 2
-    return settings, Expected(expected)
+    # After the late deploy, so the upcoming context's own gap does not cover the planted games.
+    planted = plant(warehouse, registry, Window(LATE_DEPLOY, SEASON.end), list(Case))
+    upstream: dict[str, set[str]] = {}
+    for p in planted:
+        for name in p.processors:
+            if p.case is Case.UPSTREAM:
+                upstream.setdefault(name, set()).update(p.game_ids)
+            else:
+                expected[(name, p.game_date)] = Reason(p.case.value)
+    return settings, Expected(expected, upstream, planted, covering(SEASON, planted))
 
 
 def _games(warehouse: Warehouse, registry: Registry, day: date) -> int:
@@ -103,13 +114,15 @@ def run_demo(directory: str, console: Console) -> bool:
     console.rule("Backfill demo")
     settings, expected = build_demo_warehouse(Path(directory))
     console.print(f"warehouse {settings.warehouse} seeded {SEASON.start}..{SEASON.end}, "
-                  "then gaps made", highlight=False)
+                  "then gaps made; planted:", highlight=False)
+    for p in expected.planted:
+        console.print(f"  {p.case:<10} {p.game_date}  {p.what}", highlight=False)
     with pubsub_emulator(settings.project):
-        first = run_cycle(settings, SEASON, concurrency=4)
-        second = run_cycle(settings, SEASON, concurrency=4)
+        first = run_cycle(settings, expected.window, concurrency=4)
+        second = run_cycle(settings, expected.window, concurrency=4)
     for title, cycle in (("first cycle", first), ("second cycle, right after", second)):
         console.rule(title)
-        print_gaps(console, cycle)
+        print_gaps(console, cycle.detection)
         cycle.print(console)
     checks = verify(first, second, expected)
     console.rule("checks")
@@ -118,32 +131,38 @@ def run_demo(directory: str, console: Console) -> bool:
     return all(ok for ok, _ in checks)
 
 
-def print_gaps(console: Console, cycle: CycleOutcome) -> None:
-    table = Table()
-    for column in ("processor", "status", "dates", "games", "reasons"):
-        table.add_column(column)
-    for p in cycle.detection.processors:
-        table.add_row(p.name, "[red]error[/]" if p.error else "ok", str(len(p.candidates)),
-                      str(sum(len(c.game_ids) for c in p.candidates)),
-                      ", ".join(sorted({c.reason.value for c in p.candidates})))
-    console.print(table)
-
-
 def verify(first: CycleOutcome, second: CycleOutcome, expected: Expected) -> list[tuple[bool, str]]:
-    found = {p.name: len(p.candidates) for p in first.detection.processors}
+    found = {(c.processor, c.game_date): c.reason for c in first.detection.candidates}
     errors = {p.name for p in first.detection.processors if p.error}
     poison = [r for r in first.run.results if r.outcome == "dead_lettered"]
     left = {(c.processor, c.game_date) for c in second.detection.candidates}
+    published = {(r.processor, g) for r in first.detection.published + second.detection.published
+                 for g in r.game_ids}
+    decoys = {g for p in expected.planted if p.case is Case.DECOYS for g in p.game_ids}
+    reported = {g for p in first.detection.processors for c in [*p.candidates, *p.upstream_gaps]
+                for g in c.game_ids}
+    reasons = sorted({r.value for r in expected.gaps.values()})
     return [
-        (all(found.get(k) == v for k, v in expected.gaps.items()),
-         f"first detection found the planted gaps {expected.gaps}"),
+        (found == expected.gaps,
+         f"first detection found exactly the planted gaps ({len(expected.gaps)} dates), "
+         f"each with its reason ({', '.join(reasons)})"),
+        (all(upstream_games(cycle) == expected.upstream for cycle in (first, second))
+         and not published & {(p, g) for p, games in expected.upstream.items() for g in games},
+         "the upstream gap was reported by every processor reading the unloaded tables, "
+         "both times, and never published"),
+        (not decoys & reported, "no decoy (flipped ids, All-Star game, preseason games) "
+         "was reported"),
         (errors == {"team_offense_bdl"}, "the processor without a Phase 2 table is an error"),
         (not first.run.unaccounted and not second.run.unaccounted,
          "every published request ended succeeded, skipped or dead-lettered"),
         ([(r.request.processor, r.request.game_date) for r in poison if r.request]
          == [("player_game_summary", POISON_DATE)], "only the corrupt date was dead-lettered"),
         (left == {("player_game_summary", POISON_DATE)},
-         "the second detection finds only what could not be fixed"),
-        (all(c.reason == Reason.MISSING for c in first.detection.candidates),
-         "every gap was reported with its reason"),
+         "the second detection finds only what could not be fixed (missing, incomplete and "
+         "stale games were all processed)"),
     ]
+
+
+def upstream_games(cycle: CycleOutcome) -> dict[str, set[str]]:
+    return {p.name: {g for gap in p.upstream_gaps for g in gap.game_ids}
+            for p in cycle.detection.processors if p.upstream_gaps}

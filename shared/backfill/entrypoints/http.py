@@ -19,6 +19,7 @@ from backfill.bootstrap import (
 from backfill.domain.envelope import decode_push
 from backfill.domain.errors import BackfillError, ConfigurationError, InvalidRequest, TransientError
 from backfill.domain.window import Window, today_in
+from backfill.entrypoints.logs import configure_function_logging
 from backfill.service.detect import detect as detect_gaps
 from backfill.service.work import Worker
 from backfill.settings import Settings
@@ -41,6 +42,10 @@ def _worker() -> Worker:
 
 def work(request: flask.Request) -> Response:
     """Pub/Sub push: 200 acknowledges (done, skipped or dead-lettered), 503 asks for redelivery."""
+    configure_function_logging()
+    if request.method != "POST":
+        # Pub/Sub only POSTs; a GET is a person or a health check, not a message to dead-letter.
+        return _json({"error": "the worker takes Pub/Sub push deliveries (POST)"}, 405)
     body = request.get_data(cache=False)
     worker = _worker()
     try:
@@ -65,6 +70,7 @@ def work(request: flask.Request) -> Response:
 def detect(request: flask.Request) -> Response:
     """Cloud Scheduler's daily call. Body: {"lookback_days", "start_date", "end_date",
     "max_messages", "processors", "dry_run"}, all optional. 500 if any processor failed."""
+    configure_function_logging()
     settings = _settings()
     try:
         options = _detect_options(request.get_data(cache=False), settings)

@@ -10,13 +10,17 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 from backfill.domain.errors import ConfigurationError
+from backfill.settings import Settings
 
 EMULATOR_START_SECONDS = 90.0
 
@@ -60,17 +64,22 @@ class PubSubEmulator:
             time.sleep(0.2)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-                try:
-                    os.killpg(self.process.pid, sig)
-                    self.process.wait(timeout=wait)
-                    break
-                except ProcessLookupError:
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
+        stop_group(self.process)
         self.log.close()
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process started in a session of its own, and every child it started."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        if process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(timeout=wait)
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 @contextmanager
@@ -87,3 +96,74 @@ def pubsub_emulator(project: str) -> Iterator[str]:
     finally:
         del os.environ["PUBSUB_EMULATOR_HOST"]
         emulator.stop()
+
+
+FUNCTIONS = {"work": "worker", "detect": "detector"}
+FUNCTIONS_DIR = Path(__file__).resolve().parents[3] / "functions"
+
+
+@contextmanager
+def function_server(target: str, environment: Mapping[str, str],
+                    port: int | None = None) -> Iterator[str]:
+    """functions-framework serving functions/<worker|detector>/main.py from this checkout, as
+    Cloud Functions would; yields its URL and stops the server afterwards."""
+    source = FUNCTIONS_DIR / FUNCTIONS[target] / "main.py"
+    if not source.exists():
+        raise ConfigurationError(f"{source} not found: the local stack runs from a checkout")
+    url = f"http://127.0.0.1:{port or free_port()}"
+    log = tempfile.NamedTemporaryFile(prefix=f"function-{target}-", suffix=".log",  # noqa: SIM115
+                                      delete=False)
+    package_root = str(Path(__file__).resolve().parents[2])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "functions_framework", "--target", target, "--source", str(source),
+         "--host", "127.0.0.1", "--port", url.rsplit(":", 1)[1]],
+        # Configured processors are imported by path: keep the caller's PYTHONPATH after ours.
+        env={**os.environ, **environment, "PYTHONPATH": os.pathsep.join(filter(None, [
+            package_root, environment.get("PYTHONPATH", os.environ.get("PYTHONPATH"))]))},
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not answers(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise ConfigurationError(f"function {target} did not start; see {log.name}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        stop_group(process)
+        log.close()
+
+
+def answers(url: str) -> bool:
+    """True when something serves HTTP at `url`."""
+    try:
+        urllib.request.urlopen(url, timeout=1)
+    except urllib.error.HTTPError:
+        return True  # answering, if only with an error status
+    except OSError:
+        return False
+    return True
+
+
+def serve_stack(settings: Settings, worker_port: int, detector_port: int,
+                say: Callable[[str], None]) -> None:
+    """The local topology in the foreground until interrupted: the emulator (unless configured),
+    both functions under functions-framework, the push subscription to the worker (retry and
+    dead-letter policies) and the dead-letter pull subscription."""
+    from backfill.adapters.pubsub_queue import Topology, ensure_topology
+
+    with pubsub_emulator(settings.project) as host:
+        environment = {**settings.environment(), "PUBSUB_EMULATOR_HOST": host}
+        with function_server("work", environment, worker_port) as worker_url, \
+                function_server("detect", environment, detector_port) as detector_url:
+            ensure_topology(Topology(
+                settings.project, settings.requests_topic, settings.push_subscription,
+                settings.dead_letter_topic, settings.dead_letter_subscription,
+                settings.max_delivery_attempts, push_endpoint=worker_url))
+            say(f"export PUBSUB_EMULATOR_HOST={host} BACKFILL_WAREHOUSE={settings.warehouse}")
+            say(f"worker   {worker_url}  <- push subscription {settings.push_subscription}")
+            say(f"detector {detector_url}  try: curl -X POST {detector_url} "
+                "-d '{\"lookback_days\": 30}'")
+            say("Ctrl-C stops everything this started.")
+            # Wait for Ctrl-C or SIGTERM alike, then leave the blocks above: they stop it all.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, ClassVar
 
+from backfill.domain.games import DEFAULT_GAME_TYPES, KeyRule, team_set_key
+from backfill.domain.gaps import GapRule
 from backfill.domain.tables import Schema, TableRef
 from backfill.domain.window import Window
 from backfill.ports import GameScan
@@ -16,6 +18,17 @@ Row = dict[str, Any]
 # Columns every Phase 3 row carries, set by the framework rather than by each transform:
 # the source rows' newest processed_at, so a later re-processing of Phase 2 shows up as stale.
 SOURCE_PROCESSED_AT = "source_processed_at"
+# Phase 2 tables record when a row was (re-)processed in this column.
+PROCESSED_AT = "processed_at"
+
+# The schedule says which games exist, of what type (official id), and which are final.
+SCHEDULE = TableRef("nba_raw", "nbac_schedule")
+
+
+def schedule_scan(window: Window) -> GameScan:
+    """Each scheduled game of the window: its official id as label, its final rows counted."""
+    return GameScan(SCHEDULE, window, count_where=("game_status", ("Final",)),
+                    label_column="nba_game_id")
 
 
 class Processor(ABC):
@@ -34,6 +47,12 @@ class Processor(ABC):
     depends_on: ClassVar[tuple[str, ...]] = ()
     priority: ClassVar[int] = 100
     source_lookback_days: ClassVar[int] = 0
+    # Detection rules (DESIGN lessons 4 and 6): which games count, how ids compare, how many
+    # Phase 3 rows each counted source row gives, and which source rows count at all.
+    game_types: ClassVar[frozenset[str]] = DEFAULT_GAME_TYPES
+    game_key: ClassVar[KeyRule] = staticmethod(team_set_key)
+    rows_per_source_row: ClassVar[int] = 1
+    count_source_where: ClassVar[tuple[str, tuple[str, ...]] | None] = None
 
     def __init__(self, *, name: str | None = None, source: TableRef | None = None,
                  target: TableRef | None = None, depends_on: Sequence[str] | None = None,
@@ -56,12 +75,16 @@ class Processor(ABC):
         """The Phase 3 rows of `game_date`."""
 
     def source_scan(self, window: Window) -> GameScan:
-        """What detection reads of the Phase 2 source."""
-        return GameScan(self.source, window)
+        """What detection reads of the Phase 2 source: counted rows, newest processed time."""
+        return GameScan(self.source, window, PROCESSED_AT, self.count_source_where)
 
     def target_scan(self, window: Window) -> GameScan:
-        """What detection reads of the Phase 3 target."""
-        return GameScan(self.target, window)
+        """What detection reads of the Phase 3 target: rows, the source time they were made from."""
+        return GameScan(self.target, window, SOURCE_PROCESSED_AT)
+
+    def gap_rule(self) -> GapRule:
+        """How detection compares this processor's games."""
+        return GapRule(type(self).game_key, self.game_types, self.rows_per_source_row)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}: {self.source} -> {self.target}>"

@@ -24,6 +24,7 @@ class PlayerGameSummary(Processor):
     target = TableRef("nba_analytics", "player_game_summary")
     depends_on = (TEAM_OFFENSE,)
     priority = 30
+    count_source_where = ("player_status", ("active",))
     schema = schema(
         game_id="STRING", game_date="DATE", player_lookup="STRING", player_name="STRING",
         team_abbr="STRING", opponent_team_abbr="STRING", minutes_played="FLOAT64",

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
 from backfill.domain.tables import TableRef, schema
-from backfill.processors.base import Processor, Row
+from backfill.processors.base import SCHEDULE, Processor, Row
 
 RECENT_DAYS = 7
 
@@ -16,10 +16,11 @@ class UpcomingTeamGameContext(Processor):
     """Two rows per scheduled game of the date, home and away, from the last two weeks of schedule."""
 
     name = "upcoming_team_game_context"
-    source = TableRef("nba_raw", "nbac_schedule")
+    source = SCHEDULE
     target = TableRef("nba_analytics", "upcoming_team_game_context")
     priority = 40
     source_lookback_days = 14
+    rows_per_source_row = 2  # the away team's row and the home team's
     schema = schema(
         game_id="STRING", game_date="DATE", nba_game_id="STRING", game_type="STRING",
         team_abbr="STRING", opponent_team_abbr="STRING", is_home="BOOL", days_rest="INT64",

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from itertools import product
 
+from backfill.domain.games import TYPE_CODES
 from backfill.domain.tables import Column, Schema, TableRef, schema
 from backfill.processors.base import Row
 from backfill.processors.player_game_summary import PlayerGameSummary
@@ -31,9 +32,6 @@ WEST = ("DAL", "DEN", "GSW", "HOU", "LAC", "LAL", "MEM", "MIN", "NOP", "OKC", "P
         "SAC", "SAS", "UTA")
 TEAMS = tuple(sorted(EAST + WEST))
 
-# Official id type digit: the "2" of 0022400089.
-TYPE_CODES = {"preseason": "1", "regular_season": "2", "all_star": "3", "playoffs": "4",
-              "play_in": "5"}
 
 _BOX_STATS = ("fg_made", "fg_attempted", "three_pt_made", "three_pt_attempted", "ft_made",
               "ft_attempted", "offensive_rebounds", "defensive_rebounds", "total_rebounds",

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from backfill.domain.errors import BackfillError
-from backfill.domain.gaps import Candidate
+from backfill.domain.errors import BackfillError, ConfigurationError
+from backfill.domain.gaps import Candidate, UpstreamGap
 from backfill.domain.request import Request
 from backfill.domain.window import Window
 from backfill.ports import RequestQueue, Warehouse
@@ -23,13 +23,19 @@ log = logging.getLogger("backfill.detect")
 
 @dataclass
 class ProcessorResult:
+    """One processor's gaps; upstream gaps are reported only, never published."""
+
     name: str
     candidates: list[Candidate] = field(default_factory=list)
     error: str | None = None
+    upstream_gaps: list[UpstreamGap] = field(default_factory=list)
+    upstream_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "status": "error" if self.error else "ok", "error": self.error,
-                "candidates": [c.as_dict() for c in self.candidates]}
+                "candidates": [c.as_dict() for c in self.candidates],
+                "upstream_gaps": [g.as_dict() for g in self.upstream_gaps],
+                "upstream_error": self.upstream_error}
 
 
 @dataclass
@@ -44,7 +50,8 @@ class DetectionReport:
 
     @property
     def failed(self) -> bool:
-        return any(p.error for p in self.processors)
+        """An unchecked upstream counts too: an error must never read as "no gaps" (lesson 2)."""
+        return any(p.error or p.upstream_error for p in self.processors)
 
     @property
     def candidates(self) -> list[Candidate]:
@@ -88,7 +95,11 @@ def detect(warehouse: Warehouse, registry: Registry, queue: RequestQueue | None,
 
 def _scan(warehouse: Warehouse, processor: Processor, window: Window) -> ProcessorResult:
     try:
-        return ProcessorResult(processor.name, processor_gaps(warehouse, processor, window))
+        found = processor_gaps(warehouse, processor, window)
+        return ProcessorResult(processor.name, found.candidates, upstream_gaps=found.upstream,
+                               upstream_error=found.upstream_error)
+    except ConfigurationError:
+        raise  # the warehouse itself is wrong (not a database, no such file): a usage error
     except BackfillError as exc:
         log.error("detection failed for %s: %s", processor.name, exc)
         return ProcessorResult(processor.name, error=f"{type(exc).__name__}: {exc}")

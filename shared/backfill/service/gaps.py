@@ -1,26 +1,91 @@
-"""Find one processor's gaps: two separate queries (never a cross-region JOIN), compared in code."""
+"""Find one processor's gaps: separate queries (never a cross-region JOIN), compared in code.
+
+Detection, the worker's re-check and `status` all go through here, so they apply the same rules.
+"""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 
-from backfill.domain.gaps import Candidate, find_candidates
+from backfill.domain.errors import TableNotFound
+from backfill.domain.gaps import Candidate, GameStat, Gaps, UpstreamGap, find_gaps, upstream_gaps
 from backfill.domain.window import Window
 from backfill.ports import Warehouse
-from backfill.processors.base import Processor
+from backfill.processors.base import Processor, schedule_scan
+from backfill.processors.registry import Registry
 
 
-def processor_gaps(warehouse: Warehouse, processor: Processor, window: Window) -> list[Candidate]:
-    """Every (processor, date) in the window whose Phase 3 lacks what Phase 2 has."""
-    # Both queries at once: on BigQuery each is mostly waiting (DuckDB queues them on its lock).
-    with ThreadPoolExecutor(max_workers=2) as pool:
+@dataclass
+class Schedule:
+    """The schedule's games of a window, or why it could not be read (then nothing is filtered)."""
+
+    games: list[GameStat]
+    error: str | None = None
+
+
+def read_schedule(warehouse: Warehouse, window: Window) -> Schedule:
+    """The window's scheduled games; a missing schedule table is reported, not raised."""
+    try:
+        return Schedule(warehouse.scan_games(schedule_scan(window)))
+    except TableNotFound as exc:
+        return Schedule([], f"no game types or upstream gaps: {exc}")
+
+
+@dataclass
+class ProcessorGaps(Gaps):
+    """A processor's gaps, and why its upstream check could not run, if it could not."""
+
+    upstream_error: str | None = None
+
+
+def processor_gaps(warehouse: Warehouse, processor: Processor, window: Window) -> ProcessorGaps:
+    """Every game of the window that Phase 3 lacks (missing, incomplete, stale) or Phase 2 lacks.
+
+    Raises TableNotFound when the processor's own source or target table is missing.
+    """
+    # The three queries at once: on BigQuery each is mostly waiting for the service.
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        scheduled = pool.submit(read_schedule, warehouse, window)
         phase2 = pool.submit(warehouse.scan_games, processor.source_scan(window))
         phase3 = pool.submit(warehouse.scan_games, processor.target_scan(window))
-        return find_candidates(processor.name, phase2.result(), phase3.result())
+        schedule = scheduled.result()
+        found = find_gaps(processor.name, phase2.result(), phase3.result(), schedule.games,
+                          processor.gap_rule())
+    return ProcessorGaps(found.candidates, found.upstream, schedule.error)
 
 
 def date_gap(warehouse: Warehouse, processor: Processor, game_date: date) -> Candidate | None:
     """The gap of one date, if it is still there (the worker's re-check)."""
-    candidates = processor_gaps(warehouse, processor, Window(game_date, game_date))
+    candidates = processor_gaps(warehouse, processor, Window(game_date, game_date)).candidates
     return candidates[0] if candidates else None
+
+
+@dataclass
+class UpstreamReport:
+    """One processor's upstream gaps, or the error that kept them from being checked."""
+
+    processor: str
+    gaps: list[UpstreamGap]
+    error: str | None = None
+
+
+def upstream_report(warehouse: Warehouse, registry: Registry,
+                    window: Window) -> list[UpstreamReport]:
+    """Scheduled final games with no Phase 2 rows, per processor in run order (for `status`).
+
+    Reads only the schedule and each processor's source: cheaper than a whole detection.
+    """
+    schedule = read_schedule(warehouse, window)
+    reports = []
+    for processor in registry.ordered():
+        try:
+            phase2 = warehouse.scan_games(processor.source_scan(window))
+        except TableNotFound as exc:
+            reports.append(UpstreamReport(processor.name, [], str(exc)))
+            continue
+        reports.append(UpstreamReport(
+            processor.name, upstream_gaps(processor.name, schedule.games, phase2,
+                                          processor.gap_rule()), schedule.error))
+    return reports

@@ -95,3 +95,23 @@ def work_until_drained(worker: Worker, consume: ConsumerFactory, expected: Itera
         summary.consumer_error = f"{type(consumer.error).__name__}: {consumer.error}"
     summary.unaccounted = sorted(waiting)
     return summary
+
+
+def serve(worker: Worker, consume: ConsumerFactory, stop: threading.Event, *, concurrency: int,
+          on_result: Callable[[WorkResult], None]) -> str | None:
+    """Handle deliveries until `stop` is set; returns why the consumer failed, if it did."""
+
+    def handle(delivery: Delivery) -> bool:
+        body, attributes, attempt, _ = delivery
+        result = worker.handle(body, attributes, attempt)
+        on_result(result)
+        return result.outcome.acknowledged
+
+    consumer = consume(handle, concurrency)
+    try:
+        while not stop.wait(0.2) and consumer.error is None:
+            pass
+    finally:
+        consumer.stop()
+    error = consumer.error
+    return None if error is None else f"{type(error).__name__}: {error}"

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from typing import Protocol
 
 from tenacity import RetryError
 
@@ -17,7 +18,7 @@ from backfill.domain.errors import (
     DependencyNotReady,
     InvalidRequest,
 )
-from backfill.domain.request import Request, decode_request
+from backfill.domain.request import MAX_BODY_BYTES, Request, decode_request
 from backfill.ports import RequestQueue, Warehouse
 from backfill.processors.base import SOURCE_PROCESSED_AT, Processor, Row
 from backfill.processors.registry import Registry
@@ -40,6 +41,14 @@ class Outcome(StrEnum):
         return self is not Outcome.RETRY
 
 
+@dataclass(frozen=True)
+class Failure:
+    """One failed attempt: when, and what went wrong."""
+
+    at: datetime
+    error: str
+
+
 @dataclass
 class WorkResult:
     outcome: Outcome
@@ -49,7 +58,15 @@ class WorkResult:
     error: str | None = None
     error_type: str | None = None
     duration_ms: int = 0
-    failures: list[datetime] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+
+class AuditSink(Protocol):
+    """Where every delivery's result is recorded (the audit trail); must never raise."""
+
+    def record(self, result: WorkResult) -> None: ...
+
+    def flush(self) -> None: ...
 
 
 @dataclass
@@ -63,10 +80,19 @@ class Worker:
     retry_budget_seconds: float
     max_delivery_attempts: int
     sleep: Callable[[float], None] = time.sleep
+    audit: AuditSink | None = None
 
     def handle(self, body: bytes, attributes: dict[str, str] | None = None,
                delivery_attempt: int | None = None) -> WorkResult:
-        """Work one delivery; raises only if a dead letter could not be published."""
+        """Work one delivery and audit its result; raises only if a dead letter could not be
+        published (then nothing is audited: the delivery is not over)."""
+        result = self._handle(body, attributes, delivery_attempt)
+        if self.audit is not None:
+            self.audit.record(result)
+        return result
+
+    def _handle(self, body: bytes, attributes: dict[str, str] | None,
+                delivery_attempt: int | None) -> WorkResult:
         started = time.monotonic()
         try:
             request = decode_request(body, today=self.today())
@@ -76,7 +102,9 @@ class Worker:
             processor = self.registry.get(request.processor)
         except InvalidRequest as exc:
             result = WorkResult(Outcome.DEAD_LETTERED, None, error=str(exc),
-                                error_type="InvalidRequest", failures=[_now()])
+                                error_type="InvalidRequest",
+                                failures=[Failure(_now(), f"InvalidRequest: {exc}")])
+            log.warning("dead-lettering a malformed request: %s", exc)
             self._dead_letter(body, attributes or {}, result)
             return _timed(result, started)
         result = self._work(request, processor, delivery_attempt)
@@ -90,7 +118,7 @@ class Worker:
 
     def _work(self, request: Request, processor: Processor,
               delivery_attempt: int | None) -> WorkResult:
-        failures: list[datetime] = []
+        failures: list[Failure] = []
         attempts = 0
 
         def recheck() -> bool:
@@ -102,8 +130,8 @@ class Worker:
             try:
                 self._check_dependencies(processor, request.game_date)
                 return run_processor(self.warehouse, self.registry, processor, request.game_date)
-            except Exception:
-                failures.append(_now())
+            except Exception as exc:
+                failures.append(Failure(_now(), f"{type(exc).__name__}: {exc}"))
                 raise
 
         policy = retry_policy(self.retry_budget_seconds, sleep=self.sleep)
@@ -140,6 +168,11 @@ class Worker:
 
     def _dead_letter(self, body: bytes, attributes: dict[str, str], result: WorkResult) -> None:
         why = dead_letter_attributes(result)
+        if len(body) > MAX_BODY_BYTES:
+            # Pub/Sub refuses messages over 10 MB: an oversized body would never leave as a dead
+            # letter and would come back forever. Keep its head, and say it was cut.
+            why["body_bytes"] = str(len(body))
+            body = body[:MAX_BODY_BYTES]
         # The original attributes travel along, ours win where names clash.
         self.queue.dead_letter(body, {**attributes, **why})
 
@@ -176,8 +209,8 @@ def dead_letter_attributes(result: WorkResult) -> dict[str, str]:
         "attempts": str(result.attempts),
         "dead_lettered_by": "worker",
         "dead_lettered_at": _now().isoformat(),
-        "first_failure_at": result.failures[0].isoformat() if result.failures else "",
-        "last_failure_at": result.failures[-1].isoformat() if result.failures else "",
+        "first_failure_at": result.failures[0].at.isoformat() if result.failures else "",
+        "last_failure_at": result.failures[-1].at.isoformat() if result.failures else "",
     }
     if result.request is not None:
         attributes.update(result.request.attributes(), request_id=result.request.request_id)

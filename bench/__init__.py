@@ -1,0 +1,1 @@
+"""Benchmarks of Backfill against the original system's loop and against the limit (`make bench`)."""
