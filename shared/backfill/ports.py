@@ -46,6 +46,9 @@ class Warehouse(ABC):
     """Where Phase 2 is read and Phase 3 written. Values always travel as query parameters."""
 
     url: str
+    # True where a query is mostly waiting on a service (BigQuery): independent reads then run at
+    # once. False where queries are CPU work in this process (DuckDB): threads would only contend.
+    latency_bound: bool = False
 
     @abstractmethod
     def scan_games(self, scan: GameScan) -> list[GameStat]:

@@ -53,6 +53,8 @@ _SERIALIZATION_FAILURE = "could not serialize access"
 class BigQueryWarehouse(Warehouse):
     """Warehouse on BigQuery datasets of one project; tables resolve in that project."""
 
+    latency_bound = True
+
     def __init__(self, project: str, *, deadline_seconds: float | None = None) -> None:
         self.project = project
         self.url = f"bigquery://{project}"

@@ -5,9 +5,11 @@ Detection, the worker's re-check and `status` all go through here, so they apply
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from backfill.domain.errors import TableNotFound
 from backfill.domain.gaps import Candidate, GameStat, Gaps, UpstreamGap, find_gaps, upstream_gaps
@@ -45,15 +47,22 @@ def processor_gaps(warehouse: Warehouse, processor: Processor, window: Window) -
 
     Raises TableNotFound when the processor's own source or target table is missing.
     """
-    # The three queries at once: on BigQuery each is mostly waiting for the service.
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        scheduled = pool.submit(read_schedule, warehouse, window)
-        phase2 = pool.submit(warehouse.scan_games, processor.source_scan(window))
-        phase3 = pool.submit(warehouse.scan_games, processor.target_scan(window))
-        schedule = scheduled.result()
-        found = find_gaps(processor.name, phase2.result(), phase3.result(), schedule.games,
-                          processor.gap_rule())
+    schedule, phase2, phase3 = _read_all(
+        warehouse,
+        lambda: read_schedule(warehouse, window),
+        lambda: warehouse.scan_games(processor.source_scan(window)),
+        lambda: warehouse.scan_games(processor.target_scan(window)))
+    found = find_gaps(processor.name, phase2, phase3, schedule.games, processor.gap_rule())
     return ProcessorGaps(found.candidates, found.upstream, schedule.error)
+
+
+def _read_all(warehouse: Warehouse, *reads: Callable[[], Any]) -> list[Any]:
+    """Independent reads: at once on a latency-bound warehouse (BigQuery: three jobs cost one
+    round trip), one after another otherwise (DuckDB in one process: threads only contend)."""
+    if not warehouse.latency_bound:
+        return [read() for read in reads]
+    with ThreadPoolExecutor(max_workers=len(reads)) as pool:
+        return [future.result() for future in [pool.submit(read) for read in reads]]
 
 
 def date_gap(warehouse: Warehouse, processor: Processor, game_date: date) -> Candidate | None:
