@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from datetime import date
 
 from backfill.domain.tables import TableRef, schema
 from backfill.processors import formulas as f
-from backfill.processors.base import Processor, Row
-from backfill.processors.team_offense import TEAM_BOXSCORE, team_pairs, team_possessions
+from backfill.processors.base import Row
+from backfill.processors.team_offense import TeamGameProcessor, team_possessions
 
 # Opponent box-score columns renamed as "allowed" columns of this team.
 _ALLOWED = {
@@ -18,11 +17,10 @@ _ALLOWED = {
 }
 
 
-class TeamDefenseGameSummary(Processor):
+class TeamDefenseGameSummary(TeamGameProcessor):
     """One row per team per game: points and shots allowed, turnovers forced, defensive rating."""
 
     name = "team_defense_game_summary"
-    source = TEAM_BOXSCORE
     target = TableRef("nba_analytics", "team_defense_game_summary")
     priority = 20
     schema = schema(
@@ -33,12 +31,6 @@ class TeamDefenseGameSummary(Processor):
         steals="INT64", blocks="INT64", opp_possessions="FLOAT64", defensive_rating="FLOAT64",
         win_flag="BOOL", source_processed_at="TIMESTAMP",
     )
-
-    def compute(self, game_date: date, source_rows: Sequence[Row],
-                upstream: Mapping[str, Sequence[Row]]) -> list[Row]:
-        """The team defense rows of game_date."""
-        pairs = team_pairs(game_date, source_rows)
-        return [self._summarize(game_date, team, opp) for team, opp in pairs]
 
     @staticmethod
     def _summarize(game_date: date, team: Row, opp: Row) -> Row:

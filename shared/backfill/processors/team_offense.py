@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -37,11 +38,27 @@ def team_possessions(row: Row) -> float:
                          f.stat(row, "turnovers"), f.stat(row, "offensive_rebounds"))
 
 
-class TeamOffenseGameSummary(Processor):
+class TeamGameProcessor(Processor):
+    """A processor of team box scores: one row per team per game, from the team and its opponent."""
+
+    source = TEAM_BOXSCORE
+
+    def compute(self, game_date: date, source_rows: Sequence[Row],
+                upstream: Mapping[str, Sequence[Row]]) -> list[Row]:
+        """One row per team of game_date's games."""
+        return [self._summarize(game_date, team, opp)
+                for team, opp in team_pairs(game_date, source_rows)]
+
+    @staticmethod
+    @abstractmethod
+    def _summarize(game_date: date, team: Row, opp: Row) -> Row:
+        """The row of `team` in its game against `opp`."""
+
+
+class TeamOffenseGameSummary(TeamGameProcessor):
     """One row per team per game: scoring, shooting, possessions, pace and result."""
 
     name = "team_offense_game_summary"
-    source = TEAM_BOXSCORE
     target = TableRef("nba_analytics", "team_offense_game_summary")
     priority = 10
     schema = schema(
@@ -53,12 +70,6 @@ class TeamOffenseGameSummary(Processor):
         possessions="FLOAT64", offensive_rating="FLOAT64", pace="FLOAT64", ts_pct="FLOAT64",
         win_flag="BOOL", source_processed_at="TIMESTAMP",
     )
-
-    def compute(self, game_date: date, source_rows: Sequence[Row],
-                upstream: Mapping[str, Sequence[Row]]) -> list[Row]:
-        """The team offense rows of game_date."""
-        pairs = team_pairs(game_date, source_rows)
-        return [self._summarize(game_date, team, opp) for team, opp in pairs]
 
     @staticmethod
     def _summarize(game_date: date, team: Row, opp: Row) -> Row:
