@@ -39,9 +39,11 @@ def test_detect_reports_exactly_the_deleted_games_and_run_restores_them(
         ("player_game_summary", day_b): delete_games(warehouse, "player_game_summary", day_b,
                                                      set(games_b)),
     }
-    window = ["--start-date", "2024-11-01", "--end-date", "2024-11-14"]
+    # The contract's spelling: --warehouse after the command, nothing in the environment.
+    window = ["--warehouse", settings.warehouse, "--start-date", "2024-11-01", "--end-date",
+              "2024-11-14"]
 
-    detected = backfill(settings, "detect", *window, "--dry-run", "--json")
+    detected = backfill(settings, "detect", *window, "--dry-run", "--json", BACKFILL_WAREHOUSE="")
     assert detected.returncode == 0, detected.stderr
     report = json.loads(detected.stdout)
     found = {(p["name"], c["game_date"]): sorted(c["game_ids"])
@@ -51,7 +53,7 @@ def test_detect_reports_exactly_the_deleted_games_and_run_restores_them(
     assert report["published"] == 0
     assert all(p["status"] == "ok" for p in report["processors"])
 
-    ran = backfill(settings, "run", *window, "--concurrency", "2", "--json")
+    ran = backfill(settings, "run", *window, "--concurrency", "2", "--json", BACKFILL_WAREHOUSE="")
     assert ran.returncode == 0, ran.stderr
     counts = json.loads(ran.stdout)
     assert (counts["detected"], counts["published"], counts["succeeded"]) == (2, 2, 2)

@@ -6,6 +6,7 @@ unaccounted for, 2 for a usage error (a one-line message naming the bad argument
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
@@ -81,11 +82,43 @@ def resolve_window(settings: Settings, start: date | None, end: date | None,
                            today_in(settings.timezone))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--warehouse", help="duckdb:///path/file.duckdb or bigquery://PROJECT_ID "
-              "[env BACKFILL_WAREHOUSE].")
-@click.option("--processors-file", help="TOML file of extra [[processor]] tables "
-              "[env BACKFILL_PROCESSORS_FILE].")
+WAREHOUSE_HELP = "duckdb:///path/file.duckdb or bigquery://PROJECT_ID [env BACKFILL_WAREHOUSE]."
+PROCESSORS_FILE_HELP = "TOML file of extra [[processor]] tables [env BACKFILL_PROCESSORS_FILE]."
+
+
+class BackfillGroup(click.Group):
+    """A group whose every command also takes --warehouse and --processors-file, so both
+    `backfill --warehouse URL detect` and `backfill detect --warehouse URL` work."""
+
+    group_class = type  # subgroups (dlq) are BackfillGroups too
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not isinstance(cmd, click.Group) and cmd.name != "demo":
+            _take_common_options(cmd)
+        super().add_command(cmd, name)
+
+
+def _take_common_options(command: click.Command) -> None:
+    command.params += [click.Option(["--warehouse"], help=WAREHOUSE_HELP),
+                       click.Option(["--processors-file"], help=PROCESSORS_FILE_HELP)]
+    callback = command.callback
+    assert callback is not None
+
+    @functools.wraps(callback)
+    def with_common_options(*args: Any, **kwargs: Any) -> Any:
+        settings = click.get_current_context().ensure_object(dict)
+        for key in ("warehouse", "processors_file"):
+            value = kwargs.pop(key)
+            if value is not None:  # given after the command: wins over one given before it
+                settings[key] = value
+        return callback(*args, **kwargs)
+
+    command.callback = with_common_options
+
+
+@click.group(cls=BackfillGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--warehouse", help=WAREHOUSE_HELP)
+@click.option("--processors-file", help=PROCESSORS_FILE_HELP)
 @click.option("-v", "--verbose", count=True, help="More log lines on stderr.")
 @click.pass_context
 def cli(ctx: click.Context, warehouse: str | None, processors_file: str | None,
