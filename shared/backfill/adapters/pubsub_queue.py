@@ -37,18 +37,18 @@ class PubSubQueue(RequestQueue):
 
     def __init__(self, project: str, requests_topic: str, dead_letter_topic: str) -> None:
         self.project = project
-        try:
-            self.publisher = pubsub_v1.PublisherClient(
-                batch_settings=pubsub_v1.types.BatchSettings(max_messages=500, max_latency=0.02))
-        except google.auth.exceptions.DefaultCredentialsError:
-            raise ConfigurationError(
-                "no Google credentials for Pub/Sub: set PUBSUB_EMULATOR_HOST for the emulator, or "
-                "run `gcloud auth application-default login`") from None
-        self.requests_topic = self.publisher.topic_path(project, requests_topic)
-        self.dead_letter_topic = self.publisher.topic_path(project, dead_letter_topic)
-        # A dead letter is published alone and waited for: no batching latency (20 ms) to wait out.
-        self.dead_letters = pubsub_v1.PublisherClient(
-            batch_settings=pubsub_v1.types.BatchSettings(max_messages=1))
+        self.requests_topic = pubsub_v1.PublisherClient.topic_path(project, requests_topic)
+        self.dead_letter_topic = pubsub_v1.PublisherClient.topic_path(project, dead_letter_topic)
+
+    # The clients are made on first use: a detection that finds nothing needs no credentials.
+    @functools.cached_property
+    def publisher(self) -> pubsub_v1.PublisherClient:
+        return _client(pubsub_v1.types.BatchSettings(max_messages=500, max_latency=0.02))
+
+    @functools.cached_property
+    def dead_letters(self) -> pubsub_v1.PublisherClient:
+        # Published alone and waited for: no batching latency (20 ms) to wait out.
+        return _client(pubsub_v1.types.BatchSettings(max_messages=1))
 
     def publish(self, requests: Sequence[Request]) -> PublishResult:
         pending = {r.request_id: self.publisher.publish(self.requests_topic, r.encode(),
@@ -72,6 +72,15 @@ class PubSubQueue(RequestQueue):
         except Exception as exc:  # noqa: BLE001 - the caller must not acknowledge the request
             raise TransientError(f"could not publish dead letter to {self.dead_letter_topic}: "
                                  f"{type(exc).__name__}: {exc}") from None
+
+
+def _client(batching: pubsub_v1.types.BatchSettings) -> pubsub_v1.PublisherClient:
+    try:
+        return pubsub_v1.PublisherClient(batch_settings=batching)
+    except google.auth.exceptions.DefaultCredentialsError:
+        raise ConfigurationError(
+            "no Google credentials for Pub/Sub: set PUBSUB_EMULATOR_HOST for the emulator, or "
+            "run `gcloud auth application-default login`") from None
 
 
 @dataclass(frozen=True)

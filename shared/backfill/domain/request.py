@@ -69,7 +69,8 @@ class Request(BaseModel):
                 "reason": self.reason.value}
 
     def encode(self) -> bytes:
-        body = self.model_dump(mode="json")
+        body = self.model_dump(mode="json", exclude={"replay_count"} if not self.replay_count
+                               else None)
         body["game_ids"] = list(self.game_ids)
         return json.dumps(body, separators=(",", ":")).encode()
 
