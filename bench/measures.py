@@ -19,7 +19,7 @@ from backfill.domain.gaps import GameStat, GapRule, find_gaps
 from backfill.domain.request import Reason, Request
 from backfill.domain.window import Window
 from backfill.entrypoints.cycle import run_cycle, topology
-from backfill.service.run import Delivery
+from backfill.ports import Delivery
 from backfill.service.work import Outcome, WorkResult
 from backfill.settings import Settings
 from google.cloud import pubsub_v1

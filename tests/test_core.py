@@ -187,3 +187,16 @@ def test_the_scan_sql_selects_only_key_columns_and_takes_values_as_parameters() 
                    "FROM `nba_raw`.`nbac_gamebook_player_stats` "
                    "WHERE game_date BETWEEN @start_date AND @end_date GROUP BY game_id, game_date")
     assert scan_parameters(scan)["count_value_1"] == "x' OR 1=1 --"
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ('depends_on = "team_offense_game_summary"', "depends_on must be a list of processor names"),
+    ('priority = "high"', "priority must be a whole number"),
+])
+def test_configured_processors_have_typed_settings(tmp_path: Path, line: str,
+                                                   problem: str) -> None:
+    config = tmp_path / "processors.toml"
+    config.write_text('[[processor]]\nname = "x"\nclass = "backfill.processors.team_offense:'
+                      f'TeamOffenseGameSummary"\n{line}\n')
+    with pytest.raises(ConfigurationError, match=problem):
+        load_registry(str(config))

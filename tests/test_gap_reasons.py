@@ -24,8 +24,9 @@ from backfill.entrypoints.cycle import topology
 from backfill.ports import Warehouse
 from backfill.processors.player_game_summary import PlayerGameSummary
 from backfill.processors.team_defense import TeamDefenseGameSummary
-from backfill.service.gaps import date_gap, processor_gaps, upstream_report
+from backfill.service.gaps import date_gap, processor_gaps
 from backfill.service.plant import Case, Planted, covering, plant
+from backfill.service.status import UPSTREAM, coverage
 from backfill.service.work import Outcome
 from backfill.settings import Settings
 
@@ -148,8 +149,8 @@ def test_an_upstream_gap_is_reported_never_published_and_shown_to_status(
     assert ran.returncode == 0, ran.stderr
     assert (json.loads(ran.stdout)["detected"], json.loads(ran.stdout)["published"]) == (0, 0)
     assert reported(detect_json(warehouse, window))[1] == expected(planted[0])
-    status = {r.processor: [(g.game_date, g.game_ids) for g in r.gaps]
-              for r in upstream_report(warehouse, REGISTRY, window)}
+    status = {p.name: [(d.game_date, d.gap_games) for d in p.days if d.state == UPSTREAM]
+              for p in coverage(warehouse, REGISTRY, window).processors}
     assert status == {p.name: [(planted[0].game_date, planted[0].game_ids)]
                       if p.name in planted[0].processors else [] for p in REGISTRY.ordered()}
 

@@ -17,6 +17,8 @@ from backfill.domain.tables import Schema, TableRef
 from backfill.domain.window import Window
 
 Row = dict[str, Any]
+# One delivery as a consumer hands it over: body, attributes, delivery attempt (if Pub/Sub says), id.
+Delivery = tuple[bytes, dict[str, str], int | None, str]
 
 
 @dataclass(frozen=True)

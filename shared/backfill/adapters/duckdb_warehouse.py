@@ -57,7 +57,7 @@ class DuckDBWarehouse(Warehouse):
     def __init__(self, path: str | Path, *, linger_seconds: float = LINGER_SECONDS,
                  max_hold_seconds: float = MAX_HOLD_SECONDS) -> None:
         self.path = Path(path)
-        self.url = f"duckdb:///{self.path}"
+        self.url = f"duckdb://{self.path}"  # file-URL style: duckdb:///abs/path, duckdb://rel
         if self.path.exists() and self.path.is_dir():
             raise ConfigurationError(f"warehouse {self.path} is a directory, not a DuckDB file")
         self._lease = _Lease(self.path, linger_seconds, max_hold_seconds)

@@ -19,7 +19,7 @@ from google.protobuf import duration_pb2
 
 from backfill.domain.errors import ConfigurationError, PermanentError, TransientError
 from backfill.domain.request import Request
-from backfill.ports import PublishResult, RequestQueue
+from backfill.ports import Delivery, PublishResult, RequestQueue
 
 log = logging.getLogger("backfill.pubsub")
 
@@ -28,8 +28,6 @@ PUBLISH_TIMEOUT_SECONDS = 60.0
 PULL_TIMEOUT_SECONDS = 1.0
 IDLE_PULL_SECONDS = 0.2
 PREFETCH_FACTOR = 2
-# One delivery as the consumer sees it: body, attributes, delivery attempt (if Pub/Sub says), id.
-Delivery = tuple[bytes, dict[str, str], int | None, str]
 
 
 class PubSubQueue(RequestQueue):

@@ -141,4 +141,10 @@ def _first_problem(exc: ValidationError) -> str:
         return f"missing field {field!r}"
     if error["type"] == "extra_forbidden":
         return f"unknown field {field!r}"
+    if field == "reason":
+        return f"field 'reason' must be one of {', '.join(r.value for r in Reason)}"
+    if error["type"] == "tuple_type":
+        return f"field {field!r} must be a list of game ids (strings)"
+    if error["type"] == "date_type":
+        return f"field {field!r} must be a date string (YYYY-MM-DD)"
     return f"field {field!r}: {error['msg']}"

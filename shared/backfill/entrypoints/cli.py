@@ -28,6 +28,7 @@ from backfill.domain.request import MAX_DAYS_AHEAD, Reason, Request
 from backfill.domain.window import Window, today_in
 from backfill.entrypoints.progress import Reporter
 from backfill.entrypoints.worker_command import worker_command
+from backfill.processors.registry import Registry
 from backfill.service.detect import DetectionReport, detect
 from backfill.settings import Settings
 
@@ -67,6 +68,14 @@ def window_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def check_processors(registry: Registry, names: Sequence[str]) -> None:
+    """Unknown --processor names are a usage error, before any query runs."""
+    try:
+        registry.ordered(names)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--processor'") from None
+
+
 def resolve_window(settings: Settings, start: date | None, end: date | None,
                    lookback_days: int | None) -> Window:
     if (start is None) != (end is None):
@@ -99,6 +108,8 @@ class BackfillGroup(click.Group):
 
 
 def _take_common_options(command: click.Command) -> None:
+    if any(param.name == "warehouse" for param in command.params):
+        return  # already given them (`python -m` builds the group twice around shared commands)
     command.params += [click.Option(["--warehouse"], help=WAREHOUSE_HELP),
                        click.Option(["--processors-file"], help=PROCESSORS_FILE_HELP)]
     callback = command.callback
@@ -170,7 +181,7 @@ def detect_command(ctx: click.Context, start_date: date | None, end_date: date |
     settings = settings_from(ctx)
     window = resolve_window(settings, start_date, end_date, lookback_days)
     registry = registry_from_file(settings.processors_file)
-    registry.ordered(processors)  # unknown names are a usage error before any query runs
+    check_processors(registry, processors)
     report = detect(warehouse_from_url(settings.warehouse), registry,
                     None if dry_run else queue_from_settings(settings), window,
                     processors=processors, max_messages=max_messages)
@@ -189,6 +200,8 @@ def print_detection(report: DetectionReport, dry_run: bool) -> None:
         console.print(f"dry run: {len(report.candidates)} requests would be published")
     else:
         console.print(f"published {len(report.published)} requests, deferred {report.deferred}")
+    if report.publish_error:
+        console.print(f"[red]publishing failed: {report.publish_error}[/]", highlight=False)
 
 
 @cli.command(name="run")
@@ -207,7 +220,7 @@ def run_command(ctx: click.Context, start_date: date | None, end_date: date | No
 
     settings = settings_from(ctx)
     window = resolve_window(settings, start_date, end_date, lookback_days)
-    registry_from_file(settings.processors_file).ordered(processors)
+    check_processors(registry_from_file(settings.processors_file), processors)
     with Reporter("run") as progress:
         outcome = run_cycle(settings, window, processors=processors, concurrency=concurrency,
                             max_messages=max_messages, timeout_seconds=timeout_seconds,
@@ -250,7 +263,8 @@ def publish(ctx: click.Context, processor: str, dates: tuple[date, ...], start_d
                 for d in sorted(set(chosen))]
     published = {} if dry_run else queue_from_settings(settings).publish(requests).message_ids
     verb = "would publish" if dry_run else "published"
-    console.print(f"{verb} {len(requests)} requests for {processor}", highlight=False)
+    noun = "request" if len(requests) == 1 else "requests"
+    console.print(f"{verb} {len(requests)} {noun} for {processor}", highlight=False)
     for request in requests:
         click.echo(" ".join(filter(None, (request.request_id, request.processor,
                                           str(request.game_date),
@@ -304,6 +318,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = cli.main(args=argv, prog_name="backfill", standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # `backfill` or `backfill dlq` alone: the help is what was wanted; one line says so.
+        click.echo(exc.ctx.get_help() if exc.ctx else "")
+        click.echo(f"{exc.ctx.command_path if exc.ctx else 'backfill'}: error: missing command",
+                   err=True)
+        code = USAGE
     except click.UsageError as exc:
         command = exc.ctx.command_path if exc.ctx else "backfill"
         click.echo(f"{command}: error: {exc.format_message()}", err=True)

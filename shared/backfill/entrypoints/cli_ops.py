@@ -24,6 +24,7 @@ from backfill.domain.window import today_in
 from backfill.entrypoints.cli import (
     DATE,
     FAILED,
+    check_processors,
     cli,
     console,
     resolve_window,
@@ -135,7 +136,7 @@ def dlq_replay(ctx: click.Context, message_ids: tuple[str, ...], replay_all: boo
     settings = settings_from(ctx)
     registry = registry_from_file(settings.processors_file)
     if processor is not None:
-        registry.ordered([processor])  # an unknown name is a usage error naming the known ones
+        check_processors(registry, [processor])
     select = _by_ids(message_ids) if message_ids else (
         lambda d: replay_all or d.processor == processor)
     with Reporter("replay") as progress:
@@ -221,7 +222,7 @@ def status(ctx: click.Context, start_date: date | None, end_date: date | None,
     settings = settings_from(ctx)
     window = resolve_window(settings, start_date, end_date, lookback_days)
     registry = registry_from_file(settings.processors_file)
-    registry.ordered(processors)
+    check_processors(registry, processors)
     pairs, problem = _dead_lettered(settings)
     report = coverage(warehouse_from_url(settings.warehouse), registry, window,
                       processors=processors or None, dead_lettered=pairs)

@@ -52,12 +52,9 @@ def work(request: flask.Request) -> Response:
         try:
             delivery = decode_push(body)
         except InvalidRequest as exc:
-            worker.queue.dead_letter(body[:256 * 1024], {"error_type": "InvalidEnvelope",
-                                                         "error_message": str(exc)[:1024],
-                                                         "attempts": "0",
-                                                         "dead_lettered_by": "worker"})
-            return _json({"outcome": "dead_lettered", "error": str(exc)}, 200)
-        result = worker.handle(delivery.data, delivery.attributes, delivery.delivery_attempt)
+            result = worker.refuse_envelope(body, str(exc))
+        else:
+            result = worker.handle(delivery.data, delivery.attributes, delivery.delivery_attempt)
     except TransientError as exc:
         # The dead letter could not be published: Pub/Sub's own dead-letter policy is the net.
         log.error("not acknowledged: %s", exc)

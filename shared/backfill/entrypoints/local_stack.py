@@ -7,6 +7,7 @@ in a process group of its own and the whole group is stopped: nothing is left li
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -44,9 +45,11 @@ class PubSubEmulator:
 
     def __init__(self, project: str, port: int | None = None) -> None:
         self.host = f"127.0.0.1:{port or free_port()}"
-        self.log = tempfile.NamedTemporaryFile(prefix="pubsub-emulator-", suffix=".log",  # noqa: SIM115
-                                               delete=False)
-        data_dir = tempfile.mkdtemp(prefix="pubsub-emulator-")
+        # Its log and data in one folder, removed when it stops cleanly, kept when it failed.
+        self.folder = Path(tempfile.mkdtemp(prefix="pubsub-emulator-"))
+        self.log = open(self.folder / "emulator.log", "wb")  # noqa: SIM115 - closed in stop()
+        data_dir = self.folder / "data"
+        data_dir.mkdir()
         try:
             self.process = subprocess.Popen(
                 ["gcloud", "beta", "emulators", "pubsub", "start", f"--host-port={self.host}",
@@ -59,13 +62,16 @@ class PubSubEmulator:
         deadline = time.monotonic() + EMULATOR_START_SECONDS
         while not emulator_ready(self.host):
             if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
+                self.stop(keep_log=True)
                 raise ConfigurationError(f"the Pub/Sub emulator did not start; see {self.log.name}")
             time.sleep(0.2)
 
-    def stop(self) -> None:
+    def stop(self, keep_log: bool = False) -> None:
+        died = self.process.poll() is not None
         stop_group(self.process)
         self.log.close()
+        if not (keep_log or died):
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def stop_group(process: subprocess.Popen[bytes]) -> None:
@@ -113,6 +119,7 @@ def function_server(target: str, environment: Mapping[str, str],
     url = f"http://127.0.0.1:{port or free_port()}"
     log = tempfile.NamedTemporaryFile(prefix=f"function-{target}-", suffix=".log",  # noqa: SIM115
                                       delete=False)
+    started = False
     package_root = str(Path(__file__).resolve().parents[2])
     process = subprocess.Popen(
         [sys.executable, "-m", "functions_framework", "--target", target, "--source", str(source),
@@ -127,10 +134,14 @@ def function_server(target: str, environment: Mapping[str, str],
             if process.poll() is not None or time.monotonic() > deadline:
                 raise ConfigurationError(f"function {target} did not start; see {log.name}")
             time.sleep(0.2)
+        started = True
         yield url
     finally:
+        died = process.poll() is not None
         stop_group(process)
         log.close()
+        if started and not died:  # a server that failed keeps its log for the reader
+            os.unlink(log.name)
 
 
 def answers(url: str) -> bool:

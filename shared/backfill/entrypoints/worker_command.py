@@ -13,7 +13,8 @@ from collections.abc import Callable
 import click
 
 from backfill.domain.errors import TransientError
-from backfill.service.run import Delivery, Stoppable, serve
+from backfill.ports import Delivery
+from backfill.service.run import Stoppable, serve
 from backfill.service.work import WorkResult
 from backfill.settings import Settings
 

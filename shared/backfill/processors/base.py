@@ -5,15 +5,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from backfill.domain.games import DEFAULT_GAME_TYPES, KeyRule, team_set_key
 from backfill.domain.gaps import GapRule
 from backfill.domain.tables import Schema, TableRef
 from backfill.domain.window import Window
-from backfill.ports import GameScan
-
-Row = dict[str, Any]
+from backfill.ports import GameScan, Row
 
 # Columns every Phase 3 row carries, set by the framework rather than by each transform:
 # the source rows' newest processed_at, so a later re-processing of Phase 2 shows up as stale.

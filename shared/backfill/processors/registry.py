@@ -102,6 +102,13 @@ def _configured(entry: dict[str, Any], config_file: str) -> Processor:
     unknown = set(entry) - _CONFIG_KEYS
     if unknown or not {"name", "class"} <= set(entry):
         raise ConfigurationError(f"{where}: needs name and class; unknown keys {sorted(unknown)}")
+    # Absent keys keep the class's own defaults (None); present ones must have the right type.
+    depends_on, priority = entry.get("depends_on"), entry.get("priority")
+    if depends_on is not None and not (isinstance(depends_on, list)
+                                       and all(isinstance(d, str) for d in depends_on)):
+        raise ConfigurationError(f"{where}: depends_on must be a list of processor names")
+    if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
+        raise ConfigurationError(f"{where}: priority must be a whole number")
     module_name, _, class_name = str(entry["class"]).partition(":")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
@@ -112,4 +119,4 @@ def _configured(entry: dict[str, Any], config_file: str) -> Processor:
     return cls(name=entry["name"],
                source=TableRef.parse(entry["source"]) if "source" in entry else None,
                target=TableRef.parse(entry["target"]) if "target" in entry else None,
-               depends_on=entry.get("depends_on"), priority=entry.get("priority"))
+               depends_on=depends_on, priority=priority)

@@ -97,8 +97,11 @@ def read_history(warehouse: Warehouse, table: TableRef, *, processor: str | None
                  game_date: date | None = None, limit: int | None = None) -> list[Row]:
     """Audit rows, newest first, of one processor and/or game date if given."""
     start, end = (game_date, game_date) if game_date else (date.min, date.max)
-    rows = [r for r in warehouse.read_rows(table, start, end)
-            if processor is None or r["processor"] == processor]
+    try:
+        found = warehouse.read_rows(table, start, end)
+    except TableNotFound:
+        return []  # nothing has been audited in this warehouse yet
+    rows = [r for r in found if processor is None or r["processor"] == processor]
     rows.sort(key=lambda r: r["logged_at"], reverse=True)
     return rows[:limit] if limit is not None else rows
 

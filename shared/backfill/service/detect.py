@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from backfill.domain.errors import BackfillError, ConfigurationError
+from backfill.domain.errors import BackfillError, ConfigurationError, TransientError
 from backfill.domain.gaps import Candidate, UpstreamGap
 from backfill.domain.request import Request
 from backfill.domain.window import Window
@@ -47,11 +47,13 @@ class DetectionReport:
     processors: list[ProcessorResult]
     published: list[Request] = field(default_factory=list)
     deferred: int = 0
+    publish_error: str | None = None  # the requests found could not all be published
 
     @property
     def failed(self) -> bool:
         """An unchecked upstream counts too: an error must never read as "no gaps" (lesson 2)."""
-        return any(p.error or p.upstream_error for p in self.processors)
+        return (any(p.error or p.upstream_error for p in self.processors)
+                or self.publish_error is not None)
 
     @property
     def candidates(self) -> list[Candidate]:
@@ -60,7 +62,8 @@ class DetectionReport:
     def as_dict(self) -> dict[str, Any]:
         return {"window": self.window.as_dict(), "run_id": self.run_id,
                 "processors": [p.as_dict() for p in self.processors],
-                "published": len(self.published), "deferred": self.deferred}
+                "published": len(self.published), "deferred": self.deferred,
+                "publish_error": self.publish_error}
 
 
 def detect(warehouse: Warehouse, registry: Registry, queue: RequestQueue | None, window: Window,
@@ -82,11 +85,16 @@ def detect(warehouse: Warehouse, registry: Registry, queue: RequestQueue | None,
                 for c in sorted(report.candidates,
                                 key=lambda c: (c.game_date, registry.rank(c.processor)))]
     limit = len(requests) if max_messages is None else max_messages
-    if queue is not None:
-        if requests[:limit]:
+    if queue is not None and requests[:limit]:
+        try:
             queue.publish(requests[:limit])
             report.published = requests[:limit]
-        report.deferred = len(requests) - len(report.published)
+        except TransientError as exc:
+            # Keep the report: the gaps found still show, and the run says it failed. Some may
+            # have gone out; publishing them again later is harmless (the worker re-checks).
+            log.error("publishing failed: %s", exc)
+            report.publish_error = str(exc)
+        report.deferred = len(requests) - limit if limit < len(requests) else 0
     log.info("detection %s: %d candidates, %d published, %d deferred, %d processor errors",
              run_id, len(requests), len(report.published), report.deferred,
              sum(1 for p in results if p.error))

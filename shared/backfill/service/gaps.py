@@ -12,11 +12,10 @@ from datetime import date
 from typing import Any
 
 from backfill.domain.errors import TableNotFound
-from backfill.domain.gaps import Candidate, GameStat, Gaps, UpstreamGap, find_gaps, upstream_gaps
+from backfill.domain.gaps import Candidate, GameStat, Gaps, find_gaps
 from backfill.domain.window import Window
 from backfill.ports import Warehouse
 from backfill.processors.base import Processor, schedule_scan
-from backfill.processors.registry import Registry
 
 
 @dataclass
@@ -69,32 +68,3 @@ def date_gap(warehouse: Warehouse, processor: Processor, game_date: date) -> Can
     """The gap of one date, if it is still there (the worker's re-check)."""
     candidates = processor_gaps(warehouse, processor, Window(game_date, game_date)).candidates
     return candidates[0] if candidates else None
-
-
-@dataclass
-class UpstreamReport:
-    """One processor's upstream gaps, or the error that kept them from being checked."""
-
-    processor: str
-    gaps: list[UpstreamGap]
-    error: str | None = None
-
-
-def upstream_report(warehouse: Warehouse, registry: Registry,
-                    window: Window) -> list[UpstreamReport]:
-    """Scheduled final games with no Phase 2 rows, per processor in run order (for `status`).
-
-    Reads only the schedule and each processor's source: cheaper than a whole detection.
-    """
-    schedule = read_schedule(warehouse, window)
-    reports = []
-    for processor in registry.ordered():
-        try:
-            phase2 = warehouse.scan_games(processor.source_scan(window))
-        except TableNotFound as exc:
-            reports.append(UpstreamReport(processor.name, [], str(exc)))
-            continue
-        reports.append(UpstreamReport(
-            processor.name, upstream_gaps(processor.name, schedule.games, phase2,
-                                          processor.gap_rule()), schedule.error))
-    return reports

@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from backfill.ports import Delivery
 from backfill.service.work import Outcome, Worker, WorkResult
 
 log = logging.getLogger("backfill.run")
 
-Delivery = tuple[bytes, dict[str, str], int | None, str]
 
 
 class Stoppable(Protocol):

@@ -71,7 +71,8 @@ class CoverageReport:
 
     @property
     def failed(self) -> bool:
-        return any(p.error for p in self.processors)
+        """A processor could not be checked fully, or dead letters are unknown: never "fine"."""
+        return any(p.error for p in self.processors) or self.dead_letters_error is not None
 
     @property
     def states(self) -> list[str]:
@@ -121,4 +122,5 @@ def _processor(warehouse: Warehouse, processor: Processor, window: Window,
         else:
             state = DEAD_LETTERED if (processor.name, day) in dead_lettered else gap.reason.value
             days.append(Day(day, state, on_day, gap.game_ids))
-    return ProcessorCoverage(processor.name, days)
+    # Without the schedule, game types and upstream gaps went unchecked: say so (lesson 2).
+    return ProcessorCoverage(processor.name, days, error=found.upstream_error)

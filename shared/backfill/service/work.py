@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Protocol
 
-from tenacity import RetryError
+from tenacity import RetryError, Retrying
 
 from backfill.domain.errors import (
     BackfillError,
@@ -101,12 +101,8 @@ class Worker:
                                      f"known: {', '.join(self.registry.names)}")
             processor = self.registry.get(request.processor)
         except InvalidRequest as exc:
-            result = WorkResult(Outcome.DEAD_LETTERED, None, error=str(exc),
-                                error_type="InvalidRequest",
-                                failures=[Failure(_now(), f"InvalidRequest: {exc}")])
-            log.warning("dead-lettering a malformed request: %s", exc)
-            self._dead_letter(body, attributes or {}, result)
-            return _timed(result, started)
+            return _timed(self._refuse(body, attributes or {}, "InvalidRequest", str(exc)),
+                          started)
         result = self._work(request, processor, delivery_attempt)
         if result.outcome is Outcome.DEAD_LETTERED:
             self._dead_letter(body, attributes or {}, result)
@@ -115,6 +111,22 @@ class Worker:
                  extra={"processor": request.processor, "game_date": str(request.game_date),
                         "request_id": request.request_id, "outcome": result.outcome.value})
         return _timed(result, started)
+
+    def refuse_envelope(self, body: bytes, reason: str) -> WorkResult:
+        """Dead-letter a push whose envelope cannot be read (no message, data not base64)."""
+        result = self._refuse(body, {}, "InvalidEnvelope", reason)
+        if self.audit is not None:
+            self.audit.record(result)
+        return result
+
+    def _refuse(self, body: bytes, attributes: dict[str, str], error_type: str,
+                reason: str) -> WorkResult:
+        """Malformed input: dead-lettered at once with its reason, never retried."""
+        result = WorkResult(Outcome.DEAD_LETTERED, None, error=reason, error_type=error_type,
+                            failures=[Failure(_now(), f"{error_type}: {reason}")])
+        log.warning("dead-lettering a malformed request: %s", reason)
+        self._dead_letter(body, attributes, result)
+        return result
 
     def _work(self, request: Request, processor: Processor,
               delivery_attempt: int | None) -> WorkResult:
@@ -134,11 +146,16 @@ class Worker:
                 failures.append(Failure(_now(), f"{type(exc).__name__}: {exc}"))
                 raise
 
-        policy = retry_policy(self.retry_budget_seconds, sleep=self.sleep)
+        # One budget for the whole delivery (re-check, then attempts), below the function timeout.
+        deadline = time.monotonic() + self.retry_budget_seconds
+
+        def policy() -> Retrying:
+            return retry_policy(max(0.0, deadline - time.monotonic()), sleep=self.sleep)
+
         try:
-            if not request.force and not policy(recheck):
+            if not request.force and not policy()(recheck):
                 return WorkResult(Outcome.SKIPPED, request)
-            rows = policy(attempt)
+            rows = policy()(attempt)
             return WorkResult(Outcome.SUCCEEDED, request, attempts, rows, failures=failures)
         except RetryError as exc:
             last = exc.last_attempt.exception() or RuntimeError("retry budget exhausted")
