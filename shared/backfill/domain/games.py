@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import date
@@ -22,6 +23,8 @@ GameKey = tuple[date, str | frozenset[str]]
 KeyRule = Callable[[date, str], GameKey]
 
 
+# Detection keys every game of every table (about nine times each): remember recent answers.
+@functools.lru_cache(maxsize=1 << 16)
 def team_set_key(game_date: date, game_id: str) -> GameKey:
     """(game_date, team set) for date-based ids, so 20241101_MIL_BKN is 20241101_BKN_MIL.
 

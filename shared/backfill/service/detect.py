@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ from backfill.domain.window import Window
 from backfill.ports import RequestQueue, Warehouse
 from backfill.processors.base import Processor
 from backfill.processors.registry import Registry
-from backfill.service.gaps import processor_gaps
+from backfill.service.gaps import Schedule, processor_gaps, read_all, read_schedule
 
 log = logging.getLogger("backfill.detect")
 
@@ -76,9 +76,9 @@ def detect(warehouse: Warehouse, registry: Registry, queue: RequestQueue | None,
     """
     run_id = run_id or uuid.uuid4().hex[:12]
     chosen = registry.ordered(processors)
-    # The queries are latency-bound on BigQuery; DuckDB serialises them on its own lock.
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(chosen)))) as pool:
-        results = list(pool.map(lambda p: _scan(warehouse, p, window), chosen))
+    schedule = read_schedule(warehouse, window)  # once for every processor
+    results = read_all(warehouse, *[functools.partial(_scan, warehouse, p, window, schedule)
+                                    for p in chosen])
     report = DetectionReport(run_id, window, results)
     requests = [Request(processor=c.processor, game_date=c.game_date, game_ids=c.game_ids,
                         reason=c.reason, detection_run_id=run_id)
@@ -101,9 +101,10 @@ def detect(warehouse: Warehouse, registry: Registry, queue: RequestQueue | None,
     return report
 
 
-def _scan(warehouse: Warehouse, processor: Processor, window: Window) -> ProcessorResult:
+def _scan(warehouse: Warehouse, processor: Processor, window: Window,
+          schedule: Schedule) -> ProcessorResult:
     try:
-        found = processor_gaps(warehouse, processor, window)
+        found = processor_gaps(warehouse, processor, window, schedule)
         return ProcessorResult(processor.name, found.candidates, upstream_gaps=found.upstream,
                                upstream_error=found.upstream_error)
     except ConfigurationError:

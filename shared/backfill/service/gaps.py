@@ -41,21 +41,24 @@ class ProcessorGaps(Gaps):
     upstream_error: str | None = None
 
 
-def processor_gaps(warehouse: Warehouse, processor: Processor, window: Window) -> ProcessorGaps:
+def processor_gaps(warehouse: Warehouse, processor: Processor, window: Window,
+                   schedule: Schedule | None = None) -> ProcessorGaps:
     """Every game of the window that Phase 3 lacks (missing, incomplete, stale) or Phase 2 lacks.
 
+    `schedule` is the window's, when the caller has read it already (for several processors).
     Raises TableNotFound when the processor's own source or target table is missing.
     """
-    schedule, phase2, phase3 = _read_all(
+    known = schedule
+    schedule, phase2, phase3 = read_all(
         warehouse,
-        lambda: read_schedule(warehouse, window),
+        lambda: known if known is not None else read_schedule(warehouse, window),
         lambda: warehouse.scan_games(processor.source_scan(window)),
         lambda: warehouse.scan_games(processor.target_scan(window)))
     found = find_gaps(processor.name, phase2, phase3, schedule.games, processor.gap_rule())
     return ProcessorGaps(found.candidates, found.upstream, schedule.error)
 
 
-def _read_all(warehouse: Warehouse, *reads: Callable[[], Any]) -> list[Any]:
+def read_all(warehouse: Warehouse, *reads: Callable[[], Any]) -> list[Any]:
     """Independent reads: at once on a latency-bound warehouse (BigQuery: three jobs cost one
     round trip), one after another otherwise (DuckDB in one process: threads only contend)."""
     if not warehouse.latency_bound:
