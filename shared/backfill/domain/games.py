@@ -24,7 +24,7 @@ KeyRule = Callable[[date, str], GameKey]
 
 
 # Detection keys every game of every table (about nine times each): remember recent answers.
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 17)
 def team_set_key(game_date: date, game_id: str) -> GameKey:
     """(game_date, team set) for date-based ids, so 20241101_MIL_BKN is 20241101_BKN_MIL.
 
