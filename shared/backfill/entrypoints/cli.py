@@ -130,12 +130,13 @@ def _take_common_options(command: click.Command) -> None:
 @click.group(cls=BackfillGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--warehouse", help=WAREHOUSE_HELP)
 @click.option("--processors-file", help=PROCESSORS_FILE_HELP)
-@click.option("-v", "--verbose", count=True, help="More log lines on stderr.")
+@click.option("-v", "--verbose", count=True,
+              help="Log lines on stderr: -v warnings (retries), -vv progress, -vvv debug.")
 @click.pass_context
 def cli(ctx: click.Context, warehouse: str | None, processors_file: str | None,
         verbose: int) -> None:
     """Find gaps between Phase 2 and Phase 3 and close them."""
-    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), stream=sys.stderr,
+    logging.basicConfig(level=logging.ERROR - 10 * min(verbose, 3), stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     ctx.obj = {"warehouse": warehouse, "processors_file": processors_file}
 

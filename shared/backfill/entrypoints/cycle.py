@@ -40,13 +40,13 @@ class CycleOutcome:
                                      if p.error}}
 
     def print(self, console: Console) -> None:
+        """The gaps found (with errors and upstream gaps), then what became of each request."""
+        print_gaps(console, self.detection)
         counts = self.as_dict()
         console.print(f"detected {counts['detected']}, published {counts['published']}, "
                       f"deferred {counts['deferred']}: succeeded {counts['succeeded']}, "
                       f"skipped {counts['skipped']}, dead-lettered {counts['dead_lettered']}",
                       highlight=False)
-        for name, error in counts["processor_errors"].items():
-            console.print(f"[red]error[/] {name}: {error}", highlight=False)
         for result in self.run.results:
             if result.error and result.outcome == "dead_lettered":
                 console.print(f"[yellow]dead letter[/] {subject(result)}: {result.error}",

@@ -19,7 +19,7 @@ from backfill.bootstrap import registry_from_file, warehouse_from_url
 from backfill.domain.request import Reason
 from backfill.domain.tables import TableRef
 from backfill.domain.window import Window
-from backfill.entrypoints.cycle import CycleOutcome, print_gaps, run_cycle
+from backfill.entrypoints.cycle import CycleOutcome, run_cycle
 from backfill.entrypoints.local_stack import pubsub_emulator
 from backfill.ports import Warehouse
 from backfill.processors.registry import Registry
@@ -122,7 +122,6 @@ def run_demo(directory: str, console: Console) -> bool:
         second = run_cycle(settings, expected.window, concurrency=4)
     for title, cycle in (("first cycle", first), ("second cycle, right after", second)):
         console.rule(title)
-        print_gaps(console, cycle.detection)
         cycle.print(console)
     checks = verify(first, second, expected)
     console.rule("checks")

@@ -110,7 +110,7 @@ def _scan(warehouse: Warehouse, processor: Processor, window: Window,
     except ConfigurationError:
         raise  # the warehouse itself is wrong (not a database, no such file): a usage error
     except BackfillError as exc:
-        log.error("detection failed for %s: %s", processor.name, exc)
+        log.warning("detection failed for %s: %s", processor.name, exc)
         return ProcessorResult(processor.name, error=f"{type(exc).__name__}: {exc}")
     except Exception as exc:  # noqa: BLE001 - an error must never read as "no gaps" (lesson 2)
         log.exception("detection crashed for %s", processor.name)
