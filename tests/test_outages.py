@@ -55,6 +55,7 @@ def test_a_warehouse_held_by_another_program_is_retried_until_it_is_free(
         settings: Settings, warehouse: DuckDBWarehouse, warehouse_path: Path) -> None:
     clean = warehouse.read_rows(OFFENSE.target, DAY, DAY)
     warehouse.replace_range(OFFENSE.target, DAY, DAY, [], OFFENSE.schema)
+    warehouse.close()  # let go now, not after the lease's idle linger: the other program goes next
     # Another program opens the DuckDB file itself (not through our lock) for 3 seconds.
     holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; "
                                f"c = duckdb.connect({str(warehouse_path)!r}); print('held'); "
