@@ -98,3 +98,20 @@ def test_make_run_demo_shows_the_cycle_behaving_as_designed(tmp_path: Path,
     assert "FAIL" not in result.stdout
     assert "unparsable minutes '3O:12'" in result.stdout
     assert "team_offense_bdl" in result.stdout
+
+
+def test_detect_on_a_fresh_emulator_makes_the_topology_so_nothing_it_publishes_is_dropped(
+        warehouse_path: Path, warehouse: DuckDBWarehouse, pubsub_emulator: str) -> None:
+    fresh = unique_settings(warehouse_path)  # topics and subscriptions not created
+    empty(warehouse, "team_defense_game_summary", date(2024, 11, 6))
+    result = subprocess.run(
+        [sys.executable, "-m", "backfill.entrypoints.cli", "detect", "--start-date", "2024-11-01",
+         "--end-date", "2024-11-14", "--json"],
+        env={**os.environ, **fresh.environment()}, capture_output=True, text=True, timeout=120,
+        check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["published"] == 1
+    [message] = pull_all(fresh, fresh.requests_subscription)
+    request = decode_request(message.message.data, today=date(2024, 11, 20))
+    assert (request.processor, request.game_date) == ("team_defense_game_summary",
+                                                      date(2024, 11, 6))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
@@ -28,6 +29,7 @@ from backfill.domain.request import MAX_DAYS_AHEAD, Reason, Request
 from backfill.domain.window import Window, today_in
 from backfill.entrypoints.progress import Reporter
 from backfill.entrypoints.worker_command import worker_command
+from backfill.ports import RequestQueue
 from backfill.processors.registry import Registry
 from backfill.service.detect import DetectionReport, detect
 from backfill.settings import Settings
@@ -66,6 +68,18 @@ def window_options(command: Callable[..., Any]) -> Callable[..., Any]:
     ]):
         command = option(command)
     return command
+
+
+def publishing_queue(settings: Settings) -> RequestQueue:
+    """The requests queue to publish to. The emulator starts empty, and a message published to a
+    topic with no subscription is dropped, so there the topics and subscriptions are made first
+    (Terraform owns them in production)."""
+    if os.environ.get("PUBSUB_EMULATOR_HOST"):
+        from backfill.adapters.pubsub_queue import ensure_topology
+        from backfill.entrypoints.cycle import topology
+
+        ensure_topology(topology(settings))
+    return queue_from_settings(settings)
 
 
 def check_processors(registry: Registry, names: Sequence[str]) -> None:
@@ -184,7 +198,7 @@ def detect_command(ctx: click.Context, start_date: date | None, end_date: date |
     registry = registry_from_file(settings.processors_file)
     check_processors(registry, processors)
     report = detect(warehouse_from_url(settings.warehouse), registry,
-                    None if dry_run else queue_from_settings(settings), window,
+                    None if dry_run else publishing_queue(settings), window,
                     processors=processors, max_messages=max_messages)
     if as_json:
         click.echo(json.dumps(report.as_dict()))
@@ -262,7 +276,7 @@ def publish(ctx: click.Context, processor: str, dates: tuple[date, ...], start_d
                                  param_hint="'--date'" if dates else "'--end-date'")
     requests = [Request(processor=processor, game_date=d, reason=Reason.MANUAL, force=force)
                 for d in sorted(set(chosen))]
-    published = {} if dry_run else queue_from_settings(settings).publish(requests).message_ids
+    published = {} if dry_run else publishing_queue(settings).publish(requests).message_ids
     verb = "would publish" if dry_run else "published"
     noun = "request" if len(requests) == 1 else "requests"
     console.print(f"{verb} {len(requests)} {noun} for {processor}", highlight=False)
