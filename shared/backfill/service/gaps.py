@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -36,9 +36,11 @@ def read_schedule(warehouse: Warehouse, window: Window) -> Schedule:
 
 @dataclass
 class ProcessorGaps(Gaps):
-    """A processor's gaps, and why its upstream check could not run, if it could not."""
+    """A processor's gaps, why its upstream check could not run (if so), and the Phase 2 games
+    read on the way (`status` counts games by them rather than reading them again)."""
 
     upstream_error: str | None = None
+    phase2: list[GameStat] = field(default_factory=list)
 
 
 def processor_gaps(warehouse: Warehouse, processor: Processor, window: Window,
@@ -55,7 +57,7 @@ def processor_gaps(warehouse: Warehouse, processor: Processor, window: Window,
         lambda: warehouse.scan_games(processor.source_scan(window)),
         lambda: warehouse.scan_games(processor.target_scan(window)))
     found = find_gaps(processor.name, phase2, phase3, schedule.games, processor.gap_rule())
-    return ProcessorGaps(found.candidates, found.upstream, schedule.error)
+    return ProcessorGaps(found.candidates, found.upstream, schedule.error, phase2)
 
 
 def read_all(warehouse: Warehouse, *reads: Callable[[], Any]) -> list[Any]:

@@ -17,7 +17,7 @@ from backfill.domain.window import Window
 from backfill.ports import Warehouse
 from backfill.processors.base import Processor
 from backfill.processors.registry import Registry
-from backfill.service.gaps import processor_gaps
+from backfill.service.gaps import Schedule, processor_gaps, read_schedule
 
 log = logging.getLogger("backfill.status")
 
@@ -92,22 +92,22 @@ def coverage(warehouse: Warehouse, registry: Registry, window: Window, *,
              dead_lettered: Collection[tuple[str, date]] = ()) -> CoverageReport:
     """The state of every (processor, date) in the window; `dead_lettered` are the (processor,
     date) pairs with a request in the dead-letter queue."""
-    return CoverageReport(window, [_processor(warehouse, p, window, dead_lettered)
+    schedule = read_schedule(warehouse, window)  # once for every processor
+    return CoverageReport(window, [_processor(warehouse, p, window, schedule, dead_lettered)
                                    for p in registry.ordered(processors)])
 
 
-def _processor(warehouse: Warehouse, processor: Processor, window: Window,
+def _processor(warehouse: Warehouse, processor: Processor, window: Window, schedule: Schedule,
                dead_lettered: Collection[tuple[str, date]]) -> ProcessorCoverage:
     try:
-        phase2 = warehouse.scan_games(processor.source_scan(window))
-        found = processor_gaps(warehouse, processor, window)
+        found = processor_gaps(warehouse, processor, window, schedule)
     except Exception as exc:  # noqa: BLE001 - an error must never read as "complete" (lesson 2)
         log.error("coverage failed for %s: %s", processor.name, exc)
         return ProcessorCoverage(processor.name, error=f"{type(exc).__name__}: {exc}")
     gaps = {c.game_date: c for c in found.candidates}
     upstream = {g.game_date: g.game_ids for g in found.upstream}
     games: dict[date, set[str]] = defaultdict(set)
-    for stat in phase2:
+    for stat in found.phase2:
         games[stat.game_date].add(stat.game_id)
     days = []
     for day in window.dates():
