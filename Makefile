@@ -57,3 +57,6 @@ include tests/bigquery_emulator/emulator.mk
 unit: browser
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+# `make package` / `make deploy` (terraform/terraform.mk) run the project's Python.
+package: $(STAMP)
