@@ -69,7 +69,9 @@ def read_all(warehouse: Warehouse, *reads: Callable[[], Any]) -> list[Any]:
         return [future.result() for future in [pool.submit(read) for read in reads]]
 
 
-def date_gap(warehouse: Warehouse, processor: Processor, game_date: date) -> Candidate | None:
+def date_gap(warehouse: Warehouse, processor: Processor, game_date: date,
+             schedule: Schedule | None = None) -> Candidate | None:
     """The gap of one date, if it is still there (the worker's re-check)."""
-    candidates = processor_gaps(warehouse, processor, Window(game_date, game_date)).candidates
+    window = Window(game_date, game_date)
+    candidates = processor_gaps(warehouse, processor, window, schedule).candidates
     return candidates[0] if candidates else None

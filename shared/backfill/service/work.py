@@ -19,10 +19,11 @@ from backfill.domain.errors import (
     InvalidRequest,
 )
 from backfill.domain.request import MAX_BODY_BYTES, Request, decode_request
+from backfill.domain.window import Window
 from backfill.ports import RequestQueue, Warehouse
 from backfill.processors.base import SOURCE_PROCESSED_AT, Processor, Row
 from backfill.processors.registry import Registry
-from backfill.service.gaps import date_gap
+from backfill.service.gaps import Schedule, date_gap, read_schedule
 from backfill.service.retry import retry_policy
 
 log = logging.getLogger("backfill.work")
@@ -132,15 +133,25 @@ class Worker:
               delivery_attempt: int | None) -> WorkResult:
         failures: list[Failure] = []
         attempts = 0
+        # The date's schedule, read once: the re-check and every dependency check use it.
+        schedule: Schedule | None = None
+
+        def day_schedule() -> Schedule:
+            nonlocal schedule
+            if schedule is None:
+                day = request.game_date
+                schedule = read_schedule(self.warehouse, Window(day, day))
+            return schedule
 
         def recheck() -> bool:
-            return date_gap(self.warehouse, processor, request.game_date) is not None
+            return date_gap(self.warehouse, processor, request.game_date,
+                            day_schedule()) is not None
 
         def attempt() -> int:
             nonlocal attempts
             attempts += 1
             try:
-                self._check_dependencies(processor, request.game_date)
+                self._check_dependencies(processor, request.game_date, day_schedule())
                 return run_processor(self.warehouse, self.registry, processor, request.game_date)
             except Exception as exc:
                 failures.append(Failure(_now(), f"{type(exc).__name__}: {exc}"))
@@ -176,9 +187,10 @@ class Worker:
                               error=f"{type(exc).__name__}: {exc}", error_type="ProcessorCrash",
                               failures=failures)
 
-    def _check_dependencies(self, processor: Processor, game_date: date) -> None:
+    def _check_dependencies(self, processor: Processor, game_date: date,
+                            schedule: Schedule) -> None:
         for name in processor.depends_on:
-            gap = date_gap(self.warehouse, self.registry.get(name), game_date)
+            gap = date_gap(self.warehouse, self.registry.get(name), game_date, schedule)
             if gap is not None:
                 raise DependencyNotReady(
                     f"{name} is {gap.reason.value} for {game_date} ({len(gap.game_ids)} games)")
