@@ -20,7 +20,7 @@ from pathlib import Path
 
 import click
 from backfill.domain.window import Window
-from backfill.entrypoints.local_stack import pubsub_emulator
+from backfill.local.stack import pubsub_emulator
 from rich.console import Console
 
 from bench import measures

@@ -18,7 +18,7 @@ from backfill.bootstrap import build_worker, registry_from_file
 from backfill.domain.gaps import GameStat, GapRule, find_gaps
 from backfill.domain.request import Reason, Request
 from backfill.domain.window import Window
-from backfill.entrypoints.cycle import run_cycle, topology
+from backfill.local.cycle import run_cycle, topology
 from backfill.ports import Delivery
 from backfill.service.work import Outcome, WorkResult
 from backfill.settings import Settings
@@ -178,7 +178,7 @@ def detect_process(template: Template, folder: Path, window: Window,
     warehouse.close()
     url = f"duckdb://{warehouse.path}"
     command = (["bench.references", url, str(window.start), str(window.end)] if original else
-               ["backfill.entrypoints.cli", "--warehouse", url, "detect",
+               ["backfill.local.cli", "--warehouse", url, "detect",
                 "--start-date", str(window.start), "--end-date", str(window.end), "--dry-run",
                 "--json"])
     return _timed_process(command)

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
 from backfill.bootstrap import registry_from_file
 from backfill.domain.window import Window
+from backfill.local.duckdb_warehouse import DuckDBWarehouse
+from backfill.local.seed.league import SCHEDULE
+from backfill.local.seeding import seed
 from backfill.ports import GameScan
 from backfill.processors.registry import Registry
-from backfill.seed.league import SCHEDULE
 from backfill.service.gaps import processor_gaps
-from backfill.service.seed import seed
 
 BUILTIN: Registry = registry_from_file(None)
 

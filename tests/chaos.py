@@ -21,11 +21,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
 from backfill.adapters.pubsub_queue import PubSubQueue, Topology, ensure_topology
 from backfill.bootstrap import registry_from_file
 from backfill.domain.request import Request
 from backfill.domain.window import Window
+from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.service.detect import detect
 
 from tests.faults import PLAN_VARIABLE, FaultPlan
@@ -88,7 +88,7 @@ def plan_faults(keys: list[str], rng: random.Random) -> dict[str, dict[str, Any]
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "backfill.entrypoints.cli", "worker",
+        return subprocess.Popen([sys.executable, "-m", "backfill.local.cli", "worker",
                                  "--concurrency", "2"], env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -215,8 +215,8 @@ def main() -> None:
     parser.add_argument("--end-date", type=date.fromisoformat, default=date(2025, 4, 13))
     parser.add_argument("--workers", type=int, default=3)
     args = parser.parse_args()
-    from backfill.entrypoints.local_stack import pubsub_emulator
-    from backfill.service.seed import seed
+    from backfill.local.seeding import seed
+    from backfill.local.stack import pubsub_emulator
 
     folder = Path(tempfile.mkdtemp(prefix="backfill-soak-"))
     window = Window(args.start_date, args.end_date)

@@ -8,11 +8,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
 from backfill.bootstrap import registry_from_file
 from backfill.domain.window import Window
-from backfill.entrypoints.local_stack import pubsub_emulator as local_pubsub_emulator
-from backfill.service.seed import seed
+from backfill.local.duckdb_warehouse import DuckDBWarehouse
+from backfill.local.seeding import seed
+from backfill.local.stack import pubsub_emulator as local_pubsub_emulator
 from backfill.settings import Settings
 
 from tests.bigquery_emulator import BigQueryEmulator
@@ -67,7 +67,7 @@ def warehouse(warehouse_path: Path) -> DuckDBWarehouse:
 def settings(warehouse_path: Path, pubsub_emulator: str) -> Settings:
     """Settings on the seeded copy with topics and subscriptions of the test's own (created)."""
     from backfill.adapters.pubsub_queue import ensure_topology
-    from backfill.entrypoints.cycle import topology
+    from backfill.local.cycle import topology
 
     made = unique_settings(warehouse_path)
     ensure_topology(topology(made))

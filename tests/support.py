@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from backfill.entrypoints import local_stack
+from backfill.local import stack as local_stack
 from backfill.settings import Settings
 from google.cloud import pubsub_v1
 
@@ -36,7 +36,7 @@ def unique_settings(warehouse: Path, **changes: object) -> Settings:
 def backfill(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """The real CLI in a subprocess, on `settings` (plus environment overrides)."""
     environment = {**os.environ, **settings.environment(), **env}
-    return subprocess.run([sys.executable, "-m", "backfill.entrypoints.cli", *args],
+    return subprocess.run([sys.executable, "-m", "backfill.local.cli", *args],
                           capture_output=True, text=True, env=environment, timeout=300,
                           check=False)
 

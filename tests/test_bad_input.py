@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
 from backfill.bootstrap import registry_from_file
-from backfill.entrypoints.cli import main
+from backfill.local.cli import main
+from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.settings import Settings
 
 from tests.support import function_server

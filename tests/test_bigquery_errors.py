@@ -10,7 +10,7 @@ import pytest
 from backfill.adapters.bigquery_warehouse import BigQueryWarehouse, classify
 from backfill.domain.errors import BackfillError, PermanentError, TableNotFound, TransientError
 from backfill.domain.tables import TableRef
-from backfill.entrypoints.local_stack import free_port
+from backfill.local.stack import free_port
 from google.api_core import exceptions
 
 TABLE = TableRef("nba_raw", "nbac_schedule")

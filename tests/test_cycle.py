@@ -7,8 +7,8 @@ import json
 from datetime import date
 from pathlib import Path
 
-from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
 from backfill.bootstrap import registry_from_file
+from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.settings import Settings
 
 from tests.support import backfill

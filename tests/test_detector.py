@@ -11,9 +11,9 @@ import urllib.request
 from datetime import date
 from pathlib import Path
 
-from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
 from backfill.bootstrap import registry_from_file
 from backfill.domain.request import decode_request
+from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.settings import Settings
 
 from tests.support import REPO, function_server, pull_all, unique_settings
@@ -69,7 +69,7 @@ def test_max_messages_publishes_oldest_dates_first_dependencies_first_and_counts
     env = {**os.environ, "BACKFILL_WAREHOUSE": settings.warehouse,
            "BACKFILL_REQUESTS_TOPIC": settings.requests_topic}
     result = subprocess.run(
-        [sys.executable, "-m", "backfill.entrypoints.cli", "detect", "--start-date", "2024-11-01",
+        [sys.executable, "-m", "backfill.local.cli", "detect", "--start-date", "2024-11-01",
          "--end-date", "2024-11-14", "--max-messages", "3", "--json"],
         env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
@@ -91,7 +91,7 @@ def test_make_run_demo_shows_the_cycle_behaving_as_designed(tmp_path: Path,
            "BACKFILL_REQUESTS_SUBSCRIPTION": settings.requests_subscription,
            "BACKFILL_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
            "BACKFILL_DEAD_LETTER_SUBSCRIPTION": settings.dead_letter_subscription}
-    result = subprocess.run([sys.executable, "-m", "backfill.entrypoints.cli", "demo", "--dir",
+    result = subprocess.run([sys.executable, "-m", "backfill.local.cli", "demo", "--dir",
                              str(tmp_path / "demo")], cwd=REPO, env=env, capture_output=True,
                             text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -105,7 +105,7 @@ def test_detect_on_a_fresh_emulator_makes_the_topology_so_nothing_it_publishes_i
     fresh = unique_settings(warehouse_path)  # topics and subscriptions not created
     empty(warehouse, "team_defense_game_summary", date(2024, 11, 6))
     result = subprocess.run(
-        [sys.executable, "-m", "backfill.entrypoints.cli", "detect", "--start-date", "2024-11-01",
+        [sys.executable, "-m", "backfill.local.cli", "detect", "--start-date", "2024-11-01",
          "--end-date", "2024-11-14", "--json"],
         env={**os.environ, **fresh.environment()}, capture_output=True, text=True, timeout=120,
         check=False)

@@ -10,8 +10,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
 from backfill.bootstrap import registry_from_file
+from backfill.local.duckdb_warehouse import DuckDBWarehouse
 
 from tests.support import REPO
 
@@ -52,7 +52,7 @@ def test_another_process_gets_the_file_while_this_one_stays_busy(warehouse_path:
         time.sleep(0.5)
         other = subprocess.run(
             [sys.executable, "-c", "import sys; from datetime import date; "
-             "from backfill.adapters.duckdb_warehouse import DuckDBWarehouse; "
+             "from backfill.local.duckdb_warehouse import DuckDBWarehouse; "
              "from backfill.domain.tables import TableRef; "
              f"rows = DuckDBWarehouse(sys.argv[1]).read_rows(TableRef.parse('{TARGET}'), "
              f"date({DAY.year}, {DAY.month}, {DAY.day}), date({DAY.year}, {DAY.month}, {DAY.day})); "

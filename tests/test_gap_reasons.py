@@ -20,12 +20,12 @@ from backfill.bootstrap import build_worker, registry_from_file
 from backfill.domain.games import TYPE_CODES
 from backfill.domain.request import Reason, Request
 from backfill.domain.window import Window
-from backfill.entrypoints.cycle import topology
+from backfill.local.cycle import topology
+from backfill.local.plant import Case, Planted, covering, plant
 from backfill.ports import Warehouse
 from backfill.processors.player_game_summary import PlayerGameSummary
 from backfill.processors.team_defense import TeamDefenseGameSummary
 from backfill.service.gaps import date_gap, processor_gaps
-from backfill.service.plant import Case, Planted, covering, plant
 from backfill.service.status import UPSTREAM, coverage
 from backfill.service.work import Outcome
 from backfill.settings import Settings
@@ -37,7 +37,7 @@ REGISTRY = registry_from_file(None)
 
 
 def backfill(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "backfill.entrypoints.cli", *args],
+    return subprocess.run([sys.executable, "-m", "backfill.local.cli", *args],
                           capture_output=True, text=True, env={**os.environ, **env},
                           timeout=300, check=False)
 

@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import date
 
-from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
 from backfill.bootstrap import build_worker, registry_from_file
 from backfill.domain.request import Reason, Request
+from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.service.work import Outcome
 from backfill.settings import Settings
 

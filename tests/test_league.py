@@ -8,10 +8,10 @@ from datetime import UTC, date
 
 import pytest
 from backfill.domain.tables import TableRef
+from backfill.local.seed import PHASE2_SCHEMAS, TEAMS, generate_phase2
+from backfill.local.seed.league import GAMEBOOK, SCHEDULE, TEAM_BOXSCORE, TYPE_CODES, rosters
 from backfill.processors.base import Row
 from backfill.processors.formulas import parse_minutes
-from backfill.seed import PHASE2_SCHEMAS, TEAMS, generate_phase2
-from backfill.seed.league import GAMEBOOK, SCHEDULE, TEAM_BOXSCORE, TYPE_CODES, rosters
 
 SEASON_2024 = (date(2024, 10, 1), date(2025, 6, 30))
 GAME_ID = re.compile(r"^(\d{8})_([A-Z]{3})_([A-Z]{3})$")

@@ -9,9 +9,9 @@ from datetime import date
 from pathlib import Path
 
 import requests
-from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
 from backfill.bootstrap import registry_from_file
 from backfill.domain.request import Reason, Request
+from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.settings import Settings
 
 from tests.support import function_server, pull_all

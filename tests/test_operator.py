@@ -7,16 +7,16 @@ import json
 from datetime import date
 
 import pytest
-from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
 from backfill.adapters.pubsub_queue import Consumer
 from backfill.bootstrap import build_worker, registry_from_file
 from backfill.domain.request import Reason, Request
 from backfill.domain.tables import schema
-from backfill.entrypoints.cli import main
-from backfill.entrypoints.demo import GAMEBOOK, corrupt_minutes
-from backfill.seed import PHASE2_SCHEMAS
+from backfill.local.cli import main
+from backfill.local.demo import GAMEBOOK, corrupt_minutes
+from backfill.local.duckdb_warehouse import DuckDBWarehouse
+from backfill.local.runner import RunSummary, work_until_drained
+from backfill.local.seed import PHASE2_SCHEMAS
 from backfill.service.audit import AuditLog, audit_table
-from backfill.service.run import RunSummary, work_until_drained
 from backfill.settings import Settings
 
 from tests.support import backfill

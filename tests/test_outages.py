@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
 from backfill.bootstrap import build_worker, registry_from_file
 from backfill.domain.request import Reason, Request
-from backfill.entrypoints.local_stack import PubSubEmulator, free_port
+from backfill.local.duckdb_warehouse import DuckDBWarehouse
+from backfill.local.stack import PubSubEmulator, free_port
 from backfill.settings import Settings
 from google.cloud import pubsub_v1
 
@@ -108,7 +108,7 @@ def test_backfill_run_fails_loudly_when_the_emulator_restarts_under_it(
     emulator = PubSubEmulator("backfill-local", port)
     env = {**os.environ, **chosen.environment(), "PUBSUB_EMULATOR_HOST": emulator.host,
            "PYTHONPATH": f"{REPO}:{REPO / 'shared'}"}
-    run = subprocess.Popen([sys.executable, "-m", "backfill.entrypoints.cli", "run",
+    run = subprocess.Popen([sys.executable, "-m", "backfill.local.cli", "run",
                             "--start-date", "2024-11-02", "--end-date", "2024-11-11",
                             "--processor", "faulty_offense", "--concurrency", "1",
                             "--timeout", "60", "--json"],

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from backfill.domain.errors import DependencyNotReady, PermanentError
+from backfill.local.seed.league import GAMEBOOK, SCHEDULE, TEAM_BOXSCORE, generate_phase2
 from backfill.processors import (
     BUILTIN_PROCESSORS,
     PlayerGameSummary,
@@ -16,7 +17,6 @@ from backfill.processors import (
 )
 from backfill.processors import formulas as f
 from backfill.processors.base import SOURCE_PROCESSED_AT, Processor, Row
-from backfill.seed.league import GAMEBOOK, SCHEDULE, TEAM_BOXSCORE, generate_phase2
 
 DAY = date(2024, 11, 1)
 GAME = "20241101_BKN_MIL"

@@ -10,9 +10,9 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
 from backfill.bootstrap import queue_from_settings, registry_from_file
 from backfill.domain.request import Reason, Request
+from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.settings import Settings
 
 from tests.support import backfill

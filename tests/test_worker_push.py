@@ -8,11 +8,11 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
-from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
 from backfill.adapters.pubsub_queue import PubSubQueue, ensure_topology
 from backfill.bootstrap import registry_from_file
 from backfill.domain.request import Reason, Request
-from backfill.entrypoints.cycle import topology
+from backfill.local.cycle import topology
+from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.settings import Settings
 
 from tests.support import function_server, pull_all, unique_settings
@@ -108,14 +108,14 @@ def test_backfill_stack_serves_the_local_topology_and_stops_everything_it_starte
     import subprocess
     import sys
 
-    from backfill.entrypoints.local_stack import answers, emulator_ready, free_port
+    from backfill.local.stack import answers, emulator_ready, free_port
 
     settings = unique_settings(warehouse_path)
     expected = clear(warehouse, "team_offense_game_summary", DAY)
     env = {**os.environ, **settings.environment()}
     env.pop("PUBSUB_EMULATOR_HOST")  # the stack starts an emulator of its own
     stack = subprocess.Popen(
-        [sys.executable, "-m", "backfill.entrypoints.cli", "stack", "--worker-port",
+        [sys.executable, "-m", "backfill.local.cli", "stack", "--worker-port",
          str(free_port()), "--detector-port", str(free_port())],
         env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:

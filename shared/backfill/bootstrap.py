@@ -19,7 +19,7 @@ def warehouse_from_url(url: str, *, deadline_seconds: float | None = None) -> Wa
     `bigquery://PROJECT_ID`; `deadline_seconds` bounds one BigQuery call with its own retries."""
     scheme, _, rest = url.partition("://")
     if scheme == "duckdb" and rest:
-        from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
+        from backfill.local.duckdb_warehouse import DuckDBWarehouse
 
         return DuckDBWarehouse(rest)
     if scheme == "bigquery" and urlsplit(url).netloc:

@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from backfill.entrypoints.local_stack import free_port
+from backfill.local.stack import free_port
 
 REPO = Path(__file__).resolve().parent.parent.parent
 VENV = REPO / ".venv-bqemu"

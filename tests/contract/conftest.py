@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from backfill.adapters.bigquery_warehouse import BigQueryWarehouse
-from backfill.adapters.duckdb_warehouse import DuckDBWarehouse
+from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.ports import Warehouse
 
 

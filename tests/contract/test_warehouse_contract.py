@@ -12,11 +12,11 @@ from backfill.bootstrap import registry_from_file
 from backfill.domain.errors import PermanentError, TableNotFound
 from backfill.domain.tables import TableRef, schema
 from backfill.domain.window import Window
+from backfill.local.seed import generate_phase2
+from backfill.local.seeding import seed
 from backfill.ports import GameScan, Row, Warehouse
-from backfill.seed import generate_phase2
 from backfill.service.gaps import processor_gaps
 from backfill.service.retry import retry_policy
-from backfill.service.seed import seed
 
 REGISTRY = registry_from_file(None)
 TABLE = TableRef("nba_analytics", "contract_rows")

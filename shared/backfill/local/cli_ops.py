@@ -21,7 +21,7 @@ from backfill.bootstrap import (
 from backfill.domain.dead_letter import DeadLetter, parse_duration
 from backfill.domain.errors import BackfillError, PermanentError
 from backfill.domain.window import today_in
-from backfill.entrypoints.cli import (
+from backfill.local.cli import (
     DATE,
     FAILED,
     check_processors,
@@ -31,8 +31,8 @@ from backfill.entrypoints.cli import (
     settings_from,
     window_options,
 )
-from backfill.entrypoints.progress import Reporter
-from backfill.entrypoints.status_page import render
+from backfill.local.progress import Reporter
+from backfill.local.status_page import render
 from backfill.service import dead_letters
 from backfill.service.audit import audit_table, read_history
 from backfill.service.dead_letters import Replayed, Selector

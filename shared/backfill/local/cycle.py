@@ -12,10 +12,10 @@ from rich.table import Table
 from backfill.adapters.pubsub_queue import Consumer, Topology, ensure_topology
 from backfill.bootstrap import build_worker
 from backfill.domain.window import Window
-from backfill.entrypoints.local_stack import pubsub_emulator
+from backfill.local.runner import RunSummary, Stoppable, work_until_drained
+from backfill.local.stack import pubsub_emulator
 from backfill.ports import Delivery, NoProgress, Progress
 from backfill.service.detect import DetectionReport, detect
-from backfill.service.run import RunSummary, Stoppable, work_until_drained
 from backfill.service.work import WorkResult
 from backfill.settings import Settings
 

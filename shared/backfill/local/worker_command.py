@@ -13,8 +13,8 @@ from collections.abc import Callable
 import click
 
 from backfill.domain.errors import TransientError
+from backfill.local.runner import Stoppable, serve
 from backfill.ports import Delivery
-from backfill.service.run import Stoppable, serve
 from backfill.service.work import WorkResult
 from backfill.settings import Settings
 
@@ -26,7 +26,7 @@ def worker_command(ctx: click.Context, concurrency: int) -> None:
     """Work the requests subscription until stopped (SIGTERM, Ctrl-C)."""
     from backfill.adapters.pubsub_queue import Consumer, ensure_topology
     from backfill.bootstrap import build_worker
-    from backfill.entrypoints.cycle import topology
+    from backfill.local.cycle import topology
 
     settings = Settings.load(ctx.obj)
     ensure_topology(topology(settings))

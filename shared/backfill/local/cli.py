@@ -27,8 +27,8 @@ from backfill.bootstrap import (
 from backfill.domain.errors import BackfillError, ConfigurationError
 from backfill.domain.request import MAX_DAYS_AHEAD, Reason, Request
 from backfill.domain.window import Window, today_in
-from backfill.entrypoints.progress import Reporter
-from backfill.entrypoints.worker_command import worker_command
+from backfill.local.progress import Reporter
+from backfill.local.worker_command import worker_command
 from backfill.ports import RequestQueue
 from backfill.processors.registry import Registry
 from backfill.service.detect import DetectionReport, detect
@@ -76,7 +76,7 @@ def publishing_queue(settings: Settings) -> RequestQueue:
     (Terraform owns them in production)."""
     if os.environ.get("PUBSUB_EMULATOR_HOST"):
         from backfill.adapters.pubsub_queue import ensure_topology
-        from backfill.entrypoints.cycle import topology
+        from backfill.local.cycle import topology
 
         ensure_topology(topology(settings))
     return queue_from_settings(settings)
@@ -164,8 +164,8 @@ def cli(ctx: click.Context, warehouse: str | None, processors_file: str | None,
 @click.pass_context
 def seed(ctx: click.Context, start_date: date, end_date: date, cases: tuple[str, ...]) -> None:
     """Write the synthetic league (Phase 2) and its Phase 3, a gap-free warehouse."""
-    from backfill.service.plant import Case, covering, plant
-    from backfill.service.seed import seed as seed_league
+    from backfill.local.plant import Case, covering, plant
+    from backfill.local.seeding import seed as seed_league
 
     settings = settings_from(ctx)
     window = resolve_window(settings, start_date, end_date, None)
@@ -208,7 +208,7 @@ def detect_command(ctx: click.Context, start_date: date | None, end_date: date |
 
 
 def print_detection(report: DetectionReport, dry_run: bool) -> None:
-    from backfill.entrypoints.cycle import print_gaps
+    from backfill.local.cycle import print_gaps
 
     print_gaps(console, report)
     if dry_run:
@@ -231,7 +231,7 @@ def run_command(ctx: click.Context, start_date: date | None, end_date: date | No
                 lookback_days: int | None, processors: tuple[str, ...], concurrency: int,
                 max_messages: int | None, timeout_seconds: float, as_json: bool) -> None:
     """Detect, publish and work the queue on the local stack until it is drained."""
-    from backfill.entrypoints.cycle import run_cycle
+    from backfill.local.cycle import run_cycle
 
     settings = settings_from(ctx)
     window = resolve_window(settings, start_date, end_date, lookback_days)
@@ -307,7 +307,7 @@ def list_processors(ctx: click.Context) -> None:
 @click.pass_context
 def demo(ctx: click.Context, directory: str) -> None:
     """The demo: a warehouse with gaps of every kind, the full cycle twice, a report."""
-    from backfill.entrypoints.demo import run_demo
+    from backfill.local.demo import run_demo
 
     ctx.exit(0 if run_demo(directory, console) else FAILED)
 
@@ -321,7 +321,7 @@ cli.add_command(worker_command)
 @click.pass_context
 def stack(ctx: click.Context, worker_port: int, detector_port: int) -> None:
     """Run the local topology until Ctrl-C: emulator, both functions, push subscription."""
-    from backfill.entrypoints.local_stack import serve_stack
+    from backfill.local.stack import serve_stack
 
     serve_stack(settings_from(ctx), worker_port, detector_port,
                 lambda line: console.print(line, highlight=False, soft_wrap=True))
@@ -361,11 +361,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 # The operator commands (dlq, history, status) register themselves on `cli`.
-from backfill.entrypoints import cli_ops  # noqa: E402,F401
+from backfill.local import cli_ops  # noqa: E402,F401
 
 if __name__ == "__main__":
     # Run as `python -m`, this file is `__main__`, a second copy of the module; the commands
     # above registered on the importable copy's group, so run that one.
-    from backfill.entrypoints.cli import main as importable_main
+    from backfill.local.cli import main as importable_main
 
     importable_main()

@@ -16,10 +16,10 @@ from backfill.domain.errors import ConfigurationError
 from backfill.domain.games import flipped, game_type
 from backfill.domain.tables import Schema, TableRef
 from backfill.domain.window import Window
+from backfill.local.seed import PHASE2_SCHEMAS, generate_phase2
+from backfill.local.seed.league import GAMEBOOK, SCHEDULE, TEAM_BOXSCORE, season
 from backfill.ports import Row, Warehouse
 from backfill.processors.registry import Registry
-from backfill.seed import PHASE2_SCHEMAS, generate_phase2
-from backfill.seed.league import GAMEBOOK, SCHEDULE, TEAM_BOXSCORE, season
 
 
 class Case(StrEnum):

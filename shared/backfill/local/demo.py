@@ -19,13 +19,13 @@ from backfill.bootstrap import registry_from_file, warehouse_from_url
 from backfill.domain.request import Reason
 from backfill.domain.tables import TableRef
 from backfill.domain.window import Window
-from backfill.entrypoints.cycle import CycleOutcome, run_cycle
-from backfill.entrypoints.local_stack import pubsub_emulator
+from backfill.local.cycle import CycleOutcome, run_cycle
+from backfill.local.plant import Case, Planted, covering, plant
+from backfill.local.seed import PHASE2_SCHEMAS
+from backfill.local.seeding import seed
+from backfill.local.stack import pubsub_emulator
 from backfill.ports import Warehouse
 from backfill.processors.registry import Registry
-from backfill.seed import PHASE2_SCHEMAS
-from backfill.service.plant import Case, Planted, covering, plant
-from backfill.service.seed import seed
 from backfill.settings import Settings
 
 SEASON = Window(date(2024, 11, 1), date(2024, 12, 10))

@@ -9,9 +9,9 @@ from datetime import date, timedelta
 
 from backfill.domain.tables import TableRef
 from backfill.domain.window import Window
+from backfill.local.seed import PHASE2_SCHEMAS, generate_phase2
 from backfill.ports import Row, Warehouse
 from backfill.processors.registry import Registry
-from backfill.seed import PHASE2_SCHEMAS, generate_phase2
 from backfill.service.work import stamp_source_processed_at
 
 
