@@ -72,6 +72,10 @@ class Processor(ABC):
                 upstream: Mapping[str, Sequence[Row]]) -> list[Row]:
         """The Phase 3 rows of `game_date`."""
 
+    def table_schema(self) -> Schema:
+        """Every column of the Phase 3 target table: the processor's own and Backfill's."""
+        return self.schema
+
     def source_scan(self, window: Window) -> GameScan:
         """What detection reads of the Phase 2 source: counted rows, newest processed time."""
         return GameScan(self.source, window, PROCESSED_AT, self.count_source_where)
