@@ -5,9 +5,9 @@ The body lives in the `backfill` package, deployed next to this file.
 
 import flask
 import functions_framework
-from backfill.entrypoints.http import detect as detect_gaps
+from backfill.entrypoints import http
 
 
 @functions_framework.http
 def detect(request: flask.Request) -> tuple[str, int, dict[str, str]]:
-    return detect_gaps(request)
+    return http.detect(request)

@@ -5,9 +5,9 @@ The body lives in the `backfill` package, deployed next to this file.
 
 import flask
 import functions_framework
-from backfill.entrypoints.http import work as handle_push
+from backfill.entrypoints import http
 
 
 @functions_framework.http
 def work(request: flask.Request) -> tuple[str, int, dict[str, str]]:
-    return handle_push(request)
+    return http.work(request)

@@ -1,64 +1,130 @@
-"""The one place that builds real clients from settings. Nothing connects at import time."""
+"""The one place that builds real clients from settings; tests hand it fakes instead.
+
+Nothing connects at import time: clients are made on first use.
+"""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from backfill.domain.errors import ConfigurationError
+from backfill.domain.outcome import Policy
+from backfill.domain.tables import OpsTables
 from backfill.domain.window import today_in
-from backfill.ports import DeadLetterInbox, RequestQueue, Warehouse
+from backfill.ports import DeadLetterInbox, Delivery, RequestQueue, Stoppable, Warehouse
 from backfill.processors.registry import Registry, load_registry
-from backfill.service.audit import AuditLog, audit_table
+from backfill.service.audit import AuditLog
 from backfill.service.work import Worker
 from backfill.settings import Settings
 
+# One BigQuery call, with the client's own retries, gets at most this share of the budget, so
+# the worker's own retries still have room.
+CALL_SHARE_OF_BUDGET = 0.25
 
-def warehouse_from_url(url: str, *, deadline_seconds: float | None = None) -> Warehouse:
+
+def warehouse_from_settings(settings: Settings) -> Warehouse:
     """`duckdb:///abs/path.duckdb` or `duckdb://relative/path.duckdb` (as file URLs read), or
-    `bigquery://PROJECT_ID`; `deadline_seconds` bounds one BigQuery call with its own retries."""
+    `bigquery://PROJECT_ID`."""
+    url = settings.warehouse
     scheme, _, rest = url.partition("://")
     if scheme == "duckdb" and rest:
-        from backfill.local.duckdb_warehouse import DuckDBWarehouse
-
-        return DuckDBWarehouse(rest)
+        try:
+            from backfill.local.duckdb_warehouse import DuckDBWarehouse
+        except ImportError:
+            raise ConfigurationError(
+                f"{url}: DuckDB warehouses need Backfill's local part "
+                "(pip install 'backfill[local]'); a function uses bigquery://") from None
+        return DuckDBWarehouse(rest, spool_dir=settings.spool_dir)
     if scheme == "bigquery" and urlsplit(url).netloc:
         from backfill.adapters.bigquery_warehouse import BigQueryWarehouse
 
-        return BigQueryWarehouse(urlsplit(url).netloc, deadline_seconds=deadline_seconds)
+        return BigQueryWarehouse(
+            urlsplit(url).netloc, emulator_host=settings.bigquery_emulator_host,
+            call_timeout=settings.retry_budget_seconds * CALL_SHARE_OF_BUDGET,
+            maximum_bytes_billed=settings.maximum_bytes_billed)
     raise ConfigurationError(
         f"invalid warehouse {url!r}: expected duckdb:///path/file.duckdb or bigquery://PROJECT_ID")
 
 
-def queue_from_settings(settings: Settings) -> RequestQueue:
-    from backfill.adapters.pubsub_queue import PubSubQueue
-
-    return PubSubQueue(settings.project, settings.requests_topic, settings.dead_letter_topic)
-
-
 @functools.cache
-def registry_from_file(processors_file: str | None) -> Registry:
-    return load_registry(processors_file)
+def registry_from_settings(processors_file: str | None, raw_dataset: str = "nba_raw",
+                           analytics_dataset: str = "nba_analytics") -> Registry:
+    return load_registry(processors_file, raw_dataset=raw_dataset,
+                         analytics_dataset=analytics_dataset)
 
 
-def inbox_from_settings(settings: Settings) -> DeadLetterInbox:
-    from backfill.adapters.pubsub_inbox import PubSubInbox
+def registry_of(settings: Settings) -> Registry:
+    return registry_from_settings(settings.processors_file, settings.raw_dataset,
+                                  settings.analytics_dataset)
 
-    return PubSubInbox(settings.project, settings.dead_letter_subscription)
+
+@dataclass
+class Backfill:
+    """The application wired together: what every entry point works with."""
+
+    settings: Settings
+    warehouse: Warehouse
+    registry: Registry
+    queue: RequestQueue
+    inbox: DeadLetterInbox
+    ops: OpsTables = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ops = OpsTables(self.settings.audit_dataset)
+
+    def worker(self, *, audit_batch_rows: int = 1) -> Worker:
+        """A worker whose results go to the audit trail, `audit_batch_rows` rows at a time (a
+        function flushes every delivery; the local runner batches and flushes when drained)."""
+        settings = self.settings
+        return Worker(
+            warehouse=self.warehouse, registry=self.registry, queue=self.queue, ops=self.ops,
+            today=lambda: today_in(settings.timezone),
+            retry_budget_seconds=settings.retry_budget_seconds,
+            policy=Policy(timedelta(seconds=settings.dependency_wait_seconds),
+                          settings.max_delivery_attempts),
+            audit=AuditLog(self.warehouse, self.ops, audit_batch_rows))
+
+    def close(self) -> None:
+        self.warehouse.close()
 
 
-def build_worker(settings: Settings, *, audit_batch_rows: int = 1) -> Worker:
-    """A worker whose results go to the audit trail, `audit_batch_rows` rows at a time (a
-    function flushes every delivery; the local runner batches and flushes when drained)."""
-    # A quarter of the budget per BigQuery call, so the worker's own retries still have room.
-    warehouse = warehouse_from_url(settings.warehouse,
-                                   deadline_seconds=settings.retry_budget_seconds / 4)
-    return Worker(
-        warehouse=warehouse,
-        registry=registry_from_file(settings.processors_file),
-        queue=queue_from_settings(settings),
-        today=lambda: today_in(settings.timezone),
-        retry_budget_seconds=settings.retry_budget_seconds,
-        max_delivery_attempts=settings.max_delivery_attempts,
-        audit=AuditLog(warehouse, audit_table(settings.audit_dataset), audit_batch_rows),
-    )
+def bootstrap(settings: Settings, *, warehouse: Warehouse | None = None,
+              queue: RequestQueue | None = None, inbox: DeadLetterInbox | None = None,
+              registry: Registry | None = None) -> Backfill:
+    """Build everything from settings; anything passed in is used instead (tests pass fakes)."""
+    if queue is None or inbox is None:
+        from backfill.adapters.pubsub_inbox import PubSubInbox
+        from backfill.adapters.pubsub_queue import PubSubQueue
+
+        queue = queue or PubSubQueue(settings.project, settings.requests_topic,
+                                     settings.dead_letter_topic)
+        inbox = inbox or PubSubInbox(settings.project, settings.dead_letter_subscription)
+    return Backfill(settings, warehouse or warehouse_from_settings(settings),
+                    registry or registry_of(settings), queue, inbox)
+
+
+def ensure_topology(settings: Settings, push_endpoint: str | None = None) -> None:
+    """Create the topics and subscriptions on the emulator (Terraform owns them on Google
+    Cloud): a message published to a topic with no subscription is dropped."""
+    from backfill.adapters.pubsub_topology import Topology, create_topology
+
+    create_topology(Topology(
+        settings.project, settings.requests_topic,
+        settings.push_subscription if push_endpoint else settings.requests_subscription,
+        settings.dead_letter_topic, settings.dead_letter_subscription,
+        settings.max_delivery_attempts, push_endpoint))
+
+
+Handle = Callable[[Delivery], bool]
+
+
+def consumer(settings: Settings, handle: Handle, concurrency: int) -> Stoppable:
+    """Pull the requests subscription with `concurrency` workers, handing each delivery over."""
+    from backfill.adapters.pubsub_consumer import Consumer
+
+    return Consumer(settings.project, settings.requests_subscription, handle, concurrency)
+

@@ -1,47 +1,106 @@
-"""The two ports the services need: a warehouse and a request queue. Adapters implement them."""
+"""The ports the services need: a warehouse, a request queue, a dead-letter inbox, progress.
+
+Adapters implement them (adapters/: BigQuery and Pub/Sub; local/: DuckDB). A read, a scan and a
+write are value objects, so the SQL each adapter builds from them is a pure function of them.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
 
-from backfill.domain.dead_letter import Received
+from backfill.domain.dead_letter import DeadLetterMessage, Why
+from backfill.domain.deadline import Deadline
 from backfill.domain.errors import PermanentError
 from backfill.domain.gaps import GameStat
 from backfill.domain.request import Request
-from backfill.domain.tables import Schema, TableRef
+from backfill.domain.tables import Schema, TableInfo, TableRef
 from backfill.domain.window import Window
 
 Row = dict[str, Any]
-# One delivery as a consumer hands it over: body, attributes, delivery attempt (if Pub/Sub says), id.
-Delivery = tuple[bytes, dict[str, str], int | None, str]
+Scalar = str | int | float | bool | date | datetime
 
 
 @dataclass(frozen=True)
-class GameScan:
-    """What detection reads of one table: only key columns, counted per game.
+class Read:
+    """Rows of one table whose `by` column (its partition column) lies in [start, end].
 
-    `count_where` narrows which rows count (column, allowed values), e.g. only active players.
-    `processed_column` names the column whose newest value per game is reported, if any.
-    `label_column` names a column whose (greatest) value per game is reported as its label.
+    `columns` lists (name returned, column of the table); empty means every column as it is.
+    `equals` narrows to rows whose column has a value; `newest_first` orders by `by` descending.
+    """
+
+    table: TableRef
+    start: date | datetime
+    end: date | datetime
+    by: str = "game_date"
+    columns: tuple[tuple[str, str], ...] = ()
+    equals: tuple[tuple[str, Scalar], ...] = ()
+    newest_first: bool = False
+    limit: int | None = None
+
+
+# What a scan reports per game beyond its row count, and the GameStat field each lands in.
+SCAN_FIELDS = ("processed_at", "version", "inputs", "content")
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What detection reads of one table: only key columns, counted per (game_id, game_date).
+
+    `names` renames the logical columns the scan names (game_id, game_date, the count and maxima
+    columns) to the table's own. `count_where` counts only rows whose column has one of some
+    values (only active players). `maxima` maps a GameStat field to the column whose greatest
+    value per game it reports.
     """
 
     table: TableRef
     window: Window
-    processed_column: str | None = None
+    names: tuple[tuple[str, str], ...] = ()
     count_where: tuple[str, tuple[str, ...]] | None = None
-    label_column: str | None = None
+    maxima: tuple[tuple[str, str], ...] = ()
+
+    def column(self, name: str) -> str:
+        return dict(self.names).get(name, name)
 
 
-def require_dates_within(table: TableRef, start: date, end: date, rows: Sequence[Row]) -> None:
-    """Refuse a range replacement whose rows fall outside the range it replaces."""
-    if any(not isinstance(row.get("game_date"), date) or not start <= row["game_date"] <= end
-           for row in rows):
-        raise PermanentError(f"rows for {table} must have game_date in {start}..{end}")
+@dataclass(frozen=True)
+class Replace:
+    """Make `rows` the only rows of dates [start, end] in `table`, except the games stored under
+    the ids in `keep`, whose old rows stay (games refused this time)."""
+
+    table: TableRef
+    start: date
+    end: date
+    rows: Sequence[Row]
+    columns: Schema
+    keep: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        stray = next((r for r in self.rows if not isinstance(r.get("game_date"), date)
+                      or not self.start <= r["game_date"] <= self.end
+                      or r.get("game_id") in self.keep), None)
+        if stray is not None:
+            raise PermanentError(f"a row for {self.table} of game {stray.get('game_id')} "
+                                 f"{stray.get('game_date')} falls outside "
+                                 f"{self.start}..{self.end} or in a kept game")
+
+
+@dataclass(frozen=True)
+class Append:
+    """Add rows to an append-only table (audit, quarantine, runs): never a load job each.
+    `partitioned_by` is the partition column the table is created with if it is missing."""
+
+    table: TableRef
+    rows: Sequence[Row]
+    columns: Schema
+    partitioned_by: str = "game_date"
+
+
+Change = Replace | Append
 
 
 class Warehouse(ABC):
@@ -53,64 +112,76 @@ class Warehouse(ABC):
     latency_bound: bool = False
 
     @abstractmethod
-    def scan_games(self, scan: GameScan) -> list[GameStat]:
+    def describe(self, table: TableRef) -> TableInfo | None:
+        """The table's columns and partitioning, None if it does not exist."""
+
+    @abstractmethod
+    def scan_games(self, scan: Scan) -> list[GameStat]:
         """One GameStat per (game_date, game_id) in the window. Raises TableNotFound."""
 
     @abstractmethod
-    def read_rows(self, table: TableRef, start: date, end: date) -> list[Row]:
-        """Every row of `table` with game_date in [start, end]. Raises TableNotFound."""
+    def read_rows(self, read: Read) -> list[Row]:
+        """The rows a read names. Raises TableNotFound."""
 
     @abstractmethod
-    def replace_range(self, table: TableRef, start: date, end: date, rows: Sequence[Row],
-                      columns: Schema) -> int:
-        """Atomically make `rows` the only rows of dates [start, end] in `table`; idempotent.
-
-        The worker replaces one date; seeding replaces a whole window. Returns the row count.
-        """
+    def write(self, changes: Sequence[Change]) -> None:
+        """Apply every change; each replacement is atomic and idempotent (DuckDB applies them all
+        in one transaction, BigQuery runs them at once, each one statement)."""
 
     @abstractmethod
-    def create_table(self, table: TableRef, columns: Schema) -> None:
-        """Create `table` (and its dataset) if it does not exist."""
+    def create_table(self, table: TableRef, columns: Schema,
+                     partitioned_by: str = "game_date") -> None:
+        """Create `table` (and its dataset), or add the columns it lacks; partitioned by the
+        named column, and clustered by game_id where it has one."""
 
-    @abstractmethod
-    def load_rows(self, table: TableRef, rows: Sequence[Row], columns: Schema) -> int:
-        """Bulk-append rows (audit batches); never one load job per row."""
-
-    @abstractmethod
-    def drop_table(self, table: TableRef) -> None:
-        """Drop `table` if it exists (demo and tests set up broken warehouses with it)."""
+    def scoped(self, deadline: Deadline | None = None,
+               labels: Mapping[str, str] | None = None) -> Warehouse:
+        """This warehouse with every call cut short at `deadline` and every job labelled (where
+        the warehouse has deadlines and labels: BigQuery)."""
+        return self
 
     def close(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing open
         """Release what the adapter holds."""
 
 
-@dataclass
-class PublishResult:
-    """Message ids of what was published, by request id."""
+@dataclass(frozen=True)
+class Delivery:
+    """One message as a push envelope or a pull hands it to the worker. `problem` says why the
+    transport could not read it (a push envelope without a message): it is dead-lettered as is."""
 
-    message_ids: dict[str, str] = field(default_factory=dict)
+    data: bytes
+    attributes: dict[str, str] = field(default_factory=dict)
+    delivery_attempt: int | None = None  # what Pub/Sub says, if it does (not the emulator)
+    message_id: str = ""
+    problem: str | None = None
 
 
 class RequestQueue(ABC):
     """Where requests are published and dead letters go."""
 
     @abstractmethod
-    def publish(self, requests: Sequence[Request]) -> PublishResult:
-        """Publish every request, waiting for each; raises TransientError if any failed."""
+    def publish(self, requests: Sequence[Request]) -> dict[str, str]:
+        """Publish every request, waiting for each; message ids by request id. Raises
+        TransientError if any failed."""
 
     @abstractmethod
-    def dead_letter(self, body: bytes, attributes: dict[str, str]) -> str:
-        """Publish a dead letter (the original body, attributes saying why); returns its id."""
+    def dead_letter(self, delivery: Delivery, why: Why, request: Request | None,
+                    timeout: float | None = None) -> str:
+        """Publish a dead letter: the original body, attributes saying why; returns its id.
+        Raises TransientError if it could not."""
 
 
 class Lease(ABC):
     """Dead letters held for this caller; whatever is not acknowledged goes back on exit."""
 
-    messages: list[Received]
+    messages: list[DeadLetterMessage]
 
     @abstractmethod
     def acknowledge(self, message_id: str) -> None:
         """Remove one held message from the dead-letter queue for good."""
+
+    def keep_alive(self) -> None:  # noqa: B027 - optional: leases that can expire extend them
+        """Extend the hold on the messages still held (a long replay)."""
 
 
 class DeadLetterInbox(ABC):
@@ -119,6 +190,14 @@ class DeadLetterInbox(ABC):
     @abstractmethod
     def lease(self) -> AbstractContextManager[Lease]:
         """Hold every message now in the queue; unacknowledged ones are released on exit."""
+
+
+class Stoppable(Protocol):
+    """A running consumer: why it failed (if it did), and how to stop it."""
+
+    error: BaseException | None
+
+    def stop(self) -> None: ...
 
 
 class Progress(Protocol):

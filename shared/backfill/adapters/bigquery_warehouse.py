@@ -1,14 +1,17 @@
 """The production warehouse: BigQuery through google-cloud-bigquery, the same port as DuckDB.
 
-`BIGQUERY_EMULATOR_HOST=host:port` points the client at a BigQuery API emulator with anonymous
-credentials, as `PUBSUB_EMULATOR_HOST` does for Pub/Sub. Every API call carries an explicit
-retry deadline and timeout, so the client's own retries never outlive the worker's budget.
+Every job carries `maximum_bytes_billed`, labels naming the processor and run, and a job timeout;
+every call waits at most `min(its own timeout, the time left to its deadline)` and a job whose
+wait runs out is cancelled before the retry, so no MERGE is left queued behind its own retry.
+A table read or written by game date must be partitioned by it: checked once per table and
+process from its metadata, and refused with a clear error otherwise (unpartitioned, every query
+would bill the whole table and every two concurrent MERGEs on it would conflict).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import os
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,32 +25,37 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 
-from backfill.adapters.sql import (
-    column_list,
-    game_stat,
-    scan_games_sql,
-    scan_parameters,
-    table_sql,
+from backfill.adapters.sql import BIGQUERY, column_list, game_stat, read_sql, scan_sql
+from backfill.domain.deadline import Deadline
+from backfill.domain.errors import (
+    BackfillError,
+    PermanentError,
+    SchemaMismatch,
+    TableNotFound,
+    TransientError,
 )
-from backfill.domain.errors import BackfillError, PermanentError, TableNotFound, TransientError
 from backfill.domain.gaps import GameStat
-from backfill.domain.tables import Schema, TableRef
-from backfill.ports import GameScan, Row, Warehouse, require_dates_within
+from backfill.domain.tables import Schema, TableInfo, TableRef
+from backfill.ports import Append, Change, Read, Replace, Row, Scan, Warehouse
 
-EMULATOR_HOST = "BIGQUERY_EMULATOR_HOST"
 # One call, with the client's own retries, gives up after this long unless told otherwise.
-DEFAULT_DEADLINE_SECONDS = 120.0
+DEFAULT_CALL_TIMEOUT = 120.0
+DEFAULT_MAXIMUM_BYTES_BILLED = 10 * 1024 ** 3
 
-# Python values of query parameters (scan filters) to BigQuery types; bool before int matters.
+# Python values of query parameters to BigQuery types; bool before int matters.
 _PARAMETER_TYPES: tuple[tuple[type, str], ...] = (
     (bool, "BOOL"), (int, "INT64"), (float, "FLOAT64"), (str, "STRING"),
     (datetime, "TIMESTAMP"), (date, "DATE"))
+# Legacy SQL type names the API still reports, in standard SQL's names.
+_STANDARD_TYPES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
 
 # Error reasons BigQuery documents as worth retrying; everything else in 4xx is permanent.
 _TRANSIENT_REASONS = frozenset({"rateLimitExceeded", "backendError", "internalError",
                                 "jobBackendError", "jobInternalError"})
-# Concurrent DML on the same partitions: one of them loses and may simply run again.
-_SERIALIZATION_FAILURE = "could not serialize access"
+# Texts of 400s that pass on their own: two DML statements on one partition (one loses and may
+# run again), and a table's queue of DML statements full (at most 2 run and 20 wait per table).
+_TRANSIENT_TEXTS = ("could not serialize access", "too many dml statements outstanding")
+_LABEL = re.compile(r"[^a-z0-9_-]")
 
 
 class BigQueryWarehouse(Warehouse):
@@ -55,109 +63,187 @@ class BigQueryWarehouse(Warehouse):
 
     latency_bound = True
 
-    def __init__(self, project: str, *, deadline_seconds: float | None = None) -> None:
+    def __init__(self, project: str, *, emulator_host: str | None = None,
+                 call_timeout: float | None = None,
+                 maximum_bytes_billed: int = DEFAULT_MAXIMUM_BYTES_BILLED,
+                 deadline: Deadline | None = None, labels: Mapping[str, str] | None = None,
+                 shared: _Shared | None = None) -> None:
         self.project = project
         self.url = f"bigquery://{project}"
-        self._deadline = deadline_seconds or DEFAULT_DEADLINE_SECONDS
-        self._retry = DEFAULT_RETRY.with_deadline(self._deadline)
-        self._job_retry = DEFAULT_JOB_RETRY.with_deadline(self._deadline)
-        self._client: bigquery.Client | None = None
-        self._client_lock = threading.Lock()
+        self._call_timeout = call_timeout or DEFAULT_CALL_TIMEOUT
+        self._maximum_bytes_billed = maximum_bytes_billed
+        self._deadline = deadline
+        self._labels = {_label(k): _label(v) for k, v in (labels or {}).items()}
+        # The client and table metadata, shared by every scoped copy of this warehouse.
+        self._shared = shared or _Shared(project, emulator_host)
 
     # -- the port, in the same order as the DuckDB adapter ----------------------------------------
 
-    def scan_games(self, scan: GameScan) -> list[GameStat]:
-        # Rows are read page by page as they arrive; only key columns are ever selected.
-        rows = self._query(scan.table, scan_games_sql(scan, quote="`", placeholder="@"),
-                           _parameters(scan_parameters(scan)))
-        return [game_stat(row.values()) for row in rows]
+    def describe(self, table: TableRef) -> TableInfo | None:
+        return self._shared.describe(table, lambda: self._get_table(table))
 
-    def read_rows(self, table: TableRef, start: date, end: date) -> list[Row]:
-        sql = (f"SELECT * FROM {table_sql(table, '`')} "  # noqa: S608 - identifiers validated
-               "WHERE game_date BETWEEN @start AND @end ORDER BY game_date")
-        return [dict(row.items()) for row in self._query(table, sql, _range(start, end))]
+    def scan_games(self, scan: Scan) -> list[GameStat]:
+        self._require_partitioned(scan.table, scan.column("game_date"))
+        sql, parameters = scan_sql(scan, BIGQUERY)
+        return [game_stat(row.values()) for row in self._query(scan.table, sql, parameters)]
 
-    def replace_range(self, table: TableRef, start: date, end: date, rows: Sequence[Row],
-                      columns: Schema) -> int:
-        require_dates_within(table, start, end, rows)
-        if not rows:
-            # The emulator cannot type an empty array of structs; a DELETE is one atomic
-            # statement on both and says the same thing.
-            sql = (f"DELETE FROM {table_sql(table, '`')} "  # noqa: S608 - identifiers validated
-                   "WHERE game_date BETWEEN @start AND @end")
-            self._query(table, sql, _range(start, end))
-            return 0
-        # One MERGE is one atomic statement: the date range's old rows go and the new ones
-        # arrive together, whoever runs it and however often. No load job, so no load quota.
-        names = column_list(columns)
-        values = ", ".join(f"source.{c.name}" for c in columns)
-        sql = (f"MERGE {table_sql(table, '`')} AS target "  # noqa: S608 - identifiers validated
-               "USING UNNEST(@rows) AS source ON FALSE "
-               "WHEN NOT MATCHED BY SOURCE AND target.game_date BETWEEN @start AND @end "
-               "THEN DELETE "
-               f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})")
-        self._query(table, sql, [_rows_parameter(rows, columns), *_range(start, end)])
-        return len(rows)
+    def read_rows(self, read: Read) -> list[Row]:
+        self._require_partitioned(read.table, read.by)
+        sql, parameters = read_sql(read, BIGQUERY)
+        return [dict(row.items()) for row in self._query(read.table, sql, parameters)]
 
-    def create_table(self, table: TableRef, columns: Schema) -> None:
-        definition = bigquery.Table(self._table_id(table),
-                                    schema=[bigquery.SchemaField(c.name, c.type) for c in columns])
-        if any(c.name == "game_date" and c.type == "DATE" for c in columns):
-            definition.time_partitioning = bigquery.TimePartitioning(field="game_date")
+    def write(self, changes: Sequence[Change]) -> None:
+        # Independent statements at once: each is atomic on its own and idempotent to repeat.
+        failures = []
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(changes))) as pool:
+            for future in [pool.submit(self._apply, change) for change in changes]:
+                try:
+                    future.result()
+                except BackfillError as exc:
+                    failures.append(exc)
+        if failures:
+            raise failures[0]
+
+    def create_table(self, table: TableRef, columns: Schema,
+                     partitioned_by: str = "game_date") -> None:
+        wanted = [bigquery.SchemaField(c.name, c.type) for c in columns]
         with self._errors(table):
-            client = self._bigquery()
+            client = self._shared.client()
             client.create_dataset(f"{self.project}.{table.dataset}", exists_ok=True,
-                                  retry=self._retry, timeout=self._deadline)
-            client.create_table(definition, exists_ok=True, retry=self._retry,
-                                timeout=self._deadline)
+                                  retry=self._retry(), timeout=self._timeout())
+            definition = bigquery.Table(self._table_id(table), schema=wanted)
+            if partitioned_by in {c.name for c in columns}:
+                definition.time_partitioning = bigquery.TimePartitioning(field=partitioned_by)
+            if "game_id" in {c.name for c in columns}:
+                definition.clustering_fields = ["game_id"]
+            created = client.create_table(definition, exists_ok=True, retry=self._retry(),
+                                          timeout=self._timeout())
+            have = {f.name for f in created.schema}
+            if any(c.name not in have for c in columns):
+                # A table made before Backfill's lineage columns: add them (nullable).
+                created.schema = [*created.schema, *(f for f in wanted if f.name not in have)]
+                client.update_table(created, ["schema"], retry=self._retry(),
+                                    timeout=self._timeout())
+        self._shared.forget(table)
 
-    def load_rows(self, table: TableRef, rows: Sequence[Row], columns: Schema) -> int:
-        if not rows:
-            return 0
-        # Streaming inserts: audit batches never spend the load-job quota (lesson 9).
-        payload = [{c.name: _json_value(row.get(c.name)) for c in columns} for row in rows]
-        with self._errors(table):
-            failed = self._bigquery().insert_rows_json(self._table_id(table), payload,
-                                                       retry=self._retry, timeout=self._deadline)
-        if failed:
-            raise PermanentError(f"{len(failed)} rows rejected by {table}: {failed[0]['errors']}")
-        return len(rows)
-
-    def drop_table(self, table: TableRef) -> None:
-        with self._errors(table):
-            self._bigquery().delete_table(self._table_id(table), not_found_ok=True,
-                                          retry=self._retry, timeout=self._deadline)
+    def scoped(self, deadline: Deadline | None = None,
+               labels: Mapping[str, str] | None = None) -> BigQueryWarehouse:
+        return BigQueryWarehouse(self.project, call_timeout=self._call_timeout,
+                                 maximum_bytes_billed=self._maximum_bytes_billed,
+                                 deadline=deadline or self._deadline,
+                                 labels={**self._labels, **(labels or {})}, shared=self._shared)
 
     def close(self) -> None:
-        with self._client_lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        self._shared.close()
 
     # -- BigQuery's quirks, kept here -------------------------------------------------------------
 
+    def _apply(self, change: Change) -> None:
+        if isinstance(change, Append):
+            self._append(change)
+        else:
+            self._replace(change)
+
+    def _replace(self, change: Replace) -> None:
+        self._require_partitioned(change.table, "game_date")
+        table = BIGQUERY.table(change.table)
+        parameters: list[Any] = [*_parameters({"start": change.start, "end": change.end})]
+        kept = ""
+        if change.keep:
+            kept = " AND target.game_id NOT IN UNNEST(@keep)" if change.rows else \
+                " AND game_id NOT IN UNNEST(@keep)"
+            parameters.append(bigquery.ArrayQueryParameter("keep", "STRING", list(change.keep)))
+        if not change.rows:
+            # The emulator cannot type an empty array of structs; a DELETE is one atomic
+            # statement on both and says the same thing.
+            self._query(change.table, f"DELETE FROM {table} "  # noqa: S608 - validated names
+                        f"WHERE game_date BETWEEN @start AND @end{kept}", parameters)
+            return
+        # One MERGE is one atomic statement: the date range's old rows go and the new ones
+        # arrive together, whoever runs it and however often. No load job, so no load quota.
+        names = column_list(change.columns)
+        values = ", ".join(f"source.{c.name}" for c in change.columns)
+        sql = (f"MERGE {table} AS target "  # noqa: S608 - identifiers validated
+               "USING UNNEST(@rows) AS source ON FALSE "
+               f"WHEN NOT MATCHED BY SOURCE AND target.game_date BETWEEN @start AND @end{kept} "
+               "THEN DELETE "
+               f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})")
+        self._query(change.table, sql, [_rows_parameter(change.rows, change.columns),
+                                        *parameters])
+
+    def _append(self, change: Append) -> None:
+        if not change.rows:
+            return
+        # Streaming inserts: audit batches never spend the load-job quota.
+        payload = [{c.name: _insert_value(row.get(c.name)) for c in change.columns}
+                   for row in change.rows]
+        with self._errors(change.table):
+            failed = self._shared.client().insert_rows_json(
+                self._table_id(change.table), payload, retry=self._retry(),
+                timeout=self._timeout())
+        if failed:
+            raise PermanentError(f"{len(failed)} rows rejected by {change.table}: "
+                                 f"{failed[0]['errors']}")
+
     def _query(self, table: TableRef, sql: str,
-               parameters: Sequence[Any]) -> list[bigquery.Row]:
-        config = bigquery.QueryJobConfig(query_parameters=list(parameters))
+               parameters: Mapping[str, Any] | Sequence[Any]) -> list[bigquery.Row]:
+        timeout = self._timeout()
+        config = bigquery.QueryJobConfig(
+            query_parameters=(_parameters(parameters) if isinstance(parameters, Mapping)
+                              else list(parameters)),
+            maximum_bytes_billed=self._maximum_bytes_billed, labels=self._labels,
+            job_timeout_ms=int(timeout * 1000))
         with self._errors(table):
             # A query job and its results rather than query_and_wait (jobs.query): the emulator
             # answers a failed jobs.query with no rows instead of the error; both accept this.
             # job_retry=None here: otherwise the client wraps the insert in a fixed 10-minute
             # retry of its own; a failed job is still re-run by result() within our deadline.
-            job = self._bigquery().query(sql, job_config=config, retry=self._retry,
-                                         job_retry=None, timeout=self._deadline)
-            return list(job.result(retry=self._retry, job_retry=self._job_retry,
-                                   timeout=self._deadline))
+            job = self._shared.client().query(sql, job_config=config, retry=self._retry(),
+                                              job_retry=None, timeout=timeout)
+            try:
+                return list(job.result(retry=self._retry(), job_retry=self._job_retry(),
+                                       timeout=self._timeout()))
+            except concurrent.futures.TimeoutError:
+                # Not left running: a retry would otherwise queue a second MERGE behind it.
+                job.cancel(retry=self._retry(), timeout=min(10.0, self._call_timeout))
+                raise
+
+    def _require_partitioned(self, table: TableRef, column: str) -> None:
+        info = self.describe(table)
+        if info is None:
+            raise TableNotFound(f"table {table} does not exist in {self.url}")
+        if info.partitioned_by != column:
+            found = (f"partitioned by {info.partitioned_by}" if info.partitioned_by
+                     else "not partitioned")
+            raise SchemaMismatch(
+                f"{table} is {found}; Backfill needs it partitioned by {column}, or every query "
+                "would read the whole table (see terraform/README.md)")
+
+    def _get_table(self, table: TableRef) -> TableInfo | None:
+        with self._errors(table):
+            try:
+                found = self._shared.client().get_table(self._table_id(table),
+                                                        retry=self._retry(),
+                                                        timeout=self._timeout())
+            except exceptions.NotFound:
+                return None
+        partitioning = found.time_partitioning
+        return TableInfo({f.name: _STANDARD_TYPES.get(f.field_type, f.field_type)  # type: ignore[misc]
+                          for f in found.schema},
+                         (partitioning.field or "_PARTITIONTIME") if partitioning else None)
+
+    def _timeout(self) -> float:
+        return self._deadline.timeout(self._call_timeout) if self._deadline else \
+            self._call_timeout
+
+    def _retry(self) -> Any:
+        return DEFAULT_RETRY.with_deadline(self._timeout())
+
+    def _job_retry(self) -> Any:
+        return DEFAULT_JOB_RETRY.with_deadline(self._timeout())
 
     def _table_id(self, table: TableRef) -> str:
         return f"{self.project}.{table.dataset}.{table.table}"
-
-    def _bigquery(self) -> bigquery.Client:
-        """The client, built on first use (nothing connects at import or construction time)."""
-        with self._client_lock:
-            if self._client is None:
-                self._client = _client(self.project)
-            return self._client
 
     @contextmanager
     def _errors(self, table: TableRef) -> Iterator[None]:
@@ -167,26 +253,64 @@ class BigQueryWarehouse(Warehouse):
             raise classify(exc, table) from None
         except (exceptions.RetryError, requests.ConnectionError, requests.Timeout,
                 concurrent.futures.TimeoutError) as exc:
-            raise TransientError(f"BigQuery unavailable: {exc}") from None
+            raise TransientError(f"BigQuery did not answer in time: {exc}") from None
 
 
-def _client(project: str) -> bigquery.Client:
-    host = os.environ.get(EMULATOR_HOST)
-    if host:
-        return bigquery.Client(project=project, credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-                               client_options=ClientOptions(api_endpoint=f"http://{host}"))
-    return bigquery.Client(project=project)
+class _Shared:
+    """The client (built on first use, under a lock) and the tables described so far."""
+
+    def __init__(self, project: str, emulator_host: str | None) -> None:
+        self._project = project
+        self._emulator_host = emulator_host
+        self._client: bigquery.Client | None = None
+        self._tables: dict[TableRef, TableInfo] = {}
+        self._lock = threading.Lock()
+
+    def client(self) -> bigquery.Client:
+        with self._lock:
+            if self._client is None:
+                if self._emulator_host:
+                    self._client = bigquery.Client(
+                        project=self._project,
+                        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+                        client_options=ClientOptions(api_endpoint=f"http://{self._emulator_host}"))
+                else:
+                    self._client = bigquery.Client(project=self._project)
+            return self._client
+
+    def describe(self, table: TableRef, look: Any) -> TableInfo | None:
+        """A table's metadata, asked for once per process once it exists."""
+        with self._lock:
+            known = self._tables.get(table)
+        if known is not None:
+            return known
+        found: TableInfo | None = look()
+        if found is not None:
+            with self._lock:
+                self._tables[table] = found
+        return found
+
+    def forget(self, table: TableRef) -> None:
+        with self._lock:
+            self._tables.pop(table, None)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
 
 def classify(exc: exceptions.GoogleAPICallError, table: TableRef) -> BackfillError:
-    """notFound → TableNotFound with BigQuery's text; retryable reasons and 5xx → transient."""
+    """notFound → TableNotFound with BigQuery's text; retryable reasons, 429, 5xx and the two
+    400s that pass on their own → transient; the rest permanent."""
     reasons = {error.get("reason") for error in exc.errors or [] if isinstance(error, dict)}
     text = _message(exc)
     if str(table) not in text:  # "Dataset p:nba_raw was not found" names no table
         text = f"{table}: {text}"
     if isinstance(exc, exceptions.NotFound) or "notFound" in reasons:
         return TableNotFound(text)
-    if (reasons & _TRANSIENT_REASONS or _SERIALIZATION_FAILURE in text.lower()
+    if (reasons & _TRANSIENT_REASONS or any(t in text.lower() for t in _TRANSIENT_TEXTS)
             or isinstance(exc, exceptions.ServerError | exceptions.TooManyRequests)):
         return TransientError(text)
     return PermanentError(text)
@@ -212,11 +336,6 @@ def _parameter_type(value: object) -> str:
     raise TypeError(f"no BigQuery parameter type for {type(value).__name__}")
 
 
-def _range(start: date, end: date) -> list[bigquery.ScalarQueryParameter]:
-    return [bigquery.ScalarQueryParameter("start", "DATE", start),
-            bigquery.ScalarQueryParameter("end", "DATE", end)]
-
-
 def _rows_parameter(rows: Sequence[Row], columns: Schema) -> bigquery.ArrayQueryParameter:
     """The rows as one ARRAY<STRUCT<...>> parameter, typed by the schema (NULLs keep their type)."""
     struct = bigquery.StructQueryParameterType(
@@ -227,5 +346,11 @@ def _rows_parameter(rows: Sequence[Row], columns: Schema) -> bigquery.ArrayQuery
     return bigquery.ArrayQueryParameter("rows", struct, values)
 
 
-def _json_value(value: Any) -> Any:
+def _insert_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
+
+
+def _label(text: str) -> str:
+    """A label key or value as BigQuery allows: lower-case letters, digits, _ and -, 63 at most."""
+    return _LABEL.sub("_", text.lower())[:63]
+

@@ -1,21 +1,25 @@
 """The dead-letter subscription read as an inbox: pull everything, hold it, settle each message.
 
 Peeking is a lease that acknowledges nothing: every message goes back with a zero ack deadline,
-so the queue is as it was. Held messages get a long ack deadline first, so a slow replay does not
-see its lease expire and the message delivered twice.
+so the queue is as it was. Held messages get a long ack deadline, renewed during a long replay,
+so a slow replay does not see its lease expire and a message delivered twice. A synchronous pull
+may return fewer messages than there are, or none while some remain: the queue counts as empty
+only after several empty pulls in a row.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
 import google.cloud.pubsub_v1 as pubsub_v1  # untyped: by path, so mypy reads it as Any
 from google.api_core import exceptions as api_exceptions
 
-from backfill.domain.dead_letter import Received
+from backfill.adapters.pubsub_push import why_dead_lettered
+from backfill.adapters.values import utc
+from backfill.domain.dead_letter import DeadLetterMessage
 from backfill.domain.errors import PermanentError, TransientError
 from backfill.ports import DeadLetterInbox, Lease
 
@@ -23,35 +27,56 @@ log = logging.getLogger("backfill.pubsub")
 
 PULL_BATCH = 1000  # Pub/Sub's maximum per pull
 PULL_TIMEOUT_SECONDS = 1.0
+EMPTY_PULLS = 3
 HOLD_SECONDS = 600  # Pub/Sub's maximum ack deadline
+RENEW_AFTER_SECONDS = HOLD_SECONDS / 3
 
 
 class PubSubLease(Lease):
-    def __init__(self, subscriber: pubsub_v1.SubscriberClient, path: str) -> None:
+    def __init__(self, subscriber: pubsub_v1.SubscriberClient, path: str,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._subscriber = subscriber
         self._path = path
         self._ack_ids: dict[str, str] = {}
-        self.messages: list[Received] = []
+        self._clock = clock
+        self._renewed = clock()
+        self.messages: list[DeadLetterMessage] = []
 
     def pull_all(self) -> None:
-        while True:
+        empty = 0
+        while empty < EMPTY_PULLS:
             try:
                 response = self._subscriber.pull(subscription=self._path, max_messages=PULL_BATCH,
                                                  timeout=PULL_TIMEOUT_SECONDS)
             except api_exceptions.DeadlineExceeded:
-                return
+                empty += 1
+                continue
             if not response.received_messages:
-                return
-            ack_ids = [m.ack_id for m in response.received_messages]
-            self._subscriber.modify_ack_deadline(subscription=self._path, ack_ids=ack_ids,
-                                                 ack_deadline_seconds=HOLD_SECONDS)
+                empty += 1
+                continue
+            empty = 0
+            self._hold([m.ack_id for m in response.received_messages])
             for received in response.received_messages:
                 message = received.message
                 if message.message_id not in self._ack_ids:
-                    self.messages.append(Received(message.message_id, bytes(message.data),
-                                                  dict(message.attributes),
-                                                  _utc(message.publish_time)))
+                    published = utc(message.publish_time)
+                    attributes = dict(message.attributes)
+                    self.messages.append(DeadLetterMessage(
+                        message.message_id, bytes(message.data), attributes, published,
+                        why_dead_lettered(attributes, published)))
                 self._ack_ids[message.message_id] = received.ack_id
+        self._renewed = self._clock()
+
+    def keep_alive(self) -> None:
+        if self._clock() - self._renewed >= RENEW_AFTER_SECONDS:
+            self._hold(list(self._ack_ids.values()))
+            self._renewed = self._clock()
+
+    def _hold(self, ack_ids: list[str]) -> None:
+        for start in range(0, len(ack_ids), PULL_BATCH):
+            self._subscriber.modify_ack_deadline(subscription=self._path,
+                                                 ack_ids=ack_ids[start:start + PULL_BATCH],
+                                                 ack_deadline_seconds=HOLD_SECONDS)
 
     def acknowledge(self, message_id: str) -> None:
         ack_id = self._ack_ids.pop(message_id)
@@ -97,6 +122,3 @@ class PubSubInbox(DeadLetterInbox):
                 log.warning("could not release dead letters on %s: %s", path, exc.message)
             subscriber.close()
 
-
-def _utc(stamp: datetime) -> datetime:
-    return stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC)

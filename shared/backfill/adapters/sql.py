@@ -1,63 +1,87 @@
-"""SQL text built by small pure functions; identifiers come only from validated TableRef/Column."""
+"""SQL text built by small pure functions; identifiers come only from validated names, and every
+value is a named parameter (`$name` in DuckDB, `@name` in BigQuery)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
+from backfill.adapters.values import utc
 from backfill.domain.gaps import GameStat
 from backfill.domain.tables import Schema, TableRef, identifier
-from backfill.ports import GameScan
+from backfill.ports import SCAN_FIELDS, Read, Scan
+
+# The type of each scan field, for the NULL a scan reports where it reads no column.
+_FIELD_TYPES = {"processed_at": "TIMESTAMP", "version": "STRING", "inputs": "STRING",
+                "content": "STRING"}
 
 
-def scan_games_sql(scan: GameScan, quote: str, placeholder: str) -> str:
-    """Count rows per game in the window; optionally the newest processed time and a label.
+@dataclass(frozen=True)
+class Dialect:
+    quote: str        # of identifiers: " (DuckDB) or ` (BigQuery)
+    placeholder: str  # prefix of a named parameter: $ (DuckDB) or @ (BigQuery)
 
-    `placeholder` is the dialect's prefix of a named parameter: `$` (DuckDB) or `@` (BigQuery).
-    """
-    processed = (f"MAX({identifier(scan.processed_column)})" if scan.processed_column
-                 else "CAST(NULL AS TIMESTAMP)")
-    label = (f"MAX({identifier(scan.label_column)})" if scan.label_column
-             else "CAST(NULL AS STRING)")
+    def table(self, table: TableRef) -> str:
+        return self.quote + f"{self.quote}.{self.quote}".join((table.dataset, table.table)) \
+            + self.quote
+
+    def parameter(self, name: str) -> str:
+        return f"{self.placeholder}{name}"
+
+
+DUCKDB = Dialect('"', "$")
+BIGQUERY = Dialect("`", "@")
+
+
+def scan_sql(scan: Scan, dialect: Dialect) -> tuple[str, dict[str, Any]]:
+    """Count rows per game in the window, and the newest value of each column asked for."""
+    game_id, game_date = identifier(scan.column("game_id")), identifier(scan.column("game_date"))
+    maxima = dict(scan.maxima)
+    fields = ", ".join(
+        f"MAX({identifier(scan.column(maxima[f]))}) AS {f}" if f in maxima
+        else f"CAST(NULL AS {_FIELD_TYPES[f]}) AS {f}" for f in SCAN_FIELDS)
+    parameters: dict[str, Any] = {"start_date": scan.window.start, "end_date": scan.window.end}
     if scan.count_where:
-        column = identifier(scan.count_where[0])
-        allowed = ", ".join(f"{placeholder}{name}" for name in count_parameter_names(scan))
-        rows = f"SUM(CASE WHEN {column} IN ({allowed}) THEN 1 ELSE 0 END)"
+        column, values = scan.count_where
+        names = [f"count_value_{i}" for i in range(len(values))]
+        parameters.update(zip(names, values, strict=True))
+        allowed = ", ".join(dialect.parameter(n) for n in names)
+        rows = f"SUM(CASE WHEN {identifier(scan.column(column))} IN ({allowed}) THEN 1 ELSE 0 END)"
     else:
         rows = "COUNT(*)"
-    # Identifiers come from validated TableRef/Column names; every value is a parameter.
-    return (f"SELECT game_id, game_date, {rows} AS row_count, {processed} AS processed_at, "  # noqa: S608
-            f"{label} AS label "
-            f"FROM {table_sql(scan.table, quote)} "
-            f"WHERE game_date BETWEEN {placeholder}start_date AND {placeholder}end_date "
-            "GROUP BY game_id, game_date")
+    # Identifiers are validated names; every value is a parameter.
+    sql = (f"SELECT {game_id} AS game_id, {game_date} AS game_date, "  # noqa: S608
+           f"{rows} AS row_count, {fields} FROM {dialect.table(scan.table)} "
+           f"WHERE {game_date} BETWEEN {dialect.parameter('start_date')} "
+           f"AND {dialect.parameter('end_date')} GROUP BY {game_id}, {game_date}")
+    return sql, parameters
 
 
 def game_stat(row: Sequence[Any]) -> GameStat:
-    """A GameStat from one result row of `scan_games_sql`; a naive timestamp is UTC."""
-    game_id, game_date, count, processed, label = row
-    if isinstance(processed, datetime) and processed.tzinfo is None:
-        processed = processed.replace(tzinfo=UTC)
-    return GameStat(game_id, game_date, int(count or 0), processed, label)
+    """A GameStat from one result row of `scan_sql`; a naive timestamp is UTC."""
+    game_id, game_date, count, processed, version, inputs, content = row
+    return GameStat(game_id, game_date, int(count or 0), utc(processed), version, inputs, content)
 
 
-def count_parameter_names(scan: GameScan) -> list[str]:
-    """One named parameter per allowed value of `count_where` (both dialects accept `IN (a, b)`)."""
-    return [f"count_value_{i}" for i in range(len(scan.count_where[1]))] if scan.count_where else []
-
-
-def scan_parameters(scan: GameScan) -> dict[str, object]:
-    """The values of the parameters `scan_games_sql` names."""
-    values = scan.count_where[1] if scan.count_where else ()
-    return {"start_date": scan.window.start, "end_date": scan.window.end,
-            **dict(zip(count_parameter_names(scan), values, strict=True))}
-
-
-def table_sql(table: TableRef, quote: str, project: str | None = None) -> str:
-    """`dataset.table` (with `project.` in front for BigQuery), quoted in the dialect's quote."""
-    parts = ([project] if project else []) + [table.dataset, table.table]
-    return quote + f"{quote}.{quote}".join(parts) + quote
+def read_sql(read: Read, dialect: Dialect) -> tuple[str, dict[str, Any]]:
+    """The rows a Read names: its columns under their names, its range and filters, its order."""
+    columns = ", ".join(f"{identifier(column)} AS {identifier(name)}" if column != name
+                        else identifier(name) for name, column in read.columns) or "*"
+    by = identifier(read.by)
+    parameters: dict[str, Any] = {"start": read.start, "end": read.end}
+    filters = [f"{by} BETWEEN {dialect.parameter('start')} AND {dialect.parameter('end')}"]
+    for i, (column, value) in enumerate(read.equals):
+        parameters[f"equals_{i}"] = value
+        filters.append(f"{identifier(column)} = {dialect.parameter(f'equals_{i}')}")
+    sql = (f"SELECT {columns} FROM {dialect.table(read.table)} "  # noqa: S608
+           f"WHERE {' AND '.join(filters)}")
+    if read.newest_first:
+        sql += f" ORDER BY {by} DESC"
+    if read.limit is not None:
+        parameters["limit"] = int(read.limit)
+        sql += f" LIMIT {dialect.parameter('limit')}"
+    return sql, parameters
 
 
 def column_list(columns: Schema) -> str:

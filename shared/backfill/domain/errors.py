@@ -1,4 +1,13 @@
-"""One exception base with specific subclasses; entry points map them to exit codes and statuses."""
+"""One exception base with specific subclasses; entry points map them to exit codes and statuses.
+
+| error              | worker                 | detector (HTTP) | CLI    |
+|--------------------|------------------------|-----------------|--------|
+| TransientError     | retried, then dead-lettered with the reason | 500 | exit 1 |
+| PermanentError     | dead-lettered at once  | 500             | exit 1 |
+| InvalidRequest     | dead-lettered at once  | -               | -      |
+| BadRequest         | -                      | 400             | -      |
+| ConfigurationError | 500 (nothing acknowledged) | 500         | exit 2 |
+"""
 
 
 class BackfillError(Exception):
@@ -9,12 +18,16 @@ class TransientError(BackfillError):
     """A failure that may pass on its own (rate limit, lock, backend hiccup): retry with backoff."""
 
 
-class DependencyNotReady(TransientError):
-    """An upstream processor has not filled this date yet: try again later, never run on missing inputs."""
+class OutOfTime(TransientError):
+    """The delivery's deadline passed before a call could finish."""
 
 
 class PermanentError(BackfillError):
     """A failure that retrying cannot fix (bad source data, access denied): dead-letter at once."""
+
+
+class BadData(PermanentError):
+    """One game's Phase 2 rows cannot be computed: that game is refused, the others are written."""
 
 
 class InvalidRequest(PermanentError):
@@ -25,5 +38,14 @@ class TableNotFound(PermanentError):
     """A configured table does not exist in the warehouse."""
 
 
+class SchemaMismatch(PermanentError):
+    """A table lacks a column Backfill needs, has it with another type, or is not partitioned
+    by game_date."""
+
+
+class BadRequest(BackfillError):
+    """The caller sent something unusable (the detector's request body): their fault, a 400."""
+
+
 class ConfigurationError(BackfillError):
-    """Bad settings or processor configuration: a usage error for the CLI."""
+    """Bad settings or configuration of this deployment: exit 2 for the CLI, 500 for a function."""

@@ -1,164 +1,290 @@
-"""Gap arithmetic: compare Phase 2 and Phase 3 game by game, group the gaps by date.
+"""Gap arithmetic: judge one processor's games from what its tables hold, group the gaps by date.
 
 A game is a gap when Phase 3 has none of its rows (missing), fewer than its Phase 2 rows imply
-(incomplete), or rows computed before Phase 2 was last processed (stale). A game the schedule
-says is final but that has no Phase 2 rows is an upstream gap: reported, never requested, since
-no processor can make Phase 2 data.
+(incomplete), rows computed from inputs that changed since (stale: a Phase 2 row re-processed, or
+an upstream processor's game recomputed with other values), or rows an older version of the
+processor wrote (outdated). A gap game held in quarantine is reported as such and not requested;
+one whose upstream game is held waits with it. A final game of the schedule with no Phase 2 rows
+is an upstream gap: reported, never requested, since no processor can make Phase 2 data.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
-from backfill.domain.games import DEFAULT_GAME_TYPES, GameKey, KeyRule, game_type, team_set_key
+from backfill.domain.games import DEFAULT_GAME_TYPES, GameKey, game_key
+from backfill.domain.lineage import input_times, parse_upstream_versions, upstream_versions
+from backfill.domain.quarantine import QuarantineEvent
 from backfill.domain.request import Reason
+from backfill.domain.schedule import Schedule
+from backfill.domain.window import Window
 
 
 @dataclass(frozen=True)
 class GameStat:
-    """What one table holds for one game: rows counted, newest processed time, a label.
-
-    The label is a per-game value a scan asked for, e.g. the schedule's official id.
-    """
+    """What one table holds for one game: rows counted, newest processed time and, for Phase 3,
+    the version that wrote it, the upstream versions it read and its own content version."""
 
     game_id: str
     game_date: date
     rows: int = 1
     processed_at: datetime | None = None
-    label: str | None = None
+    version: str | None = None
+    inputs: str | None = None
+    content: str | None = None
+    key: GameKey = field(default=None, compare=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.key is None:
+            object.__setattr__(self, "key", game_key(self.game_date, self.game_id))
 
 
 @dataclass(frozen=True)
 class GapRule:
-    """How one processor's games are compared: key, game types checked, rows expected."""
+    """How one processor's games are judged."""
 
-    key: KeyRule = team_set_key
+    processor: str
+    source: str  # the Phase 2 table, as `stale_inputs` names it
     game_types: frozenset[str] = DEFAULT_GAME_TYPES
     # Phase 3 rows each counted Phase 2 row should give (upcoming context: 2 per scheduled game).
     rows_per_source_row: int = 1
+    lookback_days: int = 0
+    depends_on: tuple[str, ...] = ()
+    version: str | None = None  # None: the processor declares none, so nothing is outdated
+
+    def checks(self, game_type: str | None) -> bool:
+        """A game the schedule does not know is checked too."""
+        return game_type is None or game_type in self.game_types
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """What one dependency holds for the window: its Phase 3 games, the games its Phase 2
+    source has (None: not read), and the games it holds in quarantine, with why."""
+
+    target: Sequence[GameStat]
+    source_keys: frozenset[GameKey] | None = None
+    holding: Mapping[GameKey, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a processor's games of a window are judged on.
+
+    `source` covers the window and the processor's lookback before it. `target` is None when the
+    Phase 3 table does not exist yet (every game is missing). `upstream` is None when the
+    dependencies were not read (no game is then stale or waiting because of them). `held` is
+    this processor's quarantine.
+    """
+
+    window: Window
+    source: Sequence[GameStat]
+    target: Sequence[GameStat] | None
+    schedule: Schedule
+    upstream: Mapping[str, Upstream] | None = None
+    held: Mapping[GameKey, QuarantineEvent] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GameGap:
+    game: GameStat
+    reason: Reason
+    stale_inputs: tuple[str, ...] = ()
+    found_version: str | None = None
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """One (processor, game_date) to fill, with the games that showed the gap."""
+    """One (processor, game_date) to fill, with the games that showed the gap and why."""
 
     processor: str
     game_date: date
     game_ids: tuple[str, ...]
     reason: Reason
+    stale_inputs: tuple[str, ...] = ()
+    has_version: str | None = None
+    needs_version: str | None = None
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> dict[str, Any]:
         return {"game_date": self.game_date.isoformat(), "game_ids": list(self.game_ids),
-                "reason": self.reason.value}
+                "reason": self.reason.value, "stale_inputs": list(self.stale_inputs),
+                "has_version": self.has_version, "needs_version": self.needs_version}
 
 
 @dataclass(frozen=True)
-class UpstreamGap:
-    """Final games of one date that have no Phase 2 rows in a processor's source."""
+class GamesOfDate:
+    """Games of one date set aside with a reason: upstream gaps, quarantined or waiting games."""
 
-    processor: str
     game_date: date
     game_ids: tuple[str, ...]
+    reason: str = ""
 
-    def as_dict(self) -> dict[str, object]:
-        return {"game_date": self.game_date.isoformat(), "game_ids": list(self.game_ids)}
+    def as_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"game_date": self.game_date.isoformat(),
+                                 "game_ids": list(self.game_ids)}
+        return {**found, "reason": self.reason} if self.reason else found
 
 
 @dataclass
 class Gaps:
-    """Everything detection found for one processor."""
+    """Everything detection found for one processor in a window."""
 
     candidates: list[Candidate] = field(default_factory=list)
-    upstream: list[UpstreamGap] = field(default_factory=list)
+    upstream: list[GamesOfDate] = field(default_factory=list)
+    quarantined: list[GamesOfDate] = field(default_factory=list)
+    waiting: list[GamesOfDate] = field(default_factory=list)
+    # The checked Phase 2 games of each date (status counts games by them).
+    games: dict[date, tuple[str, ...]] = field(default_factory=dict)
+    # Games still held in quarantine, and the input time each was judged against.
+    holding: dict[GameKey, QuarantineEvent] = field(default_factory=dict)
+
+    def candidate(self, game_date: date) -> Candidate | None:
+        return next((c for c in self.candidates if c.game_date == game_date), None)
 
 
-# When one date holds games with different reasons, the message carries the most basic one.
-_REASON_ORDER = (Reason.MISSING, Reason.INCOMPLETE, Reason.STALE)
+# When one date holds games with different reasons, the request carries the most basic one.
+_REASON_ORDER = (Reason.MISSING, Reason.INCOMPLETE, Reason.STALE, Reason.OUTDATED)
 
 
-def by_key(games: Iterable[GameStat], rule: GapRule) -> dict[GameKey, GameStat]:
-    """Games by the rule's key; rows of one game stored under two id spellings add up."""
+def by_key(games: Iterable[GameStat]) -> dict[GameKey, GameStat]:
+    """Games by key; rows of one game stored under two id spellings add up."""
     merged: dict[GameKey, GameStat] = {}
     for game in games:
-        key = rule.key(game.game_date, game.game_id)
-        seen = merged.get(key)
+        seen = merged.get(game.key)
         if seen is None:
-            merged[key] = game
+            merged[game.key] = game
             continue
         stamps = [s for s in (seen.processed_at, game.processed_at) if s is not None]
-        merged[key] = replace(seen, game_id=min(seen.game_id, game.game_id),
-                              rows=seen.rows + game.rows, processed_at=max(stamps, default=None),
-                              label=seen.label or game.label)
+        merged[game.key] = GameStat(
+            min(seen.game_id, game.game_id), seen.game_date, seen.rows + game.rows,
+            max(stamps, default=None), seen.version or game.version, seen.inputs or game.inputs,
+            seen.content or game.content, key=seen.key)
     return merged
 
 
-def checked(games: dict[GameKey, GameStat], types: dict[GameKey, str | None],
-            rule: GapRule) -> dict[GameKey, GameStat]:
-    """The games of types the rule checks; a game the schedule does not know is kept."""
-    return {key: game for key, game in games.items()
-            if types.get(key) is None or types[key] in rule.game_types}
+def judge(rule: GapRule, evidence: Evidence) -> Gaps:
+    """One processor's candidates, upstream gaps, quarantined and waiting games in a window."""
+    window = evidence.window
+    types = evidence.schedule.types()
+    source = by_key(evidence.source)
+    times = input_times(((k, g.processed_at) for k, g in source.items()), rule.lookback_days)
+    checked = {k: g for k, g in source.items()
+               if window.start <= g.game_date <= window.end and rule.checks(types.get(k))}
+    target = by_key(evidence.target or ())
+    upstream = None if evidence.upstream is None else {
+        name: by_key(up.target) for name, up in evidence.upstream.items()}
+    found = Gaps(games=_ids_by_date(checked.values()))
+    gaps: dict[GameKey, GameGap] = {}
+    for key, game in checked.items():
+        expected = None if upstream is None else {
+            name: _content(upstream.get(name, {}).get(key)) for name in rule.depends_on}
+        gap = game_gap(rule, game, times.get(key), target.get(key), expected)
+        if gap is None:
+            continue
+        hold = evidence.held.get(key)
+        blocked = _blocked(key, evidence.upstream or {}, upstream or {})
+        if hold is not None and hold.still_holds(times.get(key)):
+            found.holding[key] = hold
+            found.quarantined.append(GamesOfDate(game.game_date, (game.game_id,), hold.reason))
+        elif blocked:
+            found.waiting.append(GamesOfDate(game.game_date, (game.game_id,), blocked))
+        else:
+            gaps[key] = gap
+    found.candidates = group_by_date(rule, gaps.values())
+    found.quarantined = _merge_by_date(found.quarantined)
+    found.waiting = _merge_by_date(found.waiting)
+    found.upstream = upstream_gaps(rule, evidence.schedule, window, source)
+    return found
 
 
-def game_gaps(phase2: dict[GameKey, GameStat],
-              phase3: dict[GameKey, GameStat], rule: GapRule) -> dict[GameStat, Reason]:
-    """Every Phase 2 game that Phase 3 lacks, holds too few rows of, or computed too early."""
-    gaps: dict[GameStat, Reason] = {}
-    for key, source in phase2.items():
-        expected = source.rows * rule.rows_per_source_row
-        target = phase3.get(key)
-        if expected == 0:
-            continue  # e.g. a gamebook with no active player: nothing to compute
-        if target is None or target.rows == 0:
-            gaps[source] = Reason.MISSING
-        elif target.rows < expected:
-            gaps[source] = Reason.INCOMPLETE
-        elif (source.processed_at is not None and target.processed_at is not None
-              and source.processed_at > target.processed_at):
-            # Phase 3 rows without a recorded source time cannot be judged, so are not stale.
-            gaps[source] = Reason.STALE
-    return gaps
+def game_gap(rule: GapRule, source: GameStat, input_time: datetime | None,
+             target: GameStat | None,
+             upstream: Mapping[str, str | None] | None) -> GameGap | None:
+    """Why a Phase 2 game's Phase 3 is not right, if it is not. Unknown is not old: a Phase 3
+    row without a recorded input time, upstream versions or version is never stale or outdated."""
+    expected = source.rows * rule.rows_per_source_row
+    if expected == 0:
+        return None  # e.g. a gamebook with no active player: nothing to compute
+    if target is None or target.rows == 0:
+        return GameGap(source, Reason.MISSING)
+    if target.rows < expected:
+        return GameGap(source, Reason.INCOMPLETE)
+    stale: list[str] = []
+    if (input_time is not None and target.processed_at is not None
+            and input_time > target.processed_at):
+        stale.append(rule.source)
+    if upstream is not None and target.inputs is not None:
+        recorded = parse_upstream_versions(target.inputs)
+        expected_versions = parse_upstream_versions(upstream_versions(upstream))
+        stale += [name for name in sorted(upstream)
+                  if recorded.get(name) != expected_versions.get(name)]
+    if stale:
+        return GameGap(source, Reason.STALE, tuple(stale), target.version)
+    if rule.version is not None and target.version is not None and target.version != rule.version:
+        return GameGap(source, Reason.OUTDATED, found_version=target.version)
+    return None
 
 
-def group_by_date(processor: str, gaps: dict[GameStat, Reason]) -> list[Candidate]:
-    """One candidate per date (processing is per date, lesson 1), oldest date first."""
-    by_date: dict[date, dict[str, Reason]] = defaultdict(dict)
-    for game, reason in gaps.items():
-        by_date[game.game_date][game.game_id] = reason
+def group_by_date(rule: GapRule, gaps: Iterable[GameGap]) -> list[Candidate]:
+    """One candidate per date (detection is per game, processing per date), oldest first."""
+    by_date: dict[date, list[GameGap]] = defaultdict(list)
+    for gap in gaps:
+        by_date[gap.game.game_date].append(gap)
     candidates = []
     for day in sorted(by_date):
         games = by_date[day]
-        reason = min(games.values(), key=_REASON_ORDER.index)
-        candidates.append(Candidate(processor, day, tuple(sorted(games)), reason))
+        versions = sorted({g.found_version for g in games if g.found_version is not None})
+        candidates.append(Candidate(
+            rule.processor, day, tuple(sorted(g.game.game_id for g in games)),
+            min((g.reason for g in games), key=_REASON_ORDER.index),
+            tuple(sorted({name for g in games for name in g.stale_inputs})),
+            versions[0] if versions else None, rule.version))
     return candidates
 
 
-def upstream_gaps(processor: str, schedule: Iterable[GameStat], phase2: Iterable[GameStat],
-                  rule: GapRule) -> list[UpstreamGap]:
-    """Final games of checked types (schedule rows count final rows) absent from Phase 2."""
-    finals = by_key((g for g in schedule if g.rows > 0), rule)
-    present = by_key(phase2, rule)
-    types = {key: game_type(game.label) for key, game in finals.items()}
+def upstream_gaps(rule: GapRule, schedule: Schedule, window: Window,
+                  source: Mapping[GameKey, GameStat]) -> list[GamesOfDate]:
+    """Final games of checked types the schedule has and the processor's Phase 2 lacks, by the
+    date-based id a person would look for in Phase 2."""
+    missing = [GamesOfDate(game.game_date, (game.date_based_id,))
+               for game in schedule.between(window.start, window.end)
+               if game.final and rule.checks(game.game_type) and game.key not in source]
+    return _merge_by_date(missing)
+
+
+def _blocked(key: GameKey, dependencies: Mapping[str, Upstream],
+             targets: Mapping[str, Mapping[GameKey, GameStat]]) -> str:
+    """Why a game cannot be computed until a person acts upstream, or "" if it can: a
+    dependency without rows of it holds it in quarantine, or has no Phase 2 rows of it."""
+    for name, dependency in sorted(dependencies.items()):
+        if targets[name].get(key) is not None and targets[name][key].rows:
+            continue
+        if key in dependency.holding:
+            return f"waiting on {name}, which holds it in quarantine: {dependency.holding[key]}"
+        if dependency.source_keys is not None and key not in dependency.source_keys:
+            return f"waiting on {name}, whose Phase 2 source has no rows of it"
+    return ""
+
+
+def _content(stat: GameStat | None) -> str | None:
+    return stat.content if stat is not None else None
+
+
+def _ids_by_date(games: Iterable[GameStat]) -> dict[date, tuple[str, ...]]:
     by_date: dict[date, list[str]] = defaultdict(list)
-    for key, game in checked(finals, types, rule).items():
-        if key not in present:
-            by_date[game.game_date].append(game.game_id)
-    return [UpstreamGap(processor, day, tuple(sorted(ids))) for day, ids in sorted(by_date.items())]
+    for game in games:
+        by_date[game.game_date].append(game.game_id)
+    return {day: tuple(sorted(ids)) for day, ids in sorted(by_date.items())}
 
 
-def find_gaps(processor: str, phase2: Iterable[GameStat], phase3: Iterable[GameStat],
-              schedule: Iterable[GameStat], rule: GapRule) -> Gaps:
-    """One processor's candidates and upstream gaps from its three scans.
-
-    `schedule` gives each game's official id as its label (for the game type) and counts its
-    final rows; an empty schedule filters nothing and finds no upstream gaps.
-    """
-    schedule = list(schedule)
-    phase2 = list(phase2)
-    types = {key: game_type(game.label) for key, game in by_key(schedule, rule).items()}
-    source = checked(by_key(phase2, rule), types, rule)
-    target = checked(by_key(phase3, rule), types, rule)
-    return Gaps(group_by_date(processor, game_gaps(source, target, rule)),
-                upstream_gaps(processor, schedule, phase2, rule))
+def _merge_by_date(items: Iterable[GamesOfDate]) -> list[GamesOfDate]:
+    """One entry per (date, reason), its games sorted."""
+    merged: dict[tuple[date, str], list[str]] = defaultdict(list)
+    for item in items:
+        merged[(item.game_date, item.reason)] += item.game_ids
+    return [GamesOfDate(day, tuple(sorted(ids)), reason)
+            for (day, reason), ids in sorted(merged.items())]

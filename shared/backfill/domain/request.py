@@ -23,19 +23,24 @@ class Reason(StrEnum):
     MISSING = "missing"
     INCOMPLETE = "incomplete"
     STALE = "stale"
-    MANUAL = "manual"
+    OUTDATED = "outdated"
+    MANUAL = "manual"  # published by hand: `backfill publish`, or a body typed without a reason
     REPLAY = "replay"
 
 
 class Request(BaseModel):
-    """Fill `processor` for `game_date`; `game_ids` says which games were found missing."""
+    """Fill `processor` for `game_date`; `game_ids` says which games were found missing.
+
+    Only `processor` and `game_date` are required, so an operator can type a request by hand:
+    without a reason it is `manual`, with a fresh request id and the time it was decoded.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     processor: str
     game_date: date
     game_ids: tuple[str, ...] = ()
-    reason: Reason
+    reason: Reason = Reason.MANUAL
     force: bool = False
     request_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
     detection_run_id: str | None = None
@@ -62,6 +67,12 @@ class Request(BaseModel):
         if value.tzinfo is None:
             raise ValueError("must carry a time zone (RFC 3339)")
         return value.astimezone(UTC)
+
+    @property
+    def run_id(self) -> str:
+        """The run (detection pass, publish, replay) it belongs to; a hand-typed request is a
+        manual run of its own."""
+        return self.detection_run_id or f"manual-{self.request_id[:12]}"
 
     def attributes(self) -> dict[str, str]:
         """Pub/Sub attributes, so subscriptions and operators can filter without decoding."""

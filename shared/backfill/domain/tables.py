@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from backfill.domain.errors import ConfigurationError
+from backfill.domain.errors import ConfigurationError, SchemaMismatch
 
 ColumnType = Literal["STRING", "INT64", "FLOAT64", "BOOL", "DATE", "TIMESTAMP"]
 COLUMN_TYPES: frozenset[str] = frozenset({"STRING", "INT64", "FLOAT64", "BOOL", "DATE", "TIMESTAMP"})
@@ -65,3 +66,54 @@ Schema = tuple[Column, ...]
 def schema(**columns: ColumnType) -> Schema:
     """Build a schema from keyword arguments in order: schema(game_id="STRING", points="INT64")."""
     return tuple(Column(name, kind) for name, kind in columns.items())
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """What a table is: its columns and types, and the column it is partitioned by (None when
+    the warehouse has no partitioning, as DuckDB)."""
+
+    columns: dict[str, ColumnType]
+    partitioned_by: str | None = None
+
+
+def check_columns(table: TableRef, info: TableInfo, needed: Schema,
+                  names: Mapping[str, str] | None = None) -> None:
+    """Raise SchemaMismatch naming the first needed column `table` lacks or types differently.
+
+    `names` maps a needed column to the table's own name for it (a processor's column mapping).
+    """
+    for column in needed:
+        physical = (names or {}).get(column.name, column.name)
+        found = info.columns.get(physical)
+        renamed = f" (as {physical})" if physical != column.name else ""
+        if found is None:
+            raise SchemaMismatch(f"{table} has no column {column.name}{renamed}: "
+                                 f"expected {column.type}")
+        if found != column.type:
+            raise SchemaMismatch(f"{table}.{physical} is {found}, expected {column.type}")
+
+
+@dataclass(frozen=True)
+class OpsTables:
+    """Backfill's own append-only tables, all in one dataset (`backfill_ops` by default)."""
+
+    dataset: str
+
+    def __post_init__(self) -> None:
+        identifier(self.dataset, "audit dataset")
+
+    @property
+    def log(self) -> TableRef:
+        """One row per delivery outcome and failed attempt."""
+        return TableRef(self.dataset, "backfill_log")
+
+    @property
+    def quarantine(self) -> TableRef:
+        """Games held or released, one event a row."""
+        return TableRef(self.dataset, "quarantine")
+
+    @property
+    def runs(self) -> TableRef:
+        """Passes that published requests, and their cancellations."""
+        return TableRef(self.dataset, "backfill_runs")

@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 
 # Fields a log call may pass in `extra=` that are copied into the entry.
-REQUEST_FIELDS = ("processor", "game_date", "request_id", "outcome")
+REQUEST_FIELDS = ("processor", "game_date", "request_id", "outcome", "event", "run_id")
 
 
 class CloudLoggingFormatter(logging.Formatter):

@@ -1,21 +1,27 @@
-"""One full cycle on the local stack: detect, publish, work the queue until drained."""
+"""One full cycle on the local stack: detect, publish, work the queue until drained, and again
+while the work made dependents stale, so one `backfill run` leaves every processor consistent.
+
+A correction to a team box score makes the team offense stale; recomputing it (pass 1) makes the
+player summaries of that game stale, which pass 2 finds and fixes. A pass only publishes what no
+earlier pass of the cycle published, so a date that fails stays failed (dead-lettered) instead of
+being retried pass after pass.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
-from backfill.adapters.pubsub_queue import Consumer, Topology, ensure_topology
-from backfill.bootstrap import build_worker
+from backfill.bootstrap import Backfill, bootstrap, consumer, ensure_topology
+from backfill.domain.runs import Trigger
 from backfill.domain.window import Window
-from backfill.local.runner import RunSummary, Stoppable, work_until_drained
+from backfill.local.runner import RunSummary, work_until_drained
 from backfill.local.stack import pubsub_emulator
-from backfill.ports import Delivery, NoProgress, Progress
-from backfill.service.detect import DetectionReport, detect
+from backfill.ports import NoProgress, Progress
+from backfill.service.detect import DetectionReport, Pass, detect
 from backfill.service.work import WorkResult
 from backfill.settings import Settings
 
@@ -24,105 +30,111 @@ AUDIT_BATCH_ROWS = 200
 
 
 @dataclass
-class CycleOutcome:
+class CyclePass:
     detection: DetectionReport
     run: RunSummary
 
+
+@dataclass
+class CycleOutcome:
+    passes: list[CyclePass] = field(default_factory=list)
+
+    @property
+    def detection(self) -> DetectionReport:
+        """The first pass's detection: every gap the cycle started from."""
+        return self.passes[0].detection
+
+    @property
+    def results(self) -> list[WorkResult]:
+        return [r for p in self.passes for r in p.run.results]
+
+    @property
+    def unaccounted(self) -> list[str]:
+        return [i for p in self.passes for i in p.run.unaccounted]
+
+    @property
+    def consumer_error(self) -> str | None:
+        return next((p.run.consumer_error for p in self.passes if p.run.consumer_error), None)
+
     @property
     def failed(self) -> bool:
-        return self.detection.failed or bool(self.run.unaccounted) or bool(self.run.consumer_error)
+        return (any(p.detection.failed for p in self.passes) or bool(self.unaccounted)
+                or self.consumer_error is not None)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"detected": len(self.detection.candidates),
-                "published": len(self.detection.published), **self.run.as_dict(),
-                "deferred": self.detection.deferred,
+        outcomes: Counter[str] = Counter()
+        for p in self.passes:
+            outcomes.update(p.run.outcomes)
+        return {"run_id": self.detection.run_id, "run_ids": [p.detection.run_id for p in self.passes],
+                "detected": len(self.detection.candidates),
+                "published": sum(len(p.detection.published) for p in self.passes),
+                **RunSummary(outcomes).as_dict(),
+                "redeliveries": sum(p.run.redeliveries for p in self.passes),
+                "unaccounted": len(self.unaccounted),
+                "deferred": self.passes[-1].detection.deferred,
+                "passes": len(self.passes),
                 "processor_errors": {p.name: p.error for p in self.detection.processors
                                      if p.error}}
-
-    def print(self, console: Console) -> None:
-        """The gaps found (with errors and upstream gaps), then what became of each request."""
-        print_gaps(console, self.detection)
-        counts = self.as_dict()
-        console.print(f"detected {counts['detected']}, published {counts['published']}, "
-                      f"deferred {counts['deferred']}: succeeded {counts['succeeded']}, "
-                      f"skipped {counts['skipped']}, dead-lettered {counts['dead_lettered']}",
-                      highlight=False)
-        for result in self.run.results:
-            if result.error and result.outcome == "dead_lettered":
-                console.print(f"[yellow]dead letter[/] {subject(result)}: {result.error}",
-                              highlight=False)
-        if self.run.unaccounted:
-            console.print(f"[red]{len(self.run.unaccounted)} requests unaccounted for[/]")
-        if self.run.consumer_error:
-            console.print(f"[red]the consumer stopped: {self.run.consumer_error}[/]")
-
-
-def print_gaps(console: Console, report: DetectionReport) -> None:
-    """Per processor: gap dates, games and reasons, upstream gaps; then errors and upstream games."""
-    table = Table(title=f"Gaps {report.window.start} .. {report.window.end}")
-    for column in ("processor", "status", "dates", "games", "reasons", "upstream gaps"):
-        table.add_column(column)
-    for result in report.processors:
-        reasons = sorted({c.reason.value for c in result.candidates})
-        table.add_row(result.name, "[red]error[/]" if result.error else "ok",
-                      str(len(result.candidates)),
-                      str(sum(len(c.game_ids) for c in result.candidates)), ", ".join(reasons),
-                      str(sum(len(g.game_ids) for g in result.upstream_gaps)))
-    console.print(table)
-    for result in report.processors:
-        for error in (result.error, result.upstream_error):
-            if error:
-                console.print(f"[red]{result.name}: {error}[/]", highlight=False)
-        for gap in result.upstream_gaps:
-            console.print(f"[yellow]upstream gap[/] {result.name} {gap.game_date}: "
-                          f"{', '.join(gap.game_ids)} final, no Phase 2 rows "
-                          "(a person must load them; never published)", highlight=False)
-
-
-def describe_result(result: WorkResult) -> str:
-    """One line about a finished delivery, for progress output."""
-    detail = f": {result.error}" if result.error else f" ({result.rows_written} rows)"
-    return f"{subject(result)} {result.outcome.value}{detail}"
-
-
-def subject(result: WorkResult) -> str:
-    return (f"{result.request.processor} {result.request.game_date}" if result.request
-            else "malformed request")
-
-
-def topology(settings: Settings) -> Topology:
-    return Topology(settings.project, settings.requests_topic, settings.requests_subscription,
-                    settings.dead_letter_topic, settings.dead_letter_subscription,
-                    settings.max_delivery_attempts)
 
 
 def run_cycle(settings: Settings, window: Window, *, processors: Sequence[str] = (),
               concurrency: int = 4, max_messages: int | None = None,
               timeout_seconds: float = 900.0, progress: Progress | None = None,
+              started_by: str = "",
               on_result: Callable[[WorkResult], None] | None = None) -> CycleOutcome:
-    """Detect and publish, then drain the requests subscription with `concurrency` workers."""
-    with pubsub_emulator(settings.project):
-        ensure_topology(topology(settings))
-        worker = build_worker(settings, audit_batch_rows=AUDIT_BATCH_ROWS)
-        report = detect(worker.warehouse, worker.registry, worker.queue, window,
-                        processors=processors or None, max_messages=max_messages)
-
-        def consume(handle: Callable[[Delivery], bool], n: int) -> Stoppable:
-            return Consumer(settings.project, settings.requests_subscription, handle, n)
-
-        shown = progress or NoProgress()
-        shown.start(len(report.published))
-
-        def finished(result: WorkResult) -> None:
-            shown(describe_result(result))
-            if on_result is not None:
-                on_result(result)
-
+    """Detect and publish, then drain the requests subscription with `concurrency` workers;
+    repeat for what the work made stale, at most once per level of dependencies."""
+    with pubsub_emulator(settings) as settings:
+        ensure_topology(settings)
+        app = bootstrap(settings)
+        outcome = CycleOutcome()
+        published: set[tuple[str, date]] = set()
         try:
-            summary = work_until_drained(
-                worker, consume, [r.request_id for r in report.published],
-                concurrency=concurrency, timeout_seconds=timeout_seconds, on_result=finished)
+            for _ in range(_levels(app) + 1):
+                found = _pass(app, window, processors, max_messages, started_by, published,
+                              concurrency, timeout_seconds, progress, on_result)
+                outcome.passes.append(found)
+                if not found.detection.published:
+                    break
         finally:
-            if worker.audit is not None:
-                worker.audit.flush()
-    return CycleOutcome(report, summary)
+            app.close()
+    return outcome
+
+
+def _pass(app: Backfill, window: Window, processors: Sequence[str], max_messages: int | None,
+          started_by: str, published: set[tuple[str, date]], concurrency: int,
+          timeout_seconds: float, progress: Progress | None,
+          on_result: Callable[[WorkResult], None] | None) -> CyclePass:
+    worker = app.worker(audit_batch_rows=AUDIT_BATCH_ROWS)
+    report = detect(app.warehouse, app.registry, app.ops, app.queue, window,
+                    processors=processors or None, max_messages=max_messages,
+                    run=Pass(Trigger.CLI, started_by),
+                    only_new=published)
+    published.update((r.processor, r.game_date) for r in report.published)
+    shown = progress or NoProgress()
+    shown.start(len(report.published))
+
+    def finished(result: WorkResult) -> None:
+        from backfill.local.render import describe_result
+
+        shown(describe_result(result))
+        if on_result is not None:
+            on_result(result)
+
+    try:
+        summary = work_until_drained(
+            worker, lambda handle, n: consumer(app.settings, handle, n),
+            [r.request_id for r in report.published], concurrency=concurrency,
+            timeout_seconds=timeout_seconds, on_result=finished)
+    finally:
+        if worker.audit is not None:
+            worker.audit.flush()
+    return CyclePass(report, summary)
+
+
+def _levels(app: Backfill) -> int:
+    """How many processors deep the longest chain of dependencies is."""
+    depth: dict[str, int] = {}
+    for p in app.registry.ordered():
+        depth[p.name] = 1 + max((depth[d] for d in p.depends_on), default=-1)
+    return max(depth.values(), default=0)

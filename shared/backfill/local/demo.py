@@ -2,8 +2,10 @@
 
 The gaps: whole dates missing for one processor, single games missing within a date, a range
 missing for a processor deployed late, a configured processor whose Phase 2 table is absent
-(an error), a date whose source data is corrupt (dead-lettered with its reason), and one planted
-gap of each reason (missing, incomplete, stale, upstream) with decoys that must not be reported.
+(an error), a game whose gamebook has a corrupt minutes string (the date's other games are filled,
+that game is held in quarantine), a team box-score correction that propagates through the team
+summaries to the player summaries, and one planted gap of each reason (missing, incomplete,
+stale, upstream) next to decoys that must not be reported.
 """
 
 from __future__ import annotations
@@ -15,25 +17,25 @@ from pathlib import Path
 
 from rich.console import Console
 
-from backfill.bootstrap import registry_from_file, warehouse_from_url
+from backfill.bootstrap import Backfill, bootstrap
+from backfill.domain.outcome import Outcome
 from backfill.domain.request import Reason
-from backfill.domain.tables import TableRef
 from backfill.domain.window import Window
 from backfill.local.cycle import CycleOutcome, run_cycle
-from backfill.local.plant import Case, Planted, covering, plant
-from backfill.local.seed import PHASE2_SCHEMAS
+from backfill.local.plant import Case, Planted, Planter, covering, plant
+from backfill.local.render import print_cycle
 from backfill.local.seeding import seed
 from backfill.local.stack import pubsub_emulator
-from backfill.ports import Warehouse
-from backfill.processors.registry import Registry
+from backfill.ports import Read, Row
+from backfill.processors.nba_raw import GAMEBOOK
 from backfill.settings import Settings
 
 SEASON = Window(date(2024, 11, 1), date(2024, 12, 10))
 LATE_DEPLOY = date(2024, 11, 20)            # upcoming_team_game_context starts here
 DEFENSE_OUTAGE = (date(2024, 11, 8), date(2024, 11, 11))  # team_defense crashed 4 days
 SINGLE_GAMES_DATE = date(2024, 11, 27)      # two player_game_summary games lost
-POISON_DATE = date(2024, 12, 4)             # a corrupt minutes string in the gamebook
-GAMEBOOK = TableRef("nba_raw", "nbac_gamebook_player_stats")
+POISON_DATE = date(2024, 12, 4)             # a corrupt minutes string in one game's gamebook
+PLAYERS = "player_game_summary"
 
 PROCESSORS_TOML = """\
 # A processor configured by a user: balldontlie box scores, whose Phase 2 table was never loaded.
@@ -51,6 +53,7 @@ class Expected:
     gaps: dict[tuple[str, date], Reason]  # (processor, date) the first detection must find
     upstream: dict[str, set[str]]         # processor -> games it must report as upstream gaps
     planted: list[Planted]
+    poisoned: str                         # the game whose gamebook is corrupt
     window: Window                        # the season and every planted decoy
 
 
@@ -62,30 +65,27 @@ def build_demo_warehouse(directory: Path) -> tuple[Settings, Expected]:
     settings = Settings.load({"warehouse": f"duckdb://{(directory / 'demo.duckdb').resolve()}",
                               "processors_file": str(directory / "processors.toml"),
                               "retry_budget_seconds": 20.0})
-    warehouse = warehouse_from_url(settings.warehouse)
-    registry = registry_from_file(settings.processors_file)
-    seed(warehouse, registry, SEASON)
+    app = bootstrap(settings)
+    seed(app.warehouse, app.registry, SEASON)
     expected: dict[tuple[str, date], Reason] = {}
 
     def drop_games(processor: str, day: date, keep: int | None = None) -> None:
-        target = registry.get(processor)
-        rows = warehouse.read_rows(target.target, day, day)
-        games = sorted({r["game_id"] for r in rows})
+        target = app.registry.get(processor).target
+        games = sorted({r["game_id"] for r in app.warehouse.read_rows(Read(target, day, day))})
         kept = set(games[:keep]) if keep is not None else set()
-        warehouse.replace_range(target.target, day, day,
-                                [r for r in rows if r["game_id"] in kept], target.schema)
+        Planter(app.warehouse, app.registry).edit(
+            target, day, lambda rows: [r for r in rows if r["game_id"] in kept])
         expected[(processor, day)] = Reason.MISSING
 
     for day in Window(*DEFENSE_OUTAGE).dates():
         drop_games("team_defense_game_summary", day)
-    drop_games("player_game_summary", SINGLE_GAMES_DATE, keep=_games(warehouse, registry,
-                                                                     SINGLE_GAMES_DATE) - 2)
+    drop_games(PLAYERS, SINGLE_GAMES_DATE, keep=len(_games(app, SINGLE_GAMES_DATE)) - 2)
     for day in Window(SEASON.start, LATE_DEPLOY - timedelta(days=1)).dates():
         drop_games("upcoming_team_game_context", day)
-    corrupt_minutes(warehouse, POISON_DATE)
-    drop_games("player_game_summary", POISON_DATE)
+    poisoned = corrupt_minutes(app, POISON_DATE)
+    drop_games(PLAYERS, POISON_DATE)
     # After the late deploy, so the upcoming context's own gap does not cover the planted games.
-    planted = plant(warehouse, registry, Window(LATE_DEPLOY, SEASON.end), list(Case))
+    planted = plant(app.warehouse, app.registry, Window(LATE_DEPLOY, SEASON.end), list(Case))
     upstream: dict[str, set[str]] = {}
     for p in planted:
         for name in p.processors:
@@ -93,20 +93,29 @@ def build_demo_warehouse(directory: Path) -> tuple[Settings, Expected]:
                 upstream.setdefault(name, set()).update(p.game_ids)
             else:
                 expected[(name, p.game_date)] = Reason(p.case.value)
-    return settings, Expected(expected, upstream, planted, covering(SEASON, planted))
+    app.close()
+    return settings, Expected(expected, upstream, planted, poisoned, covering(SEASON, planted))
 
 
-def _games(warehouse: Warehouse, registry: Registry, day: date) -> int:
-    rows = warehouse.read_rows(registry.get("player_game_summary").target, day, day)
-    return len({r["game_id"] for r in rows})
+def _games(app: Backfill, day: date) -> set[str]:
+    rows = app.warehouse.read_rows(Read(app.registry.get(PLAYERS).target, day, day))
+    return {r["game_id"] for r in rows}
 
 
-def corrupt_minutes(warehouse: Warehouse, day: date) -> None:
-    """One active player's minutes become unreadable, as a bad scrape would leave them."""
-    rows = warehouse.read_rows(GAMEBOOK, day, day)
-    victim = next(r for r in rows if r["player_status"] == "active")
-    victim["minutes"] = "3O:12"  # a letter O where a zero should be
-    warehouse.replace_range(GAMEBOOK, day, day, rows, PHASE2_SCHEMAS[GAMEBOOK])
+def corrupt_minutes(app: Backfill, day: date) -> str:
+    """One active player's minutes become unreadable, as a bad scrape would leave them;
+    returns the game's id."""
+    victim: dict[str, Row] = {}
+
+    def corrupt(rows: list[Row]) -> list[Row]:
+        row = next(r for r in sorted(rows, key=lambda r: r["game_id"])
+                   if r["player_status"] == "active")
+        row["minutes"] = "3O:12"  # a letter O where a zero should be
+        victim["row"] = row
+        return rows
+
+    Planter(app.warehouse, app.registry).edit(GAMEBOOK, day, corrupt)
+    return str(victim["row"]["game_id"])
 
 
 def run_demo(directory: str, console: Console) -> bool:
@@ -117,12 +126,14 @@ def run_demo(directory: str, console: Console) -> bool:
                   "then gaps made; planted:", highlight=False)
     for p in expected.planted:
         console.print(f"  {p.case:<10} {p.game_date}  {p.what}", highlight=False)
-    with pubsub_emulator(settings.project):
+    console.print(f"  poison     {POISON_DATE}  {GAMEBOOK}: minutes '3O:12' in game "
+                  f"{expected.poisoned}", highlight=False)
+    with pubsub_emulator(settings) as settings:
         first = run_cycle(settings, expected.window, concurrency=4)
         second = run_cycle(settings, expected.window, concurrency=4)
     for title, cycle in (("first cycle", first), ("second cycle, right after", second)):
         console.rule(title)
-        cycle.print(console)
+        print_cycle(console, cycle)
     checks = verify(first, second, expected)
     console.rule("checks")
     for ok, text in checks:
@@ -133,13 +144,19 @@ def run_demo(directory: str, console: Console) -> bool:
 def verify(first: CycleOutcome, second: CycleOutcome, expected: Expected) -> list[tuple[bool, str]]:
     found = {(c.processor, c.game_date): c.reason for c in first.detection.candidates}
     errors = {p.name for p in first.detection.processors if p.error}
-    poison = [r for r in first.run.results if r.outcome == "dead_lettered"]
-    left = {(c.processor, c.game_date) for c in second.detection.candidates}
-    published = {(r.processor, g) for r in first.detection.published + second.detection.published
-                 for g in r.game_ids}
+    published = {(r.processor, g) for cycle in (first, second) for p in cycle.passes
+                 for r in p.detection.published for g in r.game_ids}
     decoys = {g for p in expected.planted if p.case is Case.DECOYS for g in p.game_ids}
-    reported = {g for p in first.detection.processors for c in [*p.candidates, *p.upstream_gaps]
-                for g in c.game_ids}
+    reported = ({g for p in first.detection.processors for c in p.candidates for g in c.game_ids}
+                | {g for p in first.detection.processors for u in p.gaps.upstream
+                   for g in u.game_ids})
+    poison = [r for r in first.results if r.request and r.request.game_date == POISON_DATE
+              and r.request.processor == PLAYERS]
+    stale = next(p for p in expected.planted if p.case is Case.STALE)
+    later = {(r.processor, r.game_date, r.reason) for p in first.passes[1:]
+             for r in p.detection.published}
+    held = {g for p in second.detection.processors if p.name == PLAYERS
+            for q in p.gaps.quarantined for g in q.game_ids}
     reasons = sorted({r.value for r in expected.gaps.values()})
     return [
         (found == expected.gaps,
@@ -149,19 +166,24 @@ def verify(first: CycleOutcome, second: CycleOutcome, expected: Expected) -> lis
          and not published & {(p, g) for p, games in expected.upstream.items() for g in games},
          "the upstream gap was reported by every processor reading the unloaded tables, "
          "both times, and never published"),
-        (not decoys & reported, "no decoy (flipped ids, All-Star game, preseason games) "
-         "was reported"),
+        (not decoys & reported, "no decoy (flipped ids in Phase 2 and Phase 3, All-Star game, "
+         "preseason games) was reported"),
         (errors == {"team_offense_bdl"}, "the processor without a Phase 2 table is an error"),
-        (not first.run.unaccounted and not second.run.unaccounted,
-         "every published request ended succeeded, skipped or dead-lettered"),
-        ([(r.request.processor, r.request.game_date) for r in poison if r.request]
-         == [("player_game_summary", POISON_DATE)], "only the corrupt date was dead-lettered"),
-        (left == {("player_game_summary", POISON_DATE)},
-         "the second detection finds only what could not be fixed (missing, incomplete and "
-         "stale games were all processed)"),
+        (not first.unaccounted and not second.unaccounted,
+         "every published request ended succeeded, skipped, partial or dead-lettered"),
+        (len(poison) == 1 and poison[0].outcome is Outcome.PARTIAL
+         and set(poison[0].refused) == {expected.poisoned} and poison[0].games_written > 0
+         and "3O:12" in poison[0].refused[expected.poisoned],
+         f"the corrupt date's other games were written; game {expected.poisoned} alone was "
+         "refused, with the player and the value, and held in quarantine"),
+        ((PLAYERS, stale.game_date, Reason.STALE) in later,
+         "the box-score correction reached the player summaries: team offense and defense were "
+         "recomputed, then the players of that game in a second pass of the same run"),
+        (not second.detection.published and expected.poisoned in held,
+         "the second cycle publishes nothing: the quarantined game is reported, not retried"),
     ]
 
 
 def upstream_games(cycle: CycleOutcome) -> dict[str, set[str]]:
-    return {p.name: {g for gap in p.upstream_gaps for g in gap.game_ids}
-            for p in cycle.detection.processors if p.upstream_gaps}
+    return {p.name: {g for gap in p.gaps.upstream for g in gap.game_ids}
+            for p in cycle.detection.processors if p.gaps.upstream}

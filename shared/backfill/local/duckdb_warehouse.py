@@ -29,17 +29,17 @@ from typing import IO, Any
 
 import duckdb
 
-from backfill.adapters.sql import (
-    column_list,
-    game_stat,
-    scan_games_sql,
-    scan_parameters,
-    table_sql,
+from backfill.adapters.sql import DUCKDB, column_list, game_stat, read_sql, scan_sql
+from backfill.adapters.values import first_line, utc
+from backfill.domain.errors import (
+    ConfigurationError,
+    PermanentError,
+    TableNotFound,
+    TransientError,
 )
-from backfill.domain.errors import ConfigurationError, PermanentError, TableNotFound, TransientError
 from backfill.domain.gaps import GameStat
-from backfill.domain.tables import ColumnType, Schema, TableRef
-from backfill.ports import GameScan, Row, Warehouse, require_dates_within
+from backfill.domain.tables import ColumnType, Schema, TableInfo, TableRef
+from backfill.ports import Append, Change, Read, Replace, Row, Scan, Warehouse
 
 # Keep the file open this long after the last operation, then let other processes have it.
 LINGER_SECONDS = 0.1
@@ -49,98 +49,123 @@ HAND_OVER_SECONDS = 0.01
 
 DUCKDB_TYPES: dict[ColumnType, str] = {"STRING": "VARCHAR", "INT64": "BIGINT", "FLOAT64": "DOUBLE",
                                        "BOOL": "BOOLEAN", "DATE": "DATE", "TIMESTAMP": "TIMESTAMP"}
+# DuckDB's names for the types, as BigQuery names them (the contract's language).
+_AS_BIGQUERY: dict[str, str] = {
+    **{duck: bq for bq, duck in DUCKDB_TYPES.items()}, "INTEGER": "INT64", "SMALLINT": "INT64",
+    "HUGEINT": "INT64", "FLOAT": "FLOAT64", "TIMESTAMP WITH TIME ZONE": "TIMESTAMP"}
 
 
 class DuckDBWarehouse(Warehouse):
     """Warehouse on a DuckDB file; TIMESTAMP columns hold UTC, returned as aware datetimes."""
 
-    def __init__(self, path: str | Path, *, linger_seconds: float = LINGER_SECONDS,
+    def __init__(self, path: str | Path, *, spool_dir: str | None = None,
+                 linger_seconds: float = LINGER_SECONDS,
                  max_hold_seconds: float = MAX_HOLD_SECONDS) -> None:
         self.path = Path(path)
         self.url = f"duckdb://{self.path}"  # file-URL style: duckdb:///abs/path, duckdb://rel
         if self.path.exists() and self.path.is_dir():
             raise ConfigurationError(f"warehouse {self.path} is a directory, not a DuckDB file")
-        self._lease = _Lease(self.path, linger_seconds, max_hold_seconds)
+        self._hold = _FileHold(self.path, linger_seconds, max_hold_seconds)
+        self._spool_dir = spool_dir
         self._writing = threading.Lock()
         self._local = threading.local()
+        # Tables described so far (only existing ones): a delivery describes four or five, and
+        # DuckDB's information_schema costs a few milliseconds a query.
+        self._described: dict[TableRef, TableInfo] = {}
 
     # -- the port, in the same order as the BigQuery adapter ------------------------------------
 
-    def scan_games(self, scan: GameScan) -> list[GameStat]:
-        sql = scan_games_sql(scan, quote='"', placeholder="$")
+    def describe(self, table: TableRef) -> TableInfo | None:
+        known = self._described.get(table)
+        if known is not None:
+            return known
+        with self._connection() as con:
+            found = con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = $dataset AND table_name = $table ORDER BY ordinal_position",
+                {"dataset": table.dataset, "table": table.table}).fetchall()
+        if not found:
+            return None
+        info = TableInfo({name: _AS_BIGQUERY.get(kind, kind) for name, kind in found})  # type: ignore[misc]
+        self._described[table] = info
+        return info
+
+    def scan_games(self, scan: Scan) -> list[GameStat]:
+        sql, parameters = scan_sql(scan, DUCKDB)
         with self._connection(scan.table) as con:
-            result = con.execute(sql, scan_parameters(scan)).fetchall()
+            result = con.execute(sql, parameters).fetchall()
         return [game_stat(row) for row in result]
 
-    def read_rows(self, table: TableRef, start: date, end: date) -> list[Row]:
-        sql = (f"SELECT * FROM {table_sql(table, chr(34))} "  # noqa: S608 - identifiers validated
-               "WHERE game_date BETWEEN $start AND $end ORDER BY ALL")
-        with self._connection(table) as con:
-            cursor = con.execute(sql, {"start": start, "end": end})
+    def read_rows(self, read: Read) -> list[Row]:
+        sql, parameters = read_sql(read, DUCKDB)
+        with self._connection(read.table) as con:
+            cursor = con.execute(sql, parameters)
             names = [d[0] for d in cursor.description]
-            return [{n: _utc(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
+            return [{n: utc(v) for n, v in zip(names, row, strict=True)}
+                    for row in cursor.fetchall()]
 
-    def replace_range(self, table: TableRef, start: date, end: date, rows: Sequence[Row],
-                      columns: Schema) -> int:
-        require_dates_within(table, start, end, rows)
-        with self._connection(table, write=True) as con:
+    def write(self, changes: Sequence[Change]) -> None:
+        if not changes:
+            return
+        with self._connection(write=True) as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                con.execute(f"DELETE FROM {table_sql(table, chr(34))} "  # noqa: S608
-                            "WHERE game_date BETWEEN $start AND $end", {"start": start, "end": end})
-                self._insert(con, table, rows, columns)
+                for change in changes:
+                    if isinstance(change, Replace):
+                        self._delete(con, change)
+                    self._insert(con, change)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-        return len(rows)
 
-    def create_table(self, table: TableRef, columns: Schema) -> None:
+    def create_table(self, table: TableRef, columns: Schema,
+                     partitioned_by: str = "game_date") -> None:
+        # DuckDB has no partitions; the column is what BigQuery would partition by.
         definition = ", ".join(f"{c.name} {DUCKDB_TYPES[c.type]}" for c in columns)
+        self._described.pop(table, None)
         with self._connection(write=True, create=True) as con:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.dataset}")
-            con.execute(f"CREATE TABLE IF NOT EXISTS {table_sql(table, chr(34))} ({definition})")
+            con.execute(f"CREATE TABLE IF NOT EXISTS {DUCKDB.table(table)} ({definition})")
+            for c in columns:
+                con.execute(f"ALTER TABLE {DUCKDB.table(table)} "
+                            f"ADD COLUMN IF NOT EXISTS {c.name} {DUCKDB_TYPES[c.type]}")
 
-    def load_rows(self, table: TableRef, rows: Sequence[Row], columns: Schema) -> int:
-        with self._connection(table, write=True) as con:
-            self._insert(con, table, rows, columns)
-        return len(rows)
-
-    def drop_table(self, table: TableRef) -> None:
-        with self._connection(write=True) as con:
-            con.execute(f"DROP TABLE IF EXISTS {table_sql(table, chr(34))}")
+    def close(self) -> None:
+        """Close the file now (checkpointed: safe to copy), rather than after the idle linger."""
+        self._hold.close()
 
     # -- DuckDB's quirks, kept here ---------------------------------------------------------------
 
-    def _insert(self, con: duckdb.DuckDBPyConnection, table: TableRef, rows: Sequence[Row],
-                columns: Schema) -> None:
+    def _delete(self, con: duckdb.DuckDBPyConnection, change: Replace) -> None:
+        keep = " AND NOT list_contains($keep, game_id)" if change.keep else ""
+        con.execute(f"DELETE FROM {DUCKDB.table(change.table)} "  # noqa: S608
+                    f"WHERE game_date BETWEEN $start AND $end{keep}",
+                    {"start": change.start, "end": change.end,
+                     **({"keep": list(change.keep)} if change.keep else {})})
+
+    def _insert(self, con: duckdb.DuckDBPyConnection, change: Replace | Append) -> None:
         """Insert through a newline-delimited JSON file: one statement, any size, typed columns.
 
         (executemany costs about a millisecond a row in DuckDB; read_json costs a few in all.)
         """
-        if not rows:
+        if not change.rows:
             return
+        columns = change.columns
         types = ", ".join(f"{c.name}: '{DUCKDB_TYPES[c.type]}'" for c in columns)
-        with tempfile.NamedTemporaryFile("w", suffix=".ndjson", dir=self._spool_dir(),
+        with tempfile.NamedTemporaryFile("w", suffix=".ndjson", dir=self._spool_dir,
                                          delete=False, encoding="utf-8") as spool:
-            for row in rows:
-                spool.write(json.dumps({c.name: _json_value(row.get(c.name)) for c in columns}))
+            for row in change.rows:
+                spool.write(json.dumps({c.name: _ndjson_value(row.get(c.name)) for c in columns}))
                 spool.write("\n")
         try:
             con.execute(
-                f"INSERT INTO {table_sql(table, chr(34))} ({column_list(columns)}) "  # noqa: S608
+                f"INSERT INTO {DUCKDB.table(change.table)} ({column_list(columns)}) "  # noqa: S608
                 f"SELECT {column_list(columns)} FROM read_json($spool, "
                 f"format = 'newline_delimited', columns = {{{types}}})",
                 {"spool": spool.name})
         finally:
             os.unlink(spool.name)
-
-    def _spool_dir(self) -> str | None:
-        return os.environ.get("BACKFILL_SPOOL_DIR")
-
-    def close(self) -> None:
-        """Close the file now (checkpointed: safe to copy), rather than after the idle linger."""
-        self._lease.close()
 
     @contextmanager
     def _connection(self, table: TableRef | None = None,
@@ -155,23 +180,25 @@ class DuckDBWarehouse(Warehouse):
                                      "(create one with `backfill seed`)")
         self._local.held = True
         try:
-            with self._writing if write else nullcontext(), self._lease.cursor() as con:
+            with self._writing if write else nullcontext(), self._hold.cursor() as con:
                 try:
                     yield con
                 except duckdb.CatalogException as exc:
-                    if table is not None and "does not exist" in str(exc):
-                        raise TableNotFound(f"table {table} does not exist in {self.url}") from None
-                    raise PermanentError(_first_line(exc)) from None
+                    if "does not exist" in str(exc):
+                        self._described.clear()  # another program dropped something we knew
+                        raise TableNotFound(f"table {table} does not exist in {self.url}"
+                                            if table else first_line(exc)) from None
+                    raise PermanentError(first_line(exc)) from None
                 except (duckdb.TransactionException, duckdb.IOException) as exc:
-                    raise TransientError(_first_line(exc)) from None
+                    raise TransientError(first_line(exc)) from None
                 except (duckdb.ConversionException, duckdb.BinderException,
                         duckdb.ParserException, duckdb.InvalidInputException) as exc:
-                    raise PermanentError(_first_line(exc)) from None
+                    raise PermanentError(first_line(exc)) from None
         finally:
             self._local.held = False
 
 
-class _Lease:
+class _FileHold:
     """This process's connection to the file, held under the file lock while it is in use."""
 
     def __init__(self, path: Path, linger_seconds: float, max_hold_seconds: float) -> None:
@@ -256,24 +283,13 @@ class _Lease:
 
 
 def _io_error(path: Path, exc: duckdb.IOException) -> Exception:
-    text = _first_line(exc)
+    text = first_line(exc)
     if "lock" in text.lower():
         return TransientError(f"warehouse {path} is locked by another program: {text}")
     return ConfigurationError(f"warehouse {path} is not a DuckDB database: {text}")
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def _utc(value: Any) -> Any:
-    """DuckDB's TIMESTAMP is naive; the product's timestamps are aware UTC."""
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-def _json_value(value: Any) -> Any:
+def _ndjson_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(UTC).replace(tzinfo=None).isoformat()
     if isinstance(value, date):

@@ -13,28 +13,31 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from backfill.domain.errors import ConfigurationError
-from backfill.domain.games import flipped, game_type
+from backfill.domain.games import flipped
+from backfill.domain.schedule import Schedule
 from backfill.domain.tables import Schema, TableRef
 from backfill.domain.window import Window
-from backfill.local.seed import PHASE2_SCHEMAS, generate_phase2
-from backfill.local.seed.league import GAMEBOOK, SCHEDULE, TEAM_BOXSCORE, season
-from backfill.ports import Row, Warehouse
+from backfill.local.seed import PHASE2_SCHEMAS, generate_phase2, season
+from backfill.local.seeding import phase2_tables
+from backfill.ports import Read, Replace, Row, Warehouse
+from backfill.processors.nba_raw import GAMEBOOK, SCHEDULE, TEAM_BOXSCORE
 from backfill.processors.registry import Registry
 
 
 class Case(StrEnum):
     MISSING = "missing"        # team defense: a game's rows deleted
     INCOMPLETE = "incomplete"  # team offense: one of a game's two team rows deleted
-    STALE = "stale"            # gamebook: a game re-processed (a stat corrected) after Phase 3 ran
+    STALE = "stale"            # team box score: a team's turnovers corrected, re-processed later
     UPSTREAM = "upstream"      # a final game never loaded into the box score and gamebook
-    DECOYS = "decoys"          # flipped ids, an All-Star game, preseason games: no gaps at all
+    DECOYS = "decoys"          # flipped ids, All-Star, preseason, a postponed game: no gaps
 
 
 @dataclass(frozen=True)
 class Planted:
     """One planted defect; `processors` must report it (none for a decoy).
 
-    A decoy's `game_ids` are the ids a false gap would name (Phase 2's, or the schedule's).
+    `game_ids` are the ids the report names: the processor's Phase 2 source's (for an upstream
+    gap, the date-based id a person would look for); for a decoy, those a false gap would name.
     """
 
     case: Case
@@ -47,12 +50,13 @@ class Planted:
 # Each case on its own regular-season game date of the window (by index), so reasons never mix.
 _DATE_INDEX = {Case.MISSING: 1, Case.INCOMPLETE: 2, Case.STALE: 3, Case.UPSTREAM: 4,
                Case.DECOYS: 5}
+_TEAM_PROCESSORS = ("team_offense_game_summary", "team_defense_game_summary")
 
 
 def plant(warehouse: Warehouse, registry: Registry, window: Window,
           cases: Sequence[Case]) -> list[Planted]:
     """Plant each case in a warehouse seeded over `window` (decoys may fall outside it)."""
-    games = regular_games(warehouse, window)
+    games = regular_games(warehouse, registry, window)
     days = sorted(games)
     if cases and len(days) <= max(_DATE_INDEX[c] for c in cases):
         raise ConfigurationError(f"window {window.start}..{window.end} has {len(days)} "
@@ -60,7 +64,7 @@ def plant(warehouse: Warehouse, registry: Registry, window: Window,
     planted: list[Planted] = []
     for case in dict.fromkeys(cases):
         day = days[_DATE_INDEX[case]]
-        planted += _PLANTERS[case](warehouse, registry, day, games[day])
+        planted += _PLANTERS[case](Planter(warehouse, registry), day, games[day])
     return planted
 
 
@@ -70,101 +74,125 @@ def covering(window: Window, planted: Sequence[Planted]) -> Window:
     return Window(min(days), max(days))
 
 
-def regular_games(warehouse: Warehouse, window: Window) -> dict[date, list[str]]:
-    """The schedule's regular-season game ids by date, sorted."""
+def regular_games(warehouse: Warehouse, registry: Registry,
+                  window: Window) -> dict[date, list[str]]:
+    """The final regular-season games of each date, by date-based id, sorted."""
+    schedule = Schedule.from_rows(warehouse.read_rows(registry.schedule_read(window.start,
+                                                                             window.end)))
     by_day: dict[date, list[str]] = defaultdict(list)
-    for row in warehouse.read_rows(SCHEDULE, window.start, window.end):
-        if game_type(row["nba_game_id"]) == "regular_season":
-            by_day[row["game_date"]].append(row["game_id"])
+    for game in schedule.games:
+        if game.game_type == "regular_season" and game.final:
+            by_day[game.game_date].append(game.date_based_id)
     return {day: sorted(ids) for day, ids in by_day.items()}
 
 
-def edit(warehouse: Warehouse, table: TableRef, columns: Schema, day: date,
-         change: Callable[[list[Row]], list[Row]]) -> None:
-    """Replace one date's rows of `table` with `change(rows)`."""
-    rows = warehouse.read_rows(table, day, day)
-    warehouse.replace_range(table, day, day, change(rows), columns)
+@dataclass(frozen=True)
+class Planter:
+    """Edits one date of a table at a time, on the registry's tables."""
+
+    warehouse: Warehouse
+    registry: Registry
+
+    def phase2(self, league_table: TableRef) -> TableRef:
+        return phase2_tables(self.registry)[league_table]
+
+    def edit(self, table: TableRef, day: date, change: Callable[[list[Row]], list[Row]]) -> None:
+        """Replace one date's rows of `table` with `change(rows)`."""
+        target = self.phase2(table) if table in PHASE2_SCHEMAS else table
+        self.put(table, day, change(self.warehouse.read_rows(Read(target, day, day))))
+
+    def put(self, table: TableRef, day: date, rows: list[Row]) -> None:
+        """Make `rows` one date's rows of a league table (by its default name) or a target."""
+        columns = PHASE2_SCHEMAS.get(table) or self._schema(table)
+        target = self.phase2(table) if table in PHASE2_SCHEMAS else table
+        self.warehouse.write([Replace(target, day, day, rows, columns)])
+
+    def _schema(self, table: TableRef) -> Schema:
+        return next(p.table_schema() for p in self.registry.ordered() if p.target == table)
+
+    def target(self, name: str) -> TableRef:
+        return self.registry.get(name).target
 
 
 def _drop_game(game_id: str) -> Callable[[list[Row]], list[Row]]:
     return lambda rows: [r for r in rows if r["game_id"] != game_id]
 
 
-def _missing(warehouse: Warehouse, registry: Registry, day: date,
-             games: list[str]) -> list[Planted]:
-    processor = registry.get("team_defense_game_summary")
-    edit(warehouse, processor.target, processor.schema, day, _drop_game(games[0]))
-    return [Planted(Case.MISSING, day, (games[0],), (processor.name,),
-                    f"{processor.target}: every row of {games[0]} deleted")]
+def _missing(planter: Planter, day: date, games: list[str]) -> list[Planted]:
+    name = "team_defense_game_summary"
+    planter.edit(planter.target(name), day, _drop_game(games[0]))
+    return [Planted(Case.MISSING, day, (games[0],), (name,),
+                    f"{planter.target(name)}: every row of {games[0]} deleted")]
 
 
-def _incomplete(warehouse: Warehouse, registry: Registry, day: date,
-                games: list[str]) -> list[Planted]:
-    processor = registry.get("team_offense_game_summary")
-    edit(warehouse, processor.target, processor.schema, day,
-         lambda rows: [r for r in rows if r["game_id"] != games[0] or r["is_home"]])
-    return [Planted(Case.INCOMPLETE, day, (games[0],), (processor.name,),
-                    f"{processor.target}: {games[0]} keeps 1 of its 2 team rows")]
+def _incomplete(planter: Planter, day: date, games: list[str]) -> list[Planted]:
+    name = "team_offense_game_summary"
+    planter.edit(planter.target(name), day,
+                 lambda rows: [r for r in rows if r["game_id"] != games[0] or not r["is_home"]])
+    return [Planted(Case.INCOMPLETE, day, (games[0],), (name,),
+                    f"{planter.target(name)}: {games[0]} keeps 1 of its 2 team rows")]
 
 
-def _stale(warehouse: Warehouse, registry: Registry, day: date,
-           games: list[str]) -> list[Planted]:
-    def reprocess(rows: list[Row]) -> list[Row]:
-        game = [r for r in rows if r["game_id"] == games[0]]
-        for row in game:
-            row["processed_at"] += timedelta(days=3)
-        corrected = next(r for r in game if r["player_status"] == "active")
-        corrected["assists"] += 1  # what the re-processing corrected
+def _stale(planter: Planter, day: date, games: list[str]) -> list[Planted]:
+    def correct(rows: list[Row]) -> list[Row]:
+        home = next(r for r in rows if r["game_id"] == games[0] and r["is_home"])
+        home["turnovers"] += 2  # what the re-processing corrected
+        home["processed_at"] += timedelta(days=3)
         return rows
 
-    edit(warehouse, GAMEBOOK, PHASE2_SCHEMAS[GAMEBOOK], day, reprocess)
-    return [Planted(Case.STALE, day, (games[0],), ("player_game_summary",),
-                    f"{GAMEBOOK}: {games[0]} re-processed 3 days later, one assist corrected")]
+    planter.edit(TEAM_BOXSCORE, day, correct)
+    return [Planted(Case.STALE, day, (games[0],), _TEAM_PROCESSORS,
+                    f"{TEAM_BOXSCORE}: {games[0]} home turnovers corrected 3 days later (the "
+                    "player summaries follow once the team offense is recomputed)")]
 
 
-def _upstream(warehouse: Warehouse, registry: Registry, day: date,
-              games: list[str]) -> list[Planted]:
+def _upstream(planter: Planter, day: date, games: list[str]) -> list[Planted]:
     sources = (TEAM_BOXSCORE, GAMEBOOK)
     for table in sources:
-        edit(warehouse, table, PHASE2_SCHEMAS[table], day, _drop_game(games[0]))
-    affected = [p for p in registry.ordered() if p.source in sources]
+        planter.edit(table, day, _drop_game(games[0]))
+    affected = [p for p in planter.registry.ordered()
+                if p.source in {planter.phase2(t) for t in sources}]
     for processor in affected:
-        edit(warehouse, processor.target, processor.schema, day, _drop_game(games[0]))
+        planter.edit(processor.target, day, _drop_game(games[0]))
     return [Planted(Case.UPSTREAM, day, (games[0],), tuple(p.name for p in affected),
                     f"{games[0]} is final on the schedule, absent from "
                     f"{TEAM_BOXSCORE} and {GAMEBOOK}")]
 
 
-def _decoys(warehouse: Warehouse, registry: Registry, day: date,
-            games: list[str]) -> list[Planted]:
-    old, renamed = games[0], games[1]
-    defense = registry.get("team_defense_game_summary")
-    edit(warehouse, defense.target, defense.schema, day,
-         lambda rows: [{**r, "game_id": flipped(old)} if r["game_id"] == old else r
-                       for r in rows])
-    edit(warehouse, SCHEDULE, PHASE2_SCHEMAS[SCHEDULE], day,
-         lambda rows: [{**r, "game_id": flipped(renamed)} if r["game_id"] == renamed else r
-                       for r in rows])
+def _decoys(planter: Planter, day: date, games: list[str]) -> list[Planted]:
+    in_phase3, in_phase2 = games[0], games[1]
+    defense = "team_defense_game_summary"
+    planter.edit(planter.target(defense), day,
+                 lambda rows: [{**r, "game_id": flipped(in_phase3)} if r["game_id"] == in_phase3
+                               else r for r in rows])
+
+    def flip_one(rows: list[Row]) -> list[Row]:
+        away = next(r for r in rows if r["game_id"] == in_phase2 and not r["is_home"])
+        away["game_id"] = flipped(in_phase2)
+        return rows
+
+    planter.edit(TEAM_BOXSCORE, day, flip_one)
     year = day.year if day.month >= 8 else day.year - 1
-    all_star = next(g for g in season(year) if g.game_type == "all_star")
-    preseason = next(g for g in season(year) if g.game_type == "preseason")
+    games_of_season = season(year)
+    all_star = next(g for g in games_of_season if g.game_type == "all_star")
+    preseason = next(g for g in games_of_season if g.game_type == "preseason")
     # The All-Star game has Phase 2 rows but no Phase 3; the preseason day is on the schedule only.
-    for when, tables in ((all_star.day, (SCHEDULE, GAMEBOOK, TEAM_BOXSCORE)),
-                         (preseason.day, (SCHEDULE,))):
+    for when, kept in ((all_star.day, (SCHEDULE, GAMEBOOK, TEAM_BOXSCORE)),
+                       (preseason.day, (SCHEDULE,))):
         phase2 = generate_phase2(when, when)
-        for table, columns in PHASE2_SCHEMAS.items():
-            warehouse.replace_range(table, when, when,
-                                    phase2[table] if table in tables else [], columns)
-        for processor in registry.ordered():
-            if processor.source in PHASE2_SCHEMAS:
-                warehouse.replace_range(processor.target, when, when, [], processor.schema)
-    preseason_ids = tuple(sorted(r["game_id"] for r in generate_phase2(
-        preseason.day, preseason.day)[SCHEDULE]))
+        for table in PHASE2_SCHEMAS:
+            planter.put(table, when, phase2[table] if table in kept else [])
+        for processor in planter.registry.ordered():
+            if processor.source in {planter.phase2(t) for t in PHASE2_SCHEMAS}:
+                planter.put(processor.target, when, [])
+    preseason_ids = tuple(sorted(g.game_id for g in games_of_season
+                                 if g.day == preseason.day and g.game_type == "preseason"))
     return [
-        Planted(Case.DECOYS, day, (old,), (),
-                f"{defense.target}: {old} stored as {flipped(old)} (away/home flipped)"),
-        Planted(Case.DECOYS, day, (flipped(renamed),), (),
-                f"{SCHEDULE}: {renamed} stored as {flipped(renamed)} (away/home flipped)"),
+        Planted(Case.DECOYS, day, (in_phase3,), (),
+                f"{planter.target(defense)}: {in_phase3} stored as {flipped(in_phase3)} "
+                "(away/home flipped)"),
+        Planted(Case.DECOYS, day, (in_phase2, flipped(in_phase2)), (),
+                f"{TEAM_BOXSCORE}: {in_phase2}'s away row stored as {flipped(in_phase2)}"),
         Planted(Case.DECOYS, all_star.day, (all_star.game_id,), (),
                 f"All-Star game {all_star.nba_game_id}: Phase 2 rows, no Phase 3"),
         Planted(Case.DECOYS, preseason.day, preseason_ids, (),
@@ -172,7 +200,7 @@ def _decoys(warehouse: Warehouse, registry: Registry, day: date,
     ]
 
 
-_PLANTERS: dict[Case, Callable[[Warehouse, Registry, date, list[str]], list[Planted]]] = {
+_PLANTERS: dict[Case, Callable[[Planter, date, list[str]], list[Planted]]] = {
     Case.MISSING: _missing, Case.INCOMPLETE: _incomplete, Case.STALE: _stale,
     Case.UPSTREAM: _upstream, Case.DECOYS: _decoys,
 }

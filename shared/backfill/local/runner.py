@@ -1,4 +1,5 @@
-"""Work a subscription until it is drained, and account for every request published."""
+"""Work a subscription by pull: until it is drained (accounting for every request published), or
+until stopped (a self-hosted worker)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from backfill.ports import Delivery
-from backfill.service.work import Outcome, Worker, WorkResult
+from backfill.domain.outcome import Outcome
+from backfill.ports import Delivery, Stoppable
+from backfill.service.work import Worker, WorkResult
 
 log = logging.getLogger("backfill.run")
-
-
-
-class Stoppable(Protocol):
-    error: BaseException | None
-
-    def stop(self) -> None: ...
-
 
 # Starts consuming with at most N messages in hand, calling back with each delivery.
 ConsumerFactory = Callable[[Callable[[Delivery], bool], int], Stoppable]
@@ -38,10 +32,30 @@ class RunSummary:
     consumer_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"succeeded": self.outcomes[Outcome.SUCCEEDED],
-                "skipped": self.outcomes[Outcome.SKIPPED],
-                "dead_lettered": self.outcomes[Outcome.DEAD_LETTERED],
+        return {**{o.value: self.outcomes[o] for o in Outcome if o is not Outcome.RETRY},
                 "redeliveries": self.redeliveries, "unaccounted": len(self.unaccounted)}
+
+
+@dataclass
+class _Activity:
+    """What the drain loop watches: deliveries in hand, and when one last finished."""
+
+    in_flight: int = 0
+    last: float = field(default_factory=time.monotonic)
+
+
+class _Counted:
+    """Numbers deliveries of each message, since the emulator does not say which one it is."""
+
+    def __init__(self) -> None:
+        self._seen: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, delivery: Delivery) -> Delivery:
+        with self._lock:
+            self._seen[delivery.message_id] += 1
+            attempt = delivery.delivery_attempt or self._seen[delivery.message_id]
+        return replace(delivery, delivery_attempt=attempt)
 
 
 def work_until_drained(worker: Worker, consume: ConsumerFactory, expected: Iterable[str],
@@ -51,23 +65,11 @@ def work_until_drained(worker: Worker, consume: ConsumerFactory, expected: Itera
     """Handle deliveries until every expected request id has finished and the queue is quiet."""
     summary = RunSummary()
     waiting = set(expected)
-    deliveries: Counter[str] = Counter()
     lock = threading.Lock()
-    state: dict[str, float] = {"in_flight": 0, "last_activity": time.monotonic()}
+    activity = _Activity()
+    counted = _Counted()
 
-    def handle(delivery: Delivery) -> bool:
-        body, attributes, attempt, message_id = delivery
-        with lock:
-            state["in_flight"] += 1
-            deliveries[message_id] += 1
-            # The emulator does not always say which delivery this is; count them ourselves.
-            attempt = attempt or deliveries[message_id]
-        try:
-            result = worker.handle(body, attributes, attempt)
-        finally:
-            with lock:
-                state["in_flight"] -= 1
-                state["last_activity"] = time.monotonic()
+    def finished(result: WorkResult) -> None:
         with lock:
             if result.outcome is Outcome.RETRY:
                 summary.redeliveries += 1
@@ -78,7 +80,16 @@ def work_until_drained(worker: Worker, consume: ConsumerFactory, expected: Itera
                     waiting.discard(result.request.request_id)
         if on_result:
             on_result(result)
-        return result.outcome.acknowledged
+
+    def handle(delivery: Delivery) -> bool:
+        with lock:
+            activity.in_flight += 1
+        try:
+            return _handle(worker, counted(delivery), finished)
+        finally:
+            with lock:
+                activity.in_flight -= 1
+                activity.last = time.monotonic()
 
     consumer = consume(handle, concurrency)
     deadline = time.monotonic() + timeout_seconds
@@ -86,8 +97,8 @@ def work_until_drained(worker: Worker, consume: ConsumerFactory, expected: Itera
         while time.monotonic() < deadline and consumer.error is None:
             time.sleep(0.05)
             with lock:
-                idle = time.monotonic() - state["last_activity"]
-                if not waiting and state["in_flight"] == 0 and idle >= quiet_seconds:
+                idle = time.monotonic() - activity.last
+                if not waiting and activity.in_flight == 0 and idle >= quiet_seconds:
                     break
     finally:
         consumer.stop()
@@ -100,14 +111,9 @@ def work_until_drained(worker: Worker, consume: ConsumerFactory, expected: Itera
 def serve(worker: Worker, consume: ConsumerFactory, stop: threading.Event, *, concurrency: int,
           on_result: Callable[[WorkResult], None]) -> str | None:
     """Handle deliveries until `stop` is set; returns why the consumer failed, if it did."""
-
-    def handle(delivery: Delivery) -> bool:
-        body, attributes, attempt, _ = delivery
-        result = worker.handle(body, attributes, attempt)
-        on_result(result)
-        return result.outcome.acknowledged
-
-    consumer = consume(handle, concurrency)
+    counted = _Counted()
+    consumer = consume(lambda delivery: _handle(worker, counted(delivery), on_result),
+                       concurrency)
     try:
         while not stop.wait(0.2) and consumer.error is None:
             pass
@@ -115,3 +121,10 @@ def serve(worker: Worker, consume: ConsumerFactory, stop: threading.Event, *, co
         consumer.stop()
     error = consumer.error
     return None if error is None else f"{type(error).__name__}: {error}"
+
+
+def _handle(worker: Worker, delivery: Delivery, finished: Callable[[WorkResult], None]) -> bool:
+    """One delivery: handled, reported, acknowledged unless it is to come back."""
+    result = worker.handle(delivery)
+    finished(result)
+    return result.outcome.acknowledged

@@ -89,16 +89,18 @@ def stop_group(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def pubsub_emulator(project: str) -> Iterator[str]:
-    """Yield the emulator's host:port: the configured one, or one started for this block."""
-    configured = os.environ.get("PUBSUB_EMULATOR_HOST")
+def pubsub_emulator(settings: Settings) -> Iterator[Settings]:
+    """Yield settings on an emulator: the configured one, or one started for this block (the
+    Google clients find it through PUBSUB_EMULATOR_HOST, set meanwhile)."""
+    configured = settings.pubsub_emulator_host or os.environ.get("PUBSUB_EMULATOR_HOST")
     if configured:
-        yield configured
+        os.environ.setdefault("PUBSUB_EMULATOR_HOST", configured)
+        yield settings.model_copy(update={"pubsub_emulator_host": configured})
         return
-    emulator = PubSubEmulator(project)
+    emulator = PubSubEmulator(settings.project)
     os.environ["PUBSUB_EMULATOR_HOST"] = emulator.host
     try:
-        yield emulator.host
+        yield settings.model_copy(update={"pubsub_emulator_host": emulator.host})
     finally:
         del os.environ["PUBSUB_EMULATOR_HOST"]
         emulator.stop()
@@ -160,17 +162,15 @@ def serve_stack(settings: Settings, worker_port: int, detector_port: int,
     """The local topology in the foreground until interrupted: the emulator (unless configured),
     both functions under functions-framework, the push subscription to the worker (retry and
     dead-letter policies) and the dead-letter pull subscription."""
-    from backfill.adapters.pubsub_queue import Topology, ensure_topology
+    from backfill.bootstrap import ensure_topology
 
-    with pubsub_emulator(settings.project) as host:
-        environment = {**settings.environment(), "PUBSUB_EMULATOR_HOST": host}
+    with pubsub_emulator(settings) as settings:
+        environment = settings.environment()
         with function_server("work", environment, worker_port) as worker_url, \
                 function_server("detect", environment, detector_port) as detector_url:
-            ensure_topology(Topology(
-                settings.project, settings.requests_topic, settings.push_subscription,
-                settings.dead_letter_topic, settings.dead_letter_subscription,
-                settings.max_delivery_attempts, push_endpoint=worker_url))
-            say(f"export PUBSUB_EMULATOR_HOST={host} BACKFILL_WAREHOUSE={settings.warehouse}")
+            ensure_topology(settings, push_endpoint=worker_url)
+            say(f"export PUBSUB_EMULATOR_HOST={settings.pubsub_emulator_host} "
+                f"BACKFILL_WAREHOUSE={settings.warehouse}")
             say(f"worker   {worker_url}  <- push subscription {settings.push_subscription}")
             say(f"detector {detector_url}  try: curl -X POST {detector_url} "
                 "-d '{\"lookback_days\": 30}'")

@@ -11,18 +11,22 @@ from collections import defaultdict
 from datetime import UTC, date, datetime
 from html import escape
 
+from backfill.domain.runs import RunProgress
 from backfill.service.status import (
     COMPLETE,
     DEAD_LETTERED,
     NO_GAMES,
+    QUARANTINED,
     UPSTREAM,
+    WAITING,
     CoverageReport,
     Day,
     ProcessorCoverage,
 )
 
 COLOURS = {COMPLETE: "#2e9b4f", "missing": "#d73a3a", "incomplete": "#f08c2e",
-           "stale": "#e8c542", DEAD_LETTERED: "#7b2fa8", UPSTREAM: "#5b5f66",
+           "stale": "#e8c542", "outdated": "#b8860b", QUARANTINED: "#c2185b",
+           WAITING: "#8d6e63", DEAD_LETTERED: "#7b2fa8", UPSTREAM: "#5b5f66",
            NO_GAMES: "#e6e8eb"}
 OTHER_GAP = "#3a7bd5"  # a gap reason this page does not know by name
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -43,6 +47,10 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}
 .month td.outside{color:#afb8c1;box-shadow:inset 0 0 0 1px #e6e8eb}
 .counts{border-collapse:collapse;margin:6px 0 10px}
 .counts td,.counts th{border:1px solid #d0d7de;padding:2px 8px;text-align:right}
+.runs td,.runs th{border-bottom:1px solid #d0d7de;padding:3px 8px;text-align:left}
+.bar{display:inline-block;width:120px;height:10px;background:#e6e8eb;border-radius:5px}
+.bar i{display:block;height:10px;border-radius:5px;background:#2e9b4f}
+.stalled{color:#b42318;font-weight:600}
 """
 
 
@@ -60,6 +68,8 @@ def render(report: CoverageReport, generated_at: datetime | None = None) -> str:
         parts.append(f'<p class="error">Dead letters unknown: '
                      f"{escape(report.dead_letters_error)}</p>")
     parts += [_processor(p, report.states) for p in report.processors]
+    if report.runs:
+        parts.append(_runs(report.runs))
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -104,10 +114,31 @@ def _month(year: int, month: int, days: list[Day]) -> str:
             f"{header}{rows}</table></div>")
 
 
+def _runs(runs: list[RunProgress]) -> str:
+    """The latest runs, a progress bar each; a stalled one stands out."""
+    rows = []
+    for found in runs:
+        share = found.ended / found.published if found.published else 1.0
+        state = (f'<span class="stalled">{escape(found.state)}</span>' if found.stalled
+                 else escape(found.state))
+        eta = found.eta.strftime("%Y-%m-%d %H:%M UTC") if found.eta and found.outstanding else ""
+        rows.append(
+            f'<tr data-run="{escape(found.run.run_id)}" data-state="{escape(found.state)}">'
+            f"<td>{escape(found.run.run_id)}</td><td>{escape(found.run.trigger.value)}</td>"
+            f"<td>{found.run.started_at:%Y-%m-%d %H:%M}</td>"
+            f'<td><span class="bar" title="{found.ended} of {found.published}">'
+            f'<i style="width:{share * 100:.0f}%"></i></span> {found.ended}/{found.published}'
+            f"</td><td>{found.outstanding}</td><td>{state}</td><td>{escape(eta)}</td></tr>")
+    head = ("<tr><th>run</th><th>trigger</th><th>started</th><th>progress</th>"
+            "<th>outstanding</th><th>state</th><th>ETA</th></tr>")
+    return f'<h2>Runs</h2><table class="runs">{head}{"".join(rows)}</table>'
+
+
 def _cell(day: Day) -> str:
     lines = [f"{day.game_date} {_label(day.state)}"]
-    if day.gap_games:
-        lines.append(f"not complete ({len(day.gap_games)}): {', '.join(day.gap_games)}")
+    if day.not_complete:
+        lines.append(f"not complete ({len(day.not_complete)}): " + ", ".join(
+            f"{g} ({_label(s)})" for g, s in sorted(day.not_complete.items())))
     if day.games:
         lines.append(f"games ({len(day.games)}): " + _wrap(day.games))
     tip = escape("\n".join(lines), quote=True)

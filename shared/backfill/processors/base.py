@@ -1,92 +1,241 @@
-"""What a Phase 3 processor is: a pure transform of one date of Phase 2 rows into Phase 3 rows."""
+"""What a Phase 3 processor is: a pure transform of one game's Phase 2 rows into Phase 3 rows.
+
+A processor reads its Phase 2 source (only the columns it names, under the pipeline's own names),
+splits a date's rows into games and computes each game on its own: a game whose rows are bad is
+refused with its reason and the date's other games are still written. Backfill stamps every row
+it writes with what it was computed from (domain/lineage.py), so detection can tell when an input
+changed, and with the processor's version, so a formula fix recomputes history.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
-from typing import ClassVar
+from typing import Any
 
-from backfill.domain.games import DEFAULT_GAME_TYPES, KeyRule, team_set_key
-from backfill.domain.gaps import GapRule
-from backfill.domain.tables import Schema, TableRef
+from backfill.domain.errors import BadData
+from backfill.domain.games import DEFAULT_GAME_TYPES, GameKey, game_key
+from backfill.domain.gaps import GameStat, GapRule
+from backfill.domain.lineage import (
+    CONTENT_VERSION,
+    PROCESSOR_VERSION,
+    SOURCE_PROCESSED_AT,
+    UPSTREAM_VERSIONS,
+    content_version,
+    input_times,
+    upstream_versions,
+)
+from backfill.domain.schedule import Schedule
+from backfill.domain.tables import Column, Schema, TableRef
 from backfill.domain.window import Window
-from backfill.ports import GameScan, Row
+from backfill.ports import Read, Row, Scan
 
-# Columns every Phase 3 row carries, set by the framework rather than by each transform:
-# the source rows' newest processed_at, so a later re-processing of Phase 2 shows up as stale.
-SOURCE_PROCESSED_AT = "source_processed_at"
-# Phase 2 tables record when a row was (re-)processed in this column.
-PROCESSED_AT = "processed_at"
-
-# The schedule says which games exist, of what type (official id), and which are final.
-SCHEDULE = TableRef("nba_raw", "nbac_schedule")
+# The columns Backfill adds to every Phase 3 table, after the processor's own.
+LINEAGE_SCHEMA = (Column(SOURCE_PROCESSED_AT, "TIMESTAMP"), Column(UPSTREAM_VERSIONS, "STRING"),
+                  Column(CONTENT_VERSION, "STRING"), Column(PROCESSOR_VERSION, "STRING"))
+# What a target scan reports per game, from which column.
+_TARGET_MAXIMA = (("processed_at", SOURCE_PROCESSED_AT), ("version", PROCESSOR_VERSION),
+                  ("inputs", UPSTREAM_VERSIONS), ("content", CONTENT_VERSION))
 
 
-def schedule_scan(window: Window) -> GameScan:
-    """Each scheduled game of the window: its official id as label, its final rows counted."""
-    return GameScan(SCHEDULE, window, count_where=("game_status", ("Final",)),
-                    label_column="nba_game_id")
+@dataclass(frozen=True)
+class GameInput:
+    """Everything one game's computation reads."""
+
+    key: GameKey
+    game_date: date
+    rows: Sequence[Row]      # this game's Phase 2 rows
+    history: Sequence[Row]   # Phase 2 rows of the lookback dates before game_date
+    upstream: Mapping[str, Sequence[Row]]  # each dependency's Phase 3 rows of this game
+
+
+@dataclass
+class Produced:
+    """One date computed: the rows of the games written, and the games refused (bad Phase 2
+    data) or waiting (an upstream processor has no rows of them), each id with its reason."""
+
+    rows: list[Row] = field(default_factory=list)
+    written: dict[GameKey, str] = field(default_factory=dict)
+    refused: dict[GameKey, tuple[str, str]] = field(default_factory=dict)
+    waiting: dict[GameKey, tuple[str, str]] = field(default_factory=dict)
+    # The newest input time each game was computed (or refused) on.
+    input_times: dict[GameKey, Any] = field(default_factory=dict)
 
 
 class Processor(ABC):
-    """A transform plus where it reads and writes; the class gives defaults, configuration may override.
+    """A transform plus where it reads and writes; the class gives defaults, configuration may
+    override them per instance (name, tables, dependencies, priority, version, column names)."""
 
-    `compute` gets the source rows of dates [game_date - source_lookback_days, game_date] and, for
-    each processor in `depends_on`, that processor's Phase 3 rows of game_date. It returns the
-    Phase 3 rows of game_date only, and must be deterministic: the same inputs give the same rows.
-    Raise PermanentError for source data no retry can fix.
-    """
-
-    name: ClassVar[str]
-    source: ClassVar[TableRef]
-    target: ClassVar[TableRef]
-    schema: ClassVar[Schema]
-    depends_on: ClassVar[tuple[str, ...]] = ()
-    priority: ClassVar[int] = 100
-    source_lookback_days: ClassVar[int] = 0
-    # Detection rules (DESIGN lessons 4 and 6): which games count, how ids compare, how many
-    # Phase 3 rows each counted source row gives, and which source rows count at all.
-    game_types: ClassVar[frozenset[str]] = DEFAULT_GAME_TYPES
-    game_key: ClassVar[KeyRule] = staticmethod(team_set_key)
-    rows_per_source_row: ClassVar[int] = 1
-    count_source_where: ClassVar[tuple[str, tuple[str, ...]] | None] = None
+    name: str
+    source: TableRef
+    target: TableRef
+    schema: Schema            # the processor's own Phase 3 columns (game_id and game_date first)
+    source_columns: Schema    # the Phase 2 columns it reads, by Backfill's names, and their types
+    depends_on: tuple[str, ...] = ()
+    priority: int = 100
+    version: str | None = None  # declare one to have every older row recomputed when it changes
+    # Source dates before the game's date its computation reads (the context reads 14 days).
+    source_lookback_days: int = 0
+    game_types: frozenset[str] = DEFAULT_GAME_TYPES
+    # Phase 3 rows each counted Phase 2 row gives, and which Phase 2 rows count at all.
+    rows_per_source_row: int = 1
+    count_source_where: tuple[str, tuple[str, ...]] | None = None
+    # The source is the schedule: appended rows, one game each (domain/schedule.py).
+    source_is_schedule: bool = False
 
     def __init__(self, *, name: str | None = None, source: TableRef | None = None,
                  target: TableRef | None = None, depends_on: Sequence[str] | None = None,
-                 priority: int | None = None) -> None:
+                 priority: int | None = None, version: str | None = None,
+                 columns: Mapping[str, str] | None = None) -> None:
         # Instance attributes shadow the class defaults when configuration overrides them.
-        if name is not None:
-            self.name = name  # type: ignore[misc]
-        if source is not None:
-            self.source = source  # type: ignore[misc]
-        if target is not None:
-            self.target = target  # type: ignore[misc]
-        if depends_on is not None:
-            self.depends_on = tuple(depends_on)  # type: ignore[misc]
-        if priority is not None:
-            self.priority = priority  # type: ignore[misc]
+        self.name = name or type(self).name
+        self.source = source or type(self).source
+        self.target = target or type(self).target
+        self.depends_on = tuple(depends_on) if depends_on is not None else type(self).depends_on
+        self.priority = type(self).priority if priority is None else priority
+        self.version = version if version is not None else type(self).version
+        # Backfill's name of a source column -> the pipeline's own name for it.
+        self.columns: dict[str, str] = dict(columns or {})
 
     @abstractmethod
-    def compute(self, game_date: date, source_rows: Sequence[Row],
-                upstream: Mapping[str, Sequence[Row]]) -> list[Row]:
-        """The Phase 3 rows of `game_date`."""
+    def compute_game(self, game: GameInput) -> list[Row]:
+        """The Phase 3 rows of one game; raise BadData for rows no retry can fix."""
+
+    def split(self, game_date: date, rows: Sequence[Row]) -> dict[GameKey, list[Row]]:
+        """A date's source rows by game (an id spelled two ways is still one game)."""
+        games: dict[GameKey, list[Row]] = defaultdict(list)
+        for row in rows:
+            games[game_key(game_date, row["game_id"])].append(row)
+        return games
+
+    # -- what the framework reads ---------------------------------------------------------------
 
     def table_schema(self) -> Schema:
-        """Every column of the Phase 3 target table: the processor's own and Backfill's."""
-        return self.schema
+        """Every column of the Phase 3 target table: the processor's own, then Backfill's."""
+        return self.schema + LINEAGE_SCHEMA
 
-    def source_scan(self, window: Window) -> GameScan:
+    def source_read(self, start: date, end: date) -> Read:
+        """The source rows a computation reads: the needed columns, under Backfill's names."""
+        return Read(self.source, start, end, by=self.physical("game_date"),
+                    columns=tuple((c.name, self.physical(c.name)) for c in self.source_columns))
+
+    def source_scan(self, window: Window) -> Scan:
         """What detection reads of the Phase 2 source: counted rows, newest processed time."""
-        return GameScan(self.source, window, PROCESSED_AT, self.count_source_where)
+        names = tuple((c.name, self.physical(c.name)) for c in self.source_columns)
+        return Scan(self.source, window, names, self.count_source_where,
+                    (("processed_at", "processed_at"),))
 
-    def target_scan(self, window: Window) -> GameScan:
-        """What detection reads of the Phase 3 target: rows, the source time they were made from."""
-        return GameScan(self.target, window, SOURCE_PROCESSED_AT)
+    def target_scan(self, window: Window, present: Iterable[str] | None = None) -> Scan:
+        """What detection reads of the Phase 3 target; `present` leaves out lineage columns a
+        table written before they existed lacks."""
+        have = set(present) if present is not None else {c.name for c in LINEAGE_SCHEMA}
+        return Scan(self.target, window,
+                    maxima=tuple((f, c) for f, c in _TARGET_MAXIMA if c in have))
+
+    def phase2_stats(self, rows: Iterable[Row]) -> list[GameStat]:
+        """The GameStats `source_scan` gives, computed from rows already read."""
+        if self.source_is_schedule:
+            return schedule_stats(Schedule.from_rows(rows))
+        counted: dict[tuple[str, date], list[Any]] = {}
+        where = self.count_source_where
+        for row in rows:
+            seen = counted.setdefault((row["game_id"], row["game_date"]), [0, None])
+            seen[0] += 1 if where is None or row.get(where[0]) in where[1] else 0
+            stamp = row.get("processed_at")
+            if stamp is not None and (seen[1] is None or stamp > seen[1]):
+                seen[1] = stamp
+        return [GameStat(game_id, day, n, stamp)
+                for (game_id, day), (n, stamp) in sorted(counted.items())]
 
     def gap_rule(self) -> GapRule:
-        """How detection compares this processor's games."""
-        return GapRule(type(self).game_key, self.game_types, self.rows_per_source_row)
+        return GapRule(self.name, str(self.source), self.game_types, self.rows_per_source_row,
+                       self.source_lookback_days, self.depends_on, self.version)
+
+    def physical(self, column: str) -> str:
+        """The pipeline's name for one of Backfill's source column names."""
+        return self.columns.get(column, column)
+
+    # -- computing a date -----------------------------------------------------------------------
+
+    def produce(self, game_date: date, source_rows: Sequence[Row],
+                upstream: Mapping[str, Sequence[Row]], types: Mapping[GameKey, str | None],
+                held_upstream: Mapping[GameKey, str] | None = None) -> Produced:
+        """Compute every checked game of `game_date` on its own and stamp its lineage.
+
+        `source_rows` cover the lookback; `upstream` holds each dependency's Phase 3 rows of the
+        date; `held_upstream` says why a dependency holds a game in quarantine.
+        """
+        rule = self.gap_rule()
+        stats = self.phase2_stats(source_rows)
+        times = input_times(((s.key, s.processed_at) for s in stats), self.source_lookback_days)
+        day_rows = [r for r in source_rows if r["game_date"] == game_date]
+        history = [r for r in source_rows if r["game_date"] < game_date]
+        by_game = {name: _by_game(game_date, rows) for name, rows in upstream.items()}
+        produced = Produced(input_times=times)
+        for key, rows in sorted(self.split(game_date, day_rows).items(), key=lambda kv: str(kv[0])):
+            if not rule.checks(types.get(key)):
+                continue
+            game_id = min(str(r["game_id"]) for r in rows)
+            lacking = [name for name in self.depends_on if not by_game[name].get(key)]
+            if lacking:
+                why = (held_upstream or {}).get(key) or f"{lacking[0]} has no rows of this game"
+                produced.waiting[key] = (game_id, why)
+                continue
+            game = GameInput(key, game_date, rows, history,
+                             {name: by_game[name][key] for name in self.depends_on})
+            try:
+                out = self.compute_game(game)
+            except BadData as exc:
+                produced.refused[key] = (game_id, str(exc))
+                continue
+            self._stamp(out, game, times.get(key))
+            produced.rows += out
+            produced.written[key] = game_id
+        return produced
+
+    def _stamp(self, rows: list[Row], game: GameInput, input_time: Any) -> None:
+        own = [c.name for c in self.schema]
+        content = content_version(rows, own)
+        inputs = upstream_versions({name: _content_of(rows_) for name, rows_ in game.upstream.items()})
+        for row in rows:
+            row.update({SOURCE_PROCESSED_AT: input_time, UPSTREAM_VERSIONS: inputs,
+                        CONTENT_VERSION: content, PROCESSOR_VERSION: self.version or ""})
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}: {self.source} -> {self.target}>"
+
+
+def schedule_stats(schedule: Schedule) -> list[GameStat]:
+    """The schedule's games as a source: one each, whatever number of rows was appended."""
+    return [GameStat(g.game_id, g.game_date, 1, g.processed_at, key=g.key)
+            for g in schedule.games]
+
+
+def target_stats(rows: Iterable[Row]) -> list[GameStat]:
+    """The GameStats `target_scan` gives, computed from Phase 3 rows already read."""
+    games: dict[tuple[str, date], list[Row]] = defaultdict(list)
+    for row in rows:
+        games[(row["game_id"], row["game_date"])].append(row)
+    return [GameStat(game_id, day, len(game), _max(game, SOURCE_PROCESSED_AT),
+                     _max(game, PROCESSOR_VERSION), _max(game, UPSTREAM_VERSIONS),
+                     _max(game, CONTENT_VERSION))
+            for (game_id, day), game in sorted(games.items())]
+
+
+def _max(rows: Sequence[Row], column: str) -> Any:
+    return max((r[column] for r in rows if r.get(column) is not None), default=None)
+
+
+def _by_game(game_date: date, rows: Sequence[Row]) -> dict[GameKey, list[Row]]:
+    games: dict[GameKey, list[Row]] = defaultdict(list)
+    for row in rows:
+        if row.get("game_date") == game_date:
+            games[game_key(game_date, row["game_id"])].append(row)
+    return games
+
+
+def _content_of(rows: Sequence[Row]) -> str | None:
+    return next((r.get(CONTENT_VERSION) for r in rows if r.get(CONTENT_VERSION)), None)

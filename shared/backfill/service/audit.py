@@ -1,109 +1,127 @@
 """The audit trail: one `backfill_log` row per terminal outcome and per failed attempt.
 
-Rows are written in batches through the warehouse's bulk append (BigQuery: streaming inserts),
-never a load job each (lesson 9). An audit write that fails is logged with its rows and counted;
-it never changes the request's outcome.
+Rows are written in batches through the warehouse's append (BigQuery: streaming inserts), never
+a load job each: one load job per audit row once hit the load-job quota and blocked a pipeline for
+hours. An audit write that fails is logged with its rows (event `audit_write_failed`, which an
+alert counts) and never changes the request's outcome. A request typed by hand belongs to no run
+yet: its first audit row comes with the row of a manual run of its own.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import socket
 import threading
-from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
+from backfill.domain.deadline import Deadline
 from backfill.domain.errors import TableNotFound
-from backfill.domain.tables import TableRef, schema
-from backfill.ports import Row, Warehouse
-from backfill.service.work import WORKER, Outcome, WorkResult
+from backfill.domain.outcome import Outcome
+from backfill.domain.runs import Run, Trigger
+from backfill.domain.tables import OpsTables
+from backfill.ports import Read, Row, Scalar, Warehouse
+from backfill.service.ledger import append, log_rows, run_rows
+from backfill.service.work import WorkResult
 
 log = logging.getLogger("backfill.audit")
 
-AUDIT_TABLE = "backfill_log"
-# Column names and types as terraform/bigquery.tf defines the table.
-AUDIT_SCHEMA = schema(request_id="STRING", processor="STRING", game_date="DATE",
-                      reason="STRING", outcome="STRING", attempts="INT64", duration_ms="INT64",
-                      error="STRING", rows_written="INT64", worker="STRING",
-                      logged_at="TIMESTAMP")
 FAILED_ATTEMPT = "failed_attempt"
 
 
-def audit_table(dataset: str) -> TableRef:
-    return TableRef(dataset, AUDIT_TABLE)
+@functools.cache
+def hostname() -> str:
+    return socket.gethostname()
 
 
-def audit_rows(result: WorkResult, worker: str = WORKER) -> list[Row]:
+def audit_rows(result: WorkResult) -> list[Row]:
     """The rows one delivery leaves: each failed attempt, then the terminal outcome if any."""
     request = result.request
     common: Row = {"request_id": request.request_id if request else None,
+                   "run_id": request.run_id if request else None,
                    "processor": request.processor if request else None,
                    "game_date": request.game_date if request else None,
-                   "reason": request.reason.value if request else None, "worker": worker}
+                   "reason": request.reason.value if request else None, "worker": hostname()}
     rows = [{**common, "outcome": FAILED_ATTEMPT, "attempts": number, "duration_ms": None,
-             "error": failure.error, "rows_written": 0, "logged_at": failure.at}
-            for number, failure in enumerate(result.failures, start=1)
-            # A malformed request's one "failure" is its dead-lettering, not an attempt.
-            if request is not None]
+             "error": failure.text, "rows_written": 0, "games_written": 0, "games_refused": 0,
+             "detail": None, "logged_at": failure.at}
+            for number, failure in enumerate(result.failures, start=1)]
     if result.outcome is not Outcome.RETRY:
         rows.append({**common, "outcome": result.outcome.value, "attempts": result.attempts,
                      "duration_ms": result.duration_ms, "error": result.error,
-                     "rows_written": result.rows_written, "logged_at": datetime.now(UTC)})
+                     "rows_written": result.rows_written, "games_written": result.games_written,
+                     "games_refused": len(result.refused), "detail": result.detail,
+                     "logged_at": datetime.now(UTC)})
     return rows
+
+
+def manual_run(result: WorkResult) -> Run | None:
+    """The run of a request that came without one (typed by hand): itself, published once."""
+    request = result.request
+    if request is None or request.detection_run_id is not None:
+        return None
+    return Run(request.run_id, Trigger.MANUAL, f"message {result.message_id or '?'}",
+               request.requested_at, {request.processor: 1}, 1,
+               window=(request.game_date, request.game_date), processors=(request.processor,))
 
 
 class AuditLog:
     """Buffers rows and appends them `batch_rows` at a time; thread-safe, never raises."""
 
-    def __init__(self, warehouse: Warehouse, table: TableRef, batch_rows: int = 1) -> None:
+    def __init__(self, warehouse: Warehouse, ops: OpsTables, batch_rows: int = 1) -> None:
         self.warehouse = warehouse
-        self.table = table
+        self.ops = ops
         self.batch_rows = batch_rows
         self.write_failures = 0
         self._rows: list[Row] = []
+        self._runs: list[Row] = []
         self._lock = threading.Lock()
 
-    def record(self, result: WorkResult) -> None:
+    def record(self, result: WorkResult, deadline: Deadline | None = None) -> None:
+        run = manual_run(result)
         with self._lock:
             self._rows += audit_rows(result)
+            if run is not None and not any(r["run_id"] == run.run_id for r in self._runs):
+                self._runs.append(run.started_row())
             full = len(self._rows) >= self.batch_rows
         if full:
-            self.flush()
+            self.flush(deadline)
 
-    def flush(self) -> None:
+    def flush(self, deadline: Deadline | None = None) -> None:
         """Write what is buffered; on failure log the rows (so they are not lost) and count it."""
         with self._lock:
             rows, self._rows = self._rows, []
-            if not rows:
+            runs, self._runs = self._runs, []
+            if not rows and not runs:
                 return
+            warehouse = self.warehouse.scoped(deadline)
+            changes = [log_rows(self.ops, rows)] if rows else []
+            if runs:
+                changes.append(run_rows(self.ops, runs))
             try:
-                self._append(rows)
+                append(warehouse, changes)
             except Exception as exc:  # noqa: BLE001 - the audit trail must never fail a request
                 self.write_failures += 1
-                log.error("audit write to %s failed (%d so far): %s: %s; rows: %s", self.table,
+                log.error("audit write to %s failed (%d so far): %s: %s; rows: %s", self.ops.log,
                           self.write_failures, type(exc).__name__, exc,
-                          json.dumps(rows, default=_json_default))
-
-    def _append(self, rows: Sequence[Row]) -> None:
-        try:
-            self.warehouse.load_rows(self.table, rows, AUDIT_SCHEMA)
-        except TableNotFound:
-            # Terraform creates it in production; a local warehouse gets it on first use.
-            self.warehouse.create_table(self.table, AUDIT_SCHEMA)
-            self.warehouse.load_rows(self.table, rows, AUDIT_SCHEMA)
+                          json.dumps(rows + runs, default=_json_default),
+                          extra={"event": "audit_write_failed"})
 
 
-def read_history(warehouse: Warehouse, table: TableRef, *, processor: str | None = None,
-                 game_date: date | None = None, limit: int | None = None) -> list[Row]:
-    """Audit rows, newest first, of one processor and/or game date if given."""
-    start, end = (game_date, game_date) if game_date else (date.min, date.max)
+def read_history(warehouse: Warehouse, ops: OpsTables, *, since: datetime, until: datetime,
+                 processor: str | None = None, game_date: date | None = None,
+                 run_id: str | None = None, limit: int | None = None) -> list[Row]:
+    """Audit rows logged in [since, until], newest first, filtered and limited in the query
+    (on the table's partition column, so BigQuery reads only those days)."""
+    equals: tuple[tuple[str, Scalar], ...] = tuple(
+        (column, value) for column, value in (("processor", processor), ("game_date", game_date),
+                                              ("run_id", run_id)) if value is not None)
     try:
-        found = warehouse.read_rows(table, start, end)
+        return warehouse.read_rows(Read(ops.log, since, until, by="logged_at", equals=equals,
+                                        newest_first=True, limit=limit))
     except TableNotFound:
         return []  # nothing has been audited in this warehouse yet
-    rows = [r for r in found if processor is None or r["processor"] == processor]
-    rows.sort(key=lambda r: r["logged_at"], reverse=True)
-    return rows[:limit] if limit is not None else rows
 
 
 def _json_default(value: object) -> str:

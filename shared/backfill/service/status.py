@@ -1,42 +1,45 @@
-"""Coverage: per processor and date, is Phase 3 complete, and if not, why and is it dead-lettered.
+"""Coverage: per processor and date, is Phase 3 right, and if not, why; and the recent runs.
 
-Built on service/gaps.py, so every kind of gap it detects shows up here under its own reason.
+Built on detection's own judgment (service/detect.find_gaps), so every reason it reports shows up
+here under its own name, and a game held in quarantine or waiting on one is counted as such.
 """
 
 from __future__ import annotations
 
-import logging
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from backfill.domain.request import Reason
+from backfill.domain.gaps import Gaps
+from backfill.domain.runs import RunProgress
+from backfill.domain.tables import OpsTables
 from backfill.domain.window import Window
 from backfill.ports import Warehouse
-from backfill.processors.base import Processor
 from backfill.processors.registry import Registry
-from backfill.service.gaps import Schedule, processor_gaps, read_schedule
+from backfill.service.detect import ProcessorResult, find_gaps
 
-log = logging.getLogger("backfill.status")
-
-# "upstream": final games the schedule has but Phase 2 lacks: only a person can fix those.
 COMPLETE, DEAD_LETTERED, UPSTREAM, NO_GAMES = "complete", "dead_lettered", "upstream", "no_games"
+QUARANTINED, WAITING = "quarantined", "waiting"
+# Columns of the coverage table, in order; gap reasons sit between complete and the rest.
+GAP_STATES = ("missing", "incomplete", "stale", "outdated")
+STATES = (COMPLETE, *GAP_STATES, QUARANTINED, WAITING, DEAD_LETTERED, UPSTREAM)
 
 
 @dataclass(frozen=True)
 class Day:
-    """One date of one processor: its state, its games, and those that are not complete."""
+    """One date of one processor: its state, its games, and the state of each not complete."""
 
     game_date: date
     state: str
     games: tuple[str, ...] = ()
-    gap_games: tuple[str, ...] = ()
+    not_complete: dict[str, str] = field(default_factory=dict)  # game id -> state
 
     def as_dict(self) -> dict[str, Any]:
         return {"game_date": self.game_date.isoformat(), "state": self.state,
-                "games": list(self.games), "gap_games": list(self.gap_games)}
+                "games": list(self.games), "gap_games": sorted(self.not_complete),
+                "not_complete": dict(sorted(self.not_complete.items()))}
 
 
 @dataclass
@@ -50,11 +53,11 @@ class ProcessorCoverage:
         return Counter(d.state for d in self.days if d.state != NO_GAMES)
 
     def games(self) -> Counter[str]:
-        """Games by state: a date's gap games take its state, its other games are complete."""
+        """Games by state: each game not complete under its own state, the rest complete."""
         counts: Counter[str] = Counter()
         for day in self.days:
-            counts[day.state] += len(day.gap_games)
-            counts[COMPLETE] += len(day.games) - len(day.gap_games)
+            counts.update(day.not_complete.values())
+            counts[COMPLETE] += len(set(day.games) - set(day.not_complete))
         return +counts
 
     def as_dict(self) -> dict[str, Any]:
@@ -67,6 +70,7 @@ class ProcessorCoverage:
 class CoverageReport:
     window: Window
     processors: list[ProcessorCoverage]
+    runs: list[RunProgress] = field(default_factory=list)
     dead_letters_error: str | None = None  # the dead-letter queue could not be read
 
     @property
@@ -76,51 +80,47 @@ class CoverageReport:
 
     @property
     def states(self) -> list[str]:
-        """Complete, every gap reason, dead-lettered: the columns of the coverage table."""
-        gaps = [r.value for r in Reason if r not in (Reason.MANUAL, Reason.REPLAY)]
-        seen = {d.state for p in self.processors for d in p.days} - {NO_GAMES}
-        known = [COMPLETE, *gaps, DEAD_LETTERED, UPSTREAM]
-        return known + sorted(seen - set(known))
+        seen = {s for p in self.processors for d in p.days
+                for s in (d.state, *d.not_complete.values())} - {NO_GAMES}
+        return [*STATES, *sorted(seen - set(STATES))]
 
     def as_dict(self) -> dict[str, Any]:
         return {"window": self.window.as_dict(), "dead_letters_error": self.dead_letters_error,
-                "processors": [p.as_dict() for p in self.processors]}
+                "processors": [p.as_dict() for p in self.processors],
+                "runs": [r.as_dict() for r in self.runs]}
 
 
-def coverage(warehouse: Warehouse, registry: Registry, window: Window, *,
+def coverage(warehouse: Warehouse, registry: Registry, ops: OpsTables, window: Window, *,
              processors: Sequence[str] | None = None,
              dead_lettered: Collection[tuple[str, date]] = ()) -> CoverageReport:
     """The state of every (processor, date) in the window; `dead_lettered` are the (processor,
     date) pairs with a request in the dead-letter queue."""
-    schedule = read_schedule(warehouse, window)  # once for every processor
-    return CoverageReport(window, [_processor(warehouse, p, window, schedule, dead_lettered)
-                                   for p in registry.ordered(processors)])
+    return CoverageReport(window, [_processor(result, window, dead_lettered) for result in
+                                   find_gaps(warehouse, registry, ops, window, processors)])
 
 
-def _processor(warehouse: Warehouse, processor: Processor, window: Window, schedule: Schedule,
+def _processor(result: ProcessorResult, window: Window,
                dead_lettered: Collection[tuple[str, date]]) -> ProcessorCoverage:
-    try:
-        found = processor_gaps(warehouse, processor, window, schedule)
-    except Exception as exc:  # noqa: BLE001 - an error must never read as "complete" (lesson 2)
-        log.error("coverage failed for %s: %s", processor.name, exc)
-        return ProcessorCoverage(processor.name, error=f"{type(exc).__name__}: {exc}")
-    gaps = {c.game_date: c for c in found.candidates}
-    upstream = {g.game_date: g.game_ids for g in found.upstream}
-    games: dict[date, set[str]] = defaultdict(set)
-    for stat in found.phase2:
-        games[stat.game_date].add(stat.game_id)
+    if result.error:
+        return ProcessorCoverage(result.name, error=result.error)
+    gaps: Gaps = result.gaps
     days = []
     for day in window.dates():
-        gap = gaps.get(day)
-        unloaded = upstream.get(day, ())
-        # Scheduled games Phase 2 never loaded are games of the date too.
-        on_day = tuple(sorted(games[day] | set(gap.game_ids if gap else ()) | set(unloaded)))
-        if gap is None and unloaded:
-            days.append(Day(day, UPSTREAM, on_day, unloaded))
-        elif gap is None:
-            days.append(Day(day, COMPLETE if on_day else NO_GAMES, on_day))
-        else:
-            state = DEAD_LETTERED if (processor.name, day) in dead_lettered else gap.reason.value
-            days.append(Day(day, state, on_day, gap.game_ids))
-    # Without the schedule, game types and upstream gaps went unchecked: say so (lesson 2).
-    return ProcessorCoverage(processor.name, days, error=found.upstream_error)
+        not_complete: dict[str, str] = {}
+        for items, state in ((gaps.upstream, UPSTREAM), (gaps.waiting, WAITING),
+                             (gaps.quarantined, QUARANTINED)):
+            not_complete.update({g: state for item in items if item.game_date == day
+                                 for g in item.game_ids})
+        candidate = gaps.candidate(day)
+        gap_state = None
+        if candidate is not None:
+            gap_state = (DEAD_LETTERED if (result.name, day) in dead_lettered
+                         else candidate.reason.value)
+            not_complete.update(dict.fromkeys(candidate.game_ids, gap_state))
+        games = tuple(sorted(set(gaps.games.get(day, ())) | set(not_complete)))
+        state = gap_state or next((s for s in (QUARANTINED, WAITING, UPSTREAM)
+                                   if s in not_complete.values()),
+                                  COMPLETE if games else NO_GAMES)
+        days.append(Day(day, state, games, not_complete))
+    # Without the schedule, game types and upstream gaps went unchecked: say so.
+    return ProcessorCoverage(result.name, days, error=result.upstream_error)

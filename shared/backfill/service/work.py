@@ -1,71 +1,69 @@
-"""The worker's use case: one request in, one outcome out (succeeded, skipped, dead-lettered, retry)."""
+"""The worker's use case, one pass per delivery: decode, gather, decide, compute, write, record.
+
+A transient failure anywhere in gather-to-write retries the pass with jittered backoff inside the
+delivery's budget; how the delivery ends is settled in one place (domain/outcome.py). Every call
+it makes is cut short at its deadline, so a delivery that runs out of time still dead-letters
+itself with its reason and leaves its audit row before the function's own timeout.
+"""
 
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import Protocol
 
-from tenacity import RetryError, Retrying
+from tenacity import RetryError
 
-from backfill.domain.errors import (
-    BackfillError,
-    DependencyNotReady,
-    InvalidRequest,
-)
-from backfill.domain.request import MAX_BODY_BYTES, Request, decode_request
-from backfill.domain.window import Window
-from backfill.ports import RequestQueue, Warehouse
-from backfill.processors.base import SOURCE_PROCESSED_AT, Processor, Row
+from backfill.domain.dead_letter import Why
+from backfill.domain.deadline import Deadline
+from backfill.domain.errors import BackfillError, InvalidRequest
+from backfill.domain.games import id_spellings
+from backfill.domain.outcome import Done, Ended, Failure, Outcome, Policy, Verdict, settle
+from backfill.domain.quarantine import Hold, QuarantineEvent
+from backfill.domain.request import Request, decode_request
+from backfill.domain.tables import OpsTables
+from backfill.ports import Change, Delivery, Replace, RequestQueue, Warehouse
+from backfill.processors.base import Processor
 from backfill.processors.registry import Registry
-from backfill.service.gaps import Schedule, date_gap, read_schedule
+from backfill.service.decide import Compute, decide
+from backfill.service.gather import Gathered, gather
+from backfill.service.ledger import append, quarantine_rows
 from backfill.service.retry import retry_policy
 
 log = logging.getLogger("backfill.work")
 
-WORKER = socket.gethostname()
-
-
-class Outcome(StrEnum):
-    SUCCEEDED = "succeeded"
-    SKIPPED = "skipped"
-    DEAD_LETTERED = "dead_lettered"
-    RETRY = "retry"  # not finished: let Pub/Sub deliver it again later
-
-    @property
-    def acknowledged(self) -> bool:
-        return self is not Outcome.RETRY
+# After the retry budget, time kept to publish a dead letter and write the audit row; the
+# function timeout is the budget plus a minute (terraform/main.tf), so this ends well before it.
+FINISH_RESERVE_SECONDS = 45.0
+DEAD_LETTER_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
-class Failure:
-    """One failed attempt: when, and what went wrong."""
-
-    at: datetime
-    error: str
-
-
-@dataclass
 class WorkResult:
+    """How one delivery ended, built once when it has."""
+
     outcome: Outcome
     request: Request | None
     attempts: int = 0
     rows_written: int = 0
+    games_written: int = 0
+    refused: dict[str, str] = field(default_factory=dict)  # game id -> why (quarantined)
+    waiting: dict[str, str] = field(default_factory=dict)  # game id -> the upstream it waits on
     error: str | None = None
     error_type: str | None = None
+    detail: str | None = None  # what the re-check found: why the date was (re)computed
     duration_ms: int = 0
-    failures: list[Failure] = field(default_factory=list)
+    failures: tuple[Failure, ...] = ()
+    message_id: str = ""
 
 
 class AuditSink(Protocol):
     """Where every delivery's result is recorded (the audit trail); must never raise."""
 
-    def record(self, result: WorkResult) -> None: ...
+    def record(self, result: WorkResult, deadline: Deadline | None = None) -> None: ...
 
     def flush(self) -> None: ...
 
@@ -77,179 +75,144 @@ class Worker:
     warehouse: Warehouse
     registry: Registry
     queue: RequestQueue
+    ops: OpsTables
     today: Callable[[], date]
     retry_budget_seconds: float
-    max_delivery_attempts: int
-    sleep: Callable[[float], None] = time.sleep
+    policy: Policy
     audit: AuditSink | None = None
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
-    def handle(self, body: bytes, attributes: dict[str, str] | None = None,
-               delivery_attempt: int | None = None) -> WorkResult:
-        """Work one delivery and audit its result; raises only if a dead letter could not be
-        published (then nothing is audited: the delivery is not over)."""
-        result = self._handle(body, attributes, delivery_attempt)
-        if self.audit is not None:
-            self.audit.record(result)
-        return result
-
-    def _handle(self, body: bytes, attributes: dict[str, str] | None,
-                delivery_attempt: int | None) -> WorkResult:
-        started = time.monotonic()
+    def handle(self, delivery: Delivery) -> WorkResult:
+        """Work one delivery to its end and audit it. Raises TransientError only when a dead
+        letter could not be published: then nothing is audited, the delivery is not over."""
+        started = self.clock()
+        deadline = Deadline.after(self.retry_budget_seconds, self.clock)
         try:
-            request = decode_request(body, today=self.today())
-            if request.processor not in self.registry:
-                raise InvalidRequest(f"unknown processor {request.processor!r}; "
-                                     f"known: {', '.join(self.registry.names)}")
-            processor = self.registry.get(request.processor)
+            if delivery.problem:
+                raise InvalidRequest(delivery.problem)
+            request = decode_request(delivery.data, today=self.today())
+            processor = self._processor(request)
         except InvalidRequest as exc:
-            return _timed(self._refuse(body, attributes or {}, "InvalidRequest", str(exc)),
-                          started)
-        result = self._work(request, processor, delivery_attempt)
-        if result.outcome is Outcome.DEAD_LETTERED:
-            self._dead_letter(body, attributes or {}, result)
-        log.info("%s %s %s: %s", result.outcome.value, request.processor, request.game_date,
-                 result.error or f"{result.rows_written} rows",
-                 extra={"processor": request.processor, "game_date": str(request.game_date),
-                        "request_id": request.request_id, "outcome": result.outcome.value})
-        return _timed(result, started)
-
-    def refuse_envelope(self, body: bytes, reason: str) -> WorkResult:
-        """Dead-letter a push whose envelope cannot be read (no message, data not base64)."""
-        result = self._refuse(body, {}, "InvalidEnvelope", reason)
+            log.warning("dead-lettering a malformed request: %s", exc)
+            kind = "InvalidEnvelope" if delivery.problem else "InvalidRequest"
+            verdict = Verdict(Outcome.DEAD_LETTERED, kind, str(exc), dead_letter=True)
+            result = self._result(None, verdict, None, 1, (), started, delivery)
+        else:
+            result = self._work(request, processor, delivery, deadline, started)
+        finish = deadline.extended(FINISH_RESERVE_SECONDS)
+        if result.outcome is Outcome.DEAD_LETTERED or result.refused:
+            self._dead_letter(delivery, result, finish)
+        if result.request is not None:
+            log.info("%s %s %s: %s", result.outcome.value, result.request.processor,
+                     result.request.game_date, result.error or f"{result.rows_written} rows",
+                     extra={"processor": result.request.processor,
+                            "game_date": str(result.request.game_date),
+                            "request_id": result.request.request_id,
+                            "outcome": result.outcome.value})
         if self.audit is not None:
-            self.audit.record(result)
+            self.audit.record(result, finish)
         return result
 
-    def _refuse(self, body: bytes, attributes: dict[str, str], error_type: str,
-                reason: str) -> WorkResult:
-        """Malformed input: dead-lettered at once with its reason, never retried."""
-        result = WorkResult(Outcome.DEAD_LETTERED, None, error=reason, error_type=error_type,
-                            failures=[Failure(_now(), f"{error_type}: {reason}")])
-        log.warning("dead-lettering a malformed request: %s", reason)
-        self._dead_letter(body, attributes, result)
-        return result
+    def _processor(self, request: Request) -> Processor:
+        if request.processor not in self.registry:
+            raise InvalidRequest(f"unknown processor {request.processor!r}; "
+                                 f"known: {', '.join(self.registry.names)}")
+        return self.registry.get(request.processor)
 
-    def _work(self, request: Request, processor: Processor,
-              delivery_attempt: int | None) -> WorkResult:
+    def _work(self, request: Request, processor: Processor, delivery: Delivery,
+              deadline: Deadline, started: float) -> WorkResult:
         failures: list[Failure] = []
-        attempts = 0
-        # The date's schedule, read once: the re-check and every dependency check use it.
-        schedule: Schedule | None = None
+        found: dict[str, str | None] = {}
 
-        def day_schedule() -> Schedule:
-            nonlocal schedule
-            if schedule is None:
-                day = request.game_date
-                schedule = read_schedule(self.warehouse, Window(day, day))
-            return schedule
-
-        def recheck() -> bool:
-            return date_gap(self.warehouse, processor, request.game_date,
-                            day_schedule()) is not None
-
-        def attempt() -> int:
-            nonlocal attempts
-            attempts += 1
+        def attempt() -> Ended:
+            warehouse = self.warehouse.scoped(deadline, {"backfill_processor": processor.name,
+                                                         "backfill_run": request.run_id})
             try:
-                self._check_dependencies(processor, request.game_date, day_schedule())
-                return run_processor(self.warehouse, self.registry, processor, request.game_date)
+                gathered = gather(warehouse, self.registry, self.ops, processor, request)
+                decision = decide(request, processor, self.registry, gathered)
+                if not isinstance(decision, Compute):
+                    return decision
+                found["detail"] = _why(decision)
+                return self._compute(warehouse, request, processor, gathered, decision)
             except Exception as exc:
-                failures.append(Failure(_now(), f"{type(exc).__name__}: {exc}"))
+                failures.append(Failure(self.now(), type(exc).__name__, str(exc)))
                 raise
 
-        # One budget for the whole delivery (re-check, then attempts), below the function timeout.
-        deadline = time.monotonic() + self.retry_budget_seconds
-
-        def policy() -> Retrying:
-            return retry_policy(max(0.0, deadline - time.monotonic()), sleep=self.sleep)
-
+        retrying = retry_policy(deadline.left(), sleep=self.sleep)
+        ended: Ended | None = None
+        error: BaseException | None = None
         try:
-            if not request.force and not policy()(recheck):
-                return WorkResult(Outcome.SKIPPED, request)
-            rows = policy()(attempt)
-            return WorkResult(Outcome.SUCCEEDED, request, attempts, rows, failures=failures)
+            ended = retrying(attempt)
         except RetryError as exc:
-            last = exc.last_attempt.exception() or RuntimeError("retry budget exhausted")
-            result = WorkResult(Outcome.DEAD_LETTERED, request, attempts, error=str(last),
-                                error_type=type(last).__name__, failures=failures)
-            final_delivery = (delivery_attempt or 1) >= self.max_delivery_attempts
-            if isinstance(last, DependencyNotReady) and not final_delivery:
-                result.outcome = Outcome.RETRY
-            elif not isinstance(last, DependencyNotReady):
-                result.error = f"retry budget exhausted after {attempts} attempts: {last}"
-            return result
-        except BackfillError as exc:
-            return WorkResult(Outcome.DEAD_LETTERED, request, attempts, error=str(exc),
-                              error_type=type(exc).__name__, failures=failures)
-        except Exception as exc:  # noqa: BLE001 - a processor bug is permanent: no retry storm
-            log.exception("processor %s crashed on %s", processor.name, request.game_date)
-            return WorkResult(Outcome.DEAD_LETTERED, request, attempts,
-                              error=f"{type(exc).__name__}: {exc}", error_type="ProcessorCrash",
-                              failures=failures)
+            error = exc.last_attempt.exception()
+        except Exception as exc:  # noqa: BLE001 - settled below: a bug is permanent, no storm
+            if not isinstance(exc, BackfillError):
+                log.exception("processor %s crashed on %s", processor.name, request.game_date)
+            error = exc
+        attempts = int(retrying.statistics.get("attempt_number", len(failures) or 1))
+        verdict = settle(ended, error, attempts, age=self.now() - request.requested_at,
+                         delivery_attempt=delivery.delivery_attempt, policy=self.policy)
+        return self._result(request, verdict, ended, attempts, tuple(failures), started,
+                            delivery, found.get("detail"))
 
-    def _check_dependencies(self, processor: Processor, game_date: date,
-                            schedule: Schedule) -> None:
-        for name in processor.depends_on:
-            gap = date_gap(self.warehouse, self.registry.get(name), game_date, schedule)
-            if gap is not None:
-                raise DependencyNotReady(
-                    f"{name} is {gap.reason.value} for {game_date} ({len(gap.game_ids)} games)")
+    def _compute(self, warehouse: Warehouse, request: Request, processor: Processor,
+                 gathered: Gathered, decision: Compute) -> Done:
+        """Compute every game of the date, then write the written games and the quarantine's
+        news together: the refused and waiting games keep their old rows."""
+        day = request.game_date
+        produced = processor.produce(day, gathered.source_rows, gathered.upstream_rows,
+                                     decision.types, decision.held_upstream)
+        keep = tuple(sorted({spelling for key in (*produced.refused, *produced.waiting)
+                             for spelling in id_spellings(key)}))
+        changes: list[Change] = [Replace(processor.target, day, day, produced.rows,
+                                         processor.table_schema(), keep)]
+        at = self.now()
+        events = [QuarantineEvent(processor.name, day, game_id, Hold.HELD, why,
+                                  produced.input_times.get(key), at, request.request_id,
+                                  request.run_id)
+                  for key, (game_id, why) in produced.refused.items()]
+        events += [QuarantineEvent(processor.name, day, hold.game_id, Hold.RELEASED,
+                                   "written", produced.input_times.get(key), at,
+                                   request.request_id, request.run_id)
+                   for key, hold in decision.held.items() if key in produced.written]
+        if events:
+            changes.append(quarantine_rows(self.ops, events))
+        info = gathered.target_info
+        if info is not None and any(c.name not in info.columns for c in processor.table_schema()):
+            # A table made before Backfill's lineage columns: they are added, nullable.
+            warehouse.create_table(processor.target, processor.table_schema())
+        append(warehouse, changes)
+        return Done(len(produced.rows), len(produced.written),
+                    {game_id: why for game_id, why in produced.refused.values()},
+                    {game_id: why for game_id, why in produced.waiting.values()})
 
-    def _dead_letter(self, body: bytes, attributes: dict[str, str], result: WorkResult) -> None:
-        why = dead_letter_attributes(result)
-        if len(body) > MAX_BODY_BYTES:
-            # Pub/Sub refuses messages over 10 MB: an oversized body would never leave as a dead
-            # letter and would come back forever. Keep its head, and say it was cut.
-            why["body_bytes"] = str(len(body))
-            body = body[:MAX_BODY_BYTES]
-        # The original attributes travel along, ours win where names clash.
-        self.queue.dead_letter(body, {**attributes, **why})
+    def _dead_letter(self, delivery: Delivery, result: WorkResult, deadline: Deadline) -> None:
+        first = result.failures[0].at if result.failures else None
+        last = result.failures[-1].at if result.failures else None
+        why = Why("worker", result.error_type or "Unknown", result.error or "", result.attempts,
+                  self.now(), first, last, dict(result.refused))
+        self.queue.dead_letter(delivery, why, result.request,
+                               deadline.timeout(DEAD_LETTER_TIMEOUT_SECONDS))
 
-
-def run_processor(warehouse: Warehouse, registry: Registry, processor: Processor,
-                  game_date: date) -> int:
-    """Compute one date from its inputs and replace that date's Phase 3 rows."""
-    start = date.fromordinal(game_date.toordinal() - processor.source_lookback_days)
-    source = warehouse.read_rows(processor.source, start, game_date)
-    upstream = {name: warehouse.read_rows(registry.get(name).target, game_date, game_date)
-                for name in processor.depends_on}
-    rows = processor.compute(game_date, source, upstream)
-    stamp_source_processed_at(rows, source, game_date)
-    return warehouse.replace_range(processor.target, game_date, game_date, rows, processor.schema)
-
-
-def stamp_source_processed_at(rows: list[Row], source: list[Row], game_date: date) -> None:
-    """Record, on each Phase 3 row, the newest processed_at of its game's source rows."""
-    newest: dict[str, datetime] = {}
-    for row in source:
-        stamp = row.get("processed_at")
-        if row.get("game_date") == game_date and isinstance(stamp, datetime):
-            game = row["game_id"]
-            newest[game] = max(stamp, newest.get(game, stamp))
-    for row in rows:
-        row[SOURCE_PROCESSED_AT] = newest.get(row["game_id"])
-
-
-def dead_letter_attributes(result: WorkResult) -> dict[str, str]:
-    """Why a request was dead-lettered, as Pub/Sub attributes (strings, 1 KiB values at most)."""
-    attributes = {
-        "error_type": result.error_type or "Unknown",
-        "error_message": (result.error or "")[:1024],
-        "attempts": str(result.attempts),
-        "dead_lettered_by": "worker",
-        "dead_lettered_at": _now().isoformat(),
-        "first_failure_at": result.failures[0].at.isoformat() if result.failures else "",
-        "last_failure_at": result.failures[-1].at.isoformat() if result.failures else "",
-    }
-    if result.request is not None:
-        attributes.update(result.request.attributes(), request_id=result.request.request_id)
-    return attributes
+    def _result(self, request: Request | None, verdict: Verdict, ended: Ended | None,
+                attempts: int, failures: tuple[Failure, ...], started: float,
+                delivery: Delivery, detail: str | None = None) -> WorkResult:
+        done = ended if isinstance(ended, Done) else Done(0, 0)
+        return WorkResult(
+            verdict.outcome, request, attempts, done.rows_written, done.games_written,
+            done.refused, done.waiting, verdict.error, verdict.error_type,
+            detail or getattr(ended, "why", None),
+            int((self.clock() - started) * 1000), failures, delivery.message_id)
 
 
-def _timed(result: WorkResult, started: float) -> WorkResult:
-    result.duration_ms = int((time.monotonic() - started) * 1000)
-    return result
+def _why(decision: Compute) -> str:
+    gap = decision.gap
+    if gap is None:
+        return "forced"
+    inputs = f" ({', '.join(gap.stale_inputs)})" if gap.stale_inputs else ""
+    versions = (f" (version {gap.has_version} -> {gap.needs_version})"
+                if gap.reason.value == "outdated" else "")
+    return f"{gap.reason.value}{inputs}{versions}: {len(gap.game_ids)} games"
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -1,0 +1,83 @@
+"""The schedule as the original pipeline stores it: appended rows, read as one row per game.
+
+`nbac_schedule` is written with WRITE_APPEND: one game has a row per status it was scraped in
+(scheduled, live, final). For each (game_id, game_date) the newest `processed_at` wins (a tie goes
+to the higher status, so a final row is never downgraded by an older scheduled one). A postponed
+game keeps its official id on its new date: a game is (game_id, game_date), never the id alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from backfill.domain.games import GameKey, date_based_id, game_type, teams_key
+
+FINAL = 3  # game_status of a game that has been played
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ScheduledGame:
+    """One game of the schedule, as its newest row says."""
+
+    game_id: str  # the official id
+    game_date: date
+    away: str
+    home: str
+    status: int | None
+    processed_at: datetime | None
+
+    @property
+    def key(self) -> GameKey:
+        return teams_key(self.game_date, self.away, self.home)
+
+    @property
+    def date_based_id(self) -> str:
+        return date_based_id(self.game_date, self.away, self.home)
+
+    @property
+    def game_type(self) -> str | None:
+        return game_type(self.game_id)
+
+    @property
+    def final(self) -> bool:
+        return self.status == FINAL
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The scheduled games of some dates, or why the schedule could not be read (then it filters
+    nothing and finds no upstream gaps)."""
+
+    games: tuple[ScheduledGame, ...] = ()
+    error: str | None = None
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Mapping[str, Any]]) -> Schedule:
+        newest: dict[tuple[str, date], Mapping[str, Any]] = {}
+        for row in rows:
+            if not (row.get("game_id") and row.get("home_team_tricode")
+                    and row.get("away_team_tricode")):
+                continue  # a row that names no game cannot be matched to one
+            game = (row["game_id"], row["game_date"])
+            seen = newest.get(game)
+            if seen is None or _rank(row) > _rank(seen):
+                newest[game] = row
+        return cls(tuple(sorted(
+            (ScheduledGame(r["game_id"], r["game_date"], r["away_team_tricode"],
+                           r["home_team_tricode"], r.get("game_status"), r.get("processed_at"))
+             for r in newest.values()), key=lambda g: (g.game_date, g.game_id))))
+
+    def types(self) -> dict[GameKey, str | None]:
+        """Each game's type by its key."""
+        return {game.key: game.game_type for game in self.games}
+
+    def between(self, start: date, end: date) -> list[ScheduledGame]:
+        return [game for game in self.games if start <= game.game_date <= end]
+
+
+def _rank(row: Mapping[str, Any]) -> tuple[datetime, int]:
+    return (row.get("processed_at") or _EARLIEST, row.get("game_status") or 0)

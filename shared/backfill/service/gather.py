@@ -1,0 +1,105 @@
+"""Everything one delivery needs to decide and compute, read in one round.
+
+For processor P on date d: the schedule (for game types, and as the source of a processor that
+reads it), P's source rows of its lookback, P's Phase 3 games of d (the re-check), and for each
+dependency its Phase 3 rows of d (the inputs, and whether it is complete) and its Phase 2 games;
+the date's quarantine; whether the request's run was cancelled. On BigQuery these are independent
+queries sent at once, so the whole read costs one round trip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+
+from backfill.domain.errors import TableNotFound
+from backfill.domain.gaps import GameStat
+from backfill.domain.quarantine import QuarantineEvent
+from backfill.domain.request import Request
+from backfill.domain.runs import CANCELLED, RUN_SEARCH_DAYS
+from backfill.domain.schedule import Schedule
+from backfill.domain.tables import OpsTables, TableInfo, check_columns
+from backfill.domain.window import Window
+from backfill.ports import Read, Row, Warehouse
+from backfill.processors.base import Processor
+from backfill.processors.nba_raw import SCHEDULE_COLUMNS
+from backfill.processors.registry import Registry
+from backfill.service.reads import optional, read_together
+
+
+@dataclass
+class Gathered:
+    """What was read for one (processor, date)."""
+
+    schedule: Schedule
+    source_rows: list[Row]
+    target: list[GameStat] | None  # None: the Phase 3 table does not exist yet
+    target_info: TableInfo | None
+    upstream_rows: dict[str, list[Row]] = field(default_factory=dict)
+    upstream_source: dict[str, list[GameStat]] = field(default_factory=dict)
+    quarantine: list[QuarantineEvent] = field(default_factory=list)
+    cancelled: bool = False
+
+
+def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: Processor,
+           request: Request) -> Gathered:
+    """Read what `request` needs, in one round (after table descriptions, kept per process on
+    BigQuery); a missing source table or column raises, a missing target is an empty one."""
+    day = request.game_date
+    dependencies = [registry.get(name) for name in processor.depends_on]
+    lookback = max([processor.source_lookback_days,
+                    *(d.source_lookback_days for d in dependencies)])
+    described = read_together(warehouse, {
+        "source": lambda: warehouse.describe(processor.source),
+        "schedule": lambda: warehouse.describe(registry.schedule),
+        "target": lambda: warehouse.describe(processor.target),
+        **{f"source:{d.name}": partial(warehouse.describe, d.source) for d in dependencies}})
+    for table, info, needed, names in (
+            (processor.source, described["source"], processor.source_columns, processor.columns),
+            (registry.schedule, described["schedule"], SCHEDULE_COLUMNS,
+             registry.schedule_columns),
+            *((d.source, described[f"source:{d.name}"], d.source_columns, d.columns)
+              for d in dependencies)):
+        if info is None:
+            raise TableNotFound(f"table {table} does not exist in {warehouse.url}")
+        check_columns(table, info, needed, names)
+    target_info: TableInfo | None = described["target"]
+    start = day - timedelta(days=processor.source_lookback_days)
+    window = Window(day, day)
+    reads = {
+        "schedule": lambda: warehouse.read_rows(registry.schedule_read(day - timedelta(
+            days=lookback), day)),
+        "quarantine": optional(lambda: warehouse.read_rows(Read(ops.quarantine, day, day)), []),
+        **({} if processor.source_is_schedule else {
+            "source": lambda: warehouse.read_rows(processor.source_read(start, day))}),
+        **({} if target_info is None else {
+            "target": lambda: warehouse.scan_games(
+                processor.target_scan(window, target_info.columns))}),
+    }
+    for dependency in dependencies:
+        reads[f"rows:{dependency.name}"] = optional(
+            partial(warehouse.read_rows, Read(dependency.target, day, day)), [])
+        if not dependency.source_is_schedule:
+            reads[f"games:{dependency.name}"] = partial(warehouse.scan_games, dependency.source_scan(
+                Window(day - timedelta(days=dependency.source_lookback_days), day)))
+    if request.detection_run_id:
+        reads["run"] = optional(lambda: warehouse.read_rows(Read(
+            ops.runs, request.requested_at - timedelta(days=RUN_SEARCH_DAYS),
+            request.requested_at + timedelta(days=RUN_SEARCH_DAYS), by="recorded_at",
+            equals=(("run_id", request.run_id), ("event", CANCELLED)))), [])
+    found = read_together(warehouse, reads)
+    schedule_rows = found["schedule"]
+    return Gathered(
+        schedule=Schedule.from_rows(schedule_rows),
+        source_rows=([r for r in schedule_rows if r["game_date"] >= start]
+                     if processor.source_is_schedule else found["source"]),
+        target=found.get("target"), target_info=target_info,
+        upstream_rows={d.name: found[f"rows:{d.name}"] for d in dependencies},
+        upstream_source={d.name: d.phase2_stats(
+            r for r in schedule_rows
+            if r["game_date"] >= day - timedelta(days=d.source_lookback_days))
+            if d.source_is_schedule else found[f"games:{d.name}"] for d in dependencies},
+        quarantine=[QuarantineEvent.from_row(r) for r in found["quarantine"]],
+        cancelled=bool(found.get("run")))
+

@@ -1,0 +1,46 @@
+"""Backfill's own append-only tables (audit log, quarantine, runs): how rows are added to them.
+
+Each is appended to with the warehouse's bulk append (BigQuery: streaming inserts), created on
+first use where Terraform has not made it (a local warehouse).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from backfill.domain.errors import TableNotFound
+from backfill.domain.quarantine import QUARANTINE_SCHEMA, QuarantineEvent
+from backfill.domain.runs import RUNS_SCHEMA
+from backfill.domain.tables import OpsTables, schema
+from backfill.ports import Append, Change, Row, Warehouse
+
+# Column names and types as terraform/bigquery.tf defines the table.
+AUDIT_SCHEMA = schema(request_id="STRING", run_id="STRING", processor="STRING",
+                      game_date="DATE", reason="STRING", outcome="STRING", attempts="INT64",
+                      duration_ms="INT64", error="STRING", rows_written="INT64",
+                      games_written="INT64", games_refused="INT64", detail="STRING",
+                      worker="STRING", logged_at="TIMESTAMP")
+
+def log_rows(ops: OpsTables, rows: Sequence[Row]) -> Append:
+    return Append(ops.log, rows, AUDIT_SCHEMA, "logged_at")
+
+
+def run_rows(ops: OpsTables, runs: Sequence[Row]) -> Append:
+    return Append(ops.runs, runs, RUNS_SCHEMA, "recorded_at")
+
+
+def quarantine_rows(ops: OpsTables, events: Sequence[QuarantineEvent]) -> Append:
+    return Append(ops.quarantine, [e.as_row() for e in events], QUARANTINE_SCHEMA, "game_date")
+
+
+def append(warehouse: Warehouse, changes: Sequence[Change]) -> None:
+    """Write, creating the tables on first use (Terraform does in production; a local warehouse
+    gets Backfill's own tables here, and a processor deployed late its target)."""
+    try:
+        warehouse.write(changes)
+    except TableNotFound:
+        for change in changes:
+            warehouse.create_table(change.table, change.columns,
+                                   change.partitioned_by if isinstance(change, Append)
+                                   else "game_date")
+        warehouse.write(changes)
