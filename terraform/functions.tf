@@ -1,6 +1,20 @@
 # Both functions are HTTP functions on Cloud Run (gen2), reachable only from inside the project
 # (Cloud Scheduler and Pub/Sub push count as internal) and only with an OIDC token of an invoker.
 
+locals {
+  # Each function's settings beyond local.common_environment (main.tf).
+  detector_environment = {
+    # gunicorn's thread count; left unset it is cpu_count x 4, not the concurrency Cloud Run
+    # sends, so requests would queue inside an instance or threads would sit idle.
+    THREADS = tostring(var.detector_concurrency)
+  }
+  worker_environment = {
+    THREADS                        = tostring(var.worker_concurrency)
+    BACKFILL_RETRY_BUDGET_SECONDS  = tostring(local.worker_retry_budget_seconds)
+    BACKFILL_MAX_DELIVERY_ATTEMPTS = tostring(var.max_delivery_attempts)
+  }
+}
+
 resource "google_cloudfunctions2_function" "detector" {
   name        = var.detector_function_name
   location    = var.region
@@ -8,7 +22,7 @@ resource "google_cloudfunctions2_function" "detector" {
   labels      = local.labels
 
   build_config {
-    runtime         = "python312"
+    runtime         = "python311"
     entry_point     = "detect"
     service_account = google_service_account.builder.id
 
@@ -30,7 +44,7 @@ resource "google_cloudfunctions2_function" "detector" {
     ingress_settings                 = var.detector_ingress
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.detector.email
-    environment_variables            = local.common_environment
+    environment_variables            = merge(local.common_environment, local.detector_environment)
   }
 
   depends_on = [
@@ -47,7 +61,7 @@ resource "google_cloudfunctions2_function" "worker" {
   labels      = local.labels
 
   build_config {
-    runtime         = "python312"
+    runtime         = "python311"
     entry_point     = "work"
     service_account = google_service_account.builder.id
 
@@ -71,10 +85,7 @@ resource "google_cloudfunctions2_function" "worker" {
     ingress_settings               = "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.worker.email
-    environment_variables = merge(local.common_environment, {
-      BACKFILL_RETRY_BUDGET_SECONDS  = tostring(local.worker_retry_budget_seconds)
-      BACKFILL_MAX_DELIVERY_ATTEMPTS = tostring(var.max_delivery_attempts)
-    })
+    environment_variables          = merge(local.common_environment, local.worker_environment)
   }
 
   depends_on = [

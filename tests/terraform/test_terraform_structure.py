@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -92,14 +93,18 @@ def duration(tf: Module, expression: str) -> int:
 # --- Interface ------------------------------------------------------------------------------
 
 
-def test_google_provider_is_at_least_6(tf: Module) -> None:
+def test_google_provider_is_pinned_to_one_major_version(tf: Module) -> None:
     providers = {}
     for settings in tf.terraform:
         for required in settings.get("required_providers", []):
             providers.update(required)
     constraint = providers["google"]["version"]
-    lower = re.search(r">=\s*(\d+)", constraint)
-    assert lower and int(lower.group(1)) >= 6, constraint
+    # "~> 7.0" admits 7.x only; "~> 7" or ">= 6.0, < 8.0" would admit a new major on init.
+    match = re.fullmatch(r"~>\s*(\d+)\.(\d+)", constraint.strip())
+    assert match, f"pin one major version with ~> MAJOR.MINOR, not {constraint!r}"
+    assert int(match.group(1)) >= 6, constraint
+    versions = [s["required_version"] for s in tf.terraform if "required_version" in s]
+    assert versions == [">= 1.9"], versions
 
 
 def test_every_variable_has_a_description_and_numbers_are_validated(tf: Module) -> None:
@@ -216,14 +221,15 @@ def test_dead_letters_are_kept_a_week_for_inspection(tf: Module) -> None:
 # --- Functions ------------------------------------------------------------------------------
 
 
-def test_functions_are_gen2_python312_scaling_to_zero(tf: Module) -> None:
+def test_functions_are_gen2_python311_scaling_to_zero(tf: Module) -> None:
     functions = tf.of_type("google_cloudfunctions2_function")
     assert set(functions) == {"detector", "worker"}
     entry_points = {"detector": "detect", "worker": "work"}
     accounts = set()
     for name, function in functions.items():
         build = block(function, "build_config")
-        assert build["runtime"] == "python312", name
+        # The Python the tests run on (pyproject's target-version, requirements.lock).
+        assert build["runtime"] == "python311", name
         assert build["entry_point"] == entry_points[name]
         source = block(block(build, "source"), "storage_source")
         assert refers_to(source["object"], "google_storage_bucket_object.source")
@@ -246,6 +252,15 @@ def test_source_objects_are_named_by_content_hash(tf: Module) -> None:
         assert "filemd5(" in obj["name"] or "output_md5" in obj["name"]
 
 
+def function_environment(tf: Module, name: str) -> dict[str, str]:
+    """A function's environment: local.common_environment merged with its own local map."""
+    function = tf.of_type("google_cloudfunctions2_function")[name]
+    expression = block(function, "service_config")["environment_variables"]
+    match = re.fullmatch(r"\$\{merge\(local\.common_environment, local\.(\w+)\)\}", expression)
+    assert match, f"{name}: environment must be merge(local.common_environment, local.X): {expression}"
+    return {**tf.locals["common_environment"], **tf.locals[match.group(1)]}
+
+
 def test_functions_get_their_environment(tf: Module) -> None:
     common = tf.locals["common_environment"]
     for key in (
@@ -258,9 +273,9 @@ def test_functions_get_their_environment(tf: Module) -> None:
     ):
         assert key in common, key
     assert common["BACKFILL_WAREHOUSE"] == "bigquery://${var.project_id}"
-    worker = block(tf.of_type("google_cloudfunctions2_function")["worker"], "service_config")
-    env = worker["environment_variables"]
-    assert "BACKFILL_RETRY_BUDGET_SECONDS" in env and "BACKFILL_MAX_DELIVERY_ATTEMPTS" in env
+    env = function_environment(tf, "worker")
+    assert env["BACKFILL_MAX_DELIVERY_ATTEMPTS"] == "${tostring(var.max_delivery_attempts)}"
+    assert "BACKFILL_RETRY_BUDGET_SECONDS" in env
     # The retry budget is derived from the timeout and stays below it.
     budget = tf.locals["worker_retry_budget_seconds"]
     match = re.fullmatch(r"\$\{var\.worker_timeout_seconds - (\d+)\}", budget)
@@ -269,6 +284,21 @@ def test_functions_get_their_environment(tf: Module) -> None:
     assert any(f">= {2 * int(match.group(1))}" in r["condition"] for r in rules), (
         "the timeout's lower bound must leave a positive retry budget"
     )
+
+
+@pytest.mark.parametrize("name", ["detector", "worker"])
+def test_gunicorn_threads_equal_the_request_concurrency(tf: Module, name: str) -> None:
+    function = tf.of_type("google_cloudfunctions2_function")[name]
+    concurrency = block(function, "service_config")["max_instance_request_concurrency"]
+    match = re.fullmatch(r"\$\{(var\.\w+)\}", concurrency)
+    assert match, concurrency
+    assert function_environment(tf, name)["THREADS"] == f"${{tostring({match.group(1)})}}"
+
+
+def test_runtime_is_the_python_the_tests_run_on(tf: Module) -> None:
+    here = f"python{sys.version_info.major}{sys.version_info.minor}"
+    for name, function in tf.of_type("google_cloudfunctions2_function").items():
+        assert block(function, "build_config")["runtime"] == here, (name, "tests run on", here)
 
 
 # --- Scheduler ------------------------------------------------------------------------------
