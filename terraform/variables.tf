@@ -401,8 +401,8 @@ variable "audit_dataset_id" {
   default     = "backfill_ops"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_]{1,1024}$", var.audit_dataset_id))
-    error_message = "Dataset ids use letters, digits and underscores only."
+    condition     = can(regex("^[A-Za-z0-9_]+$", var.audit_dataset_id)) && length(var.audit_dataset_id) <= 1024
+    error_message = "Dataset ids are 1-1024 letters, digits and underscores."
   }
 }
 
@@ -423,8 +423,8 @@ variable "raw_dataset_id" {
   default     = "nba_raw"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_]{1,1024}$", var.raw_dataset_id))
-    error_message = "Dataset ids use letters, digits and underscores only."
+    condition     = can(regex("^[A-Za-z0-9_]+$", var.raw_dataset_id)) && length(var.raw_dataset_id) <= 1024
+    error_message = "Dataset ids are 1-1024 letters, digits and underscores."
   }
 }
 
@@ -434,8 +434,8 @@ variable "analytics_dataset_id" {
   default     = "nba_analytics"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_]{1,1024}$", var.analytics_dataset_id))
-    error_message = "Dataset ids use letters, digits and underscores only."
+    condition     = can(regex("^[A-Za-z0-9_]+$", var.analytics_dataset_id)) && length(var.analytics_dataset_id) <= 1024
+    error_message = "Dataset ids are 1-1024 letters, digits and underscores."
   }
 }
 
