@@ -12,6 +12,9 @@ locals {
     THREADS                        = tostring(var.worker_concurrency)
     BACKFILL_RETRY_BUDGET_SECONDS  = tostring(local.worker_retry_budget_seconds)
     BACKFILL_MAX_DELIVERY_ATTEMPTS = tostring(var.max_delivery_attempts)
+    # A request waiting on an upstream processor gives up after this long (or on the last
+    # delivery attempt), dead-lettered by the worker with the reason.
+    BACKFILL_DEPENDENCY_WAIT_SECONDS = tostring(var.dependency_wait_seconds)
   }
 }
 

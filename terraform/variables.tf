@@ -140,13 +140,35 @@ variable "retry_maximum_backoff_seconds" {
 }
 
 variable "max_delivery_attempts" {
-  description = "Deliveries of a request before Pub/Sub dead-letters it (BACKFILL_MAX_DELIVERY_ATTEMPTS)."
+  description = "Deliveries of a request before Pub/Sub itself dead-letters it (BACKFILL_MAX_DELIVERY_ATTEMPTS). High on purpose: see the validation."
   type        = number
-  default     = 5
+  default     = 60
+
+  # Cloud Run answers 429 when every worker instance is busy, and Pub/Sub counts that as a
+  # failed delivery. With a low limit a backlog larger than the worker's capacity would be
+  # dead-lettered without ever running, with no reason attached. The worker dead-letters real
+  # failures itself, at once and with a reason, so Pub/Sub's limit is only the net for
+  # deliveries that never reach the code (429, timeouts, crashes): 50 attempts with backoff up
+  # to 600 s keep a turned-away request alive for hours. 100 is Pub/Sub's maximum.
+  validation {
+    condition     = var.max_delivery_attempts >= 50 && var.max_delivery_attempts <= 100 && floor(var.max_delivery_attempts) == var.max_delivery_attempts
+    error_message = "max_delivery_attempts must be a whole number between 50 (so overload 429s do not dead-letter healthy requests) and 100 (the Pub/Sub maximum)."
+  }
+}
+
+variable "dependency_wait_seconds" {
+  description = "How long a request may wait for an upstream processor's rows before the worker dead-letters it with a reason (BACKFILL_DEPENDENCY_WAIT_SECONDS), counted from when it was requested; the last delivery attempt ends the wait too."
+  type        = number
+  default     = 7200
 
   validation {
-    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
-    error_message = "max_delivery_attempts must be between 5 and 100 (the Pub/Sub limits)."
+    condition     = var.dependency_wait_seconds > 0
+    error_message = "dependency_wait_seconds must be greater than 0."
+  }
+
+  validation {
+    condition     = var.dependency_wait_seconds < var.requests_message_retention_seconds
+    error_message = "dependency_wait_seconds must be shorter than requests_message_retention_seconds, or Pub/Sub drops a waiting request before the worker can dead-letter it with a reason."
   }
 }
 

@@ -176,7 +176,9 @@ def test_every_subscription_on_the_requests_topic_dead_letters_and_retries(tf: M
     for name, sub in on_requests.items():
         dead_letter = block(sub, "dead_letter_policy")
         assert refers_to(dead_letter["dead_letter_topic"], DEAD_LETTER_TOPIC), name
-        assert tf.resolve(dead_letter["max_delivery_attempts"]) == 5, name
+        # Overload 429s count as attempts: the limit is high, the worker dead-letters itself.
+        assert dead_letter["max_delivery_attempts"] == "${var.max_delivery_attempts}", name
+        assert tf.resolve(dead_letter["max_delivery_attempts"]) == 60, name
         retry = block(sub, "retry_policy")
         assert duration(tf, retry["minimum_backoff"]) == 10, name
         assert duration(tf, retry["maximum_backoff"]) == 600, name
@@ -276,6 +278,8 @@ def test_functions_get_their_environment(tf: Module) -> None:
     env = function_environment(tf, "worker")
     assert env["BACKFILL_MAX_DELIVERY_ATTEMPTS"] == "${tostring(var.max_delivery_attempts)}"
     assert "BACKFILL_RETRY_BUDGET_SECONDS" in env
+    assert env["BACKFILL_DEPENDENCY_WAIT_SECONDS"] == "${tostring(var.dependency_wait_seconds)}"
+    assert tf.variables["dependency_wait_seconds"]["default"] == 7200
     # The retry budget is derived from the timeout and stays below it.
     budget = tf.locals["worker_retry_budget_seconds"]
     match = re.fullmatch(r"\$\{var\.worker_timeout_seconds - (\d+)\}", budget)

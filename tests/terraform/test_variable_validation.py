@@ -79,6 +79,29 @@ def test_the_defaults_plan(variables_module: Path) -> None:
     assert_accepted(variables_module)
 
 
+@pytest.mark.parametrize("attempts", [50, 60, 100])
+def test_delivery_attempts_accepted(variables_module: Path, attempts: int) -> None:
+    assert_accepted(variables_module, max_delivery_attempts=attempts)
+
+
+@pytest.mark.parametrize("attempts", [5, 49, 101, 60.5])
+def test_delivery_attempts_refused(variables_module: Path, attempts: float) -> None:
+    # Below 50, overload 429s would dead-letter healthy requests; above 100 Pub/Sub refuses.
+    assert_refused(variables_module, "max_delivery_attempts", max_delivery_attempts=attempts)
+
+
+def test_dependency_wait_must_be_positive_and_within_retention(variables_module: Path) -> None:
+    assert_refused(variables_module, "dependency_wait_seconds", dependency_wait_seconds=0)
+    assert_refused(
+        variables_module,
+        "dependency_wait_seconds",
+        dependency_wait_seconds=400000,
+        requests_message_retention_seconds=345600,
+    )
+    assert_accepted(variables_module, dependency_wait_seconds=1)
+    assert_accepted(variables_module, dependency_wait_seconds=86400)
+
+
 def test_ack_deadline_must_cover_the_worker_timeout(variables_module: Path) -> None:
     assert_refused(
         variables_module,
