@@ -1,5 +1,6 @@
 # The audit dataset and table belong to Backfill. The raw and analytics datasets belong to the
-# pipeline and are only referenced, unless create_pipeline_datasets is set for a sandbox.
+# pipeline and are only referenced, unless create_pipeline_datasets is set for a sandbox. The
+# Phase 3 target tables are created here when create_target_tables is set (the default).
 
 resource "google_bigquery_dataset" "audit" {
   #checkov:skip=CKV_GCP_81:The audit log holds request ids, dates, outcomes and error text, no personal data; Google-managed encryption at rest is sufficient.
@@ -56,4 +57,29 @@ resource "google_bigquery_dataset" "pipeline" {
   labels      = local.labels
 
   depends_on = [google_project_service.required]
+}
+
+# Phase 3 tables, when this module creates them: table-level grants (iam.tf) need the tables
+# to exist, and a processor may be deployed before anything has written its table. Partitioned
+# by day on game_date, which Backfill requires (each MERGE and detection scan then touches only
+# its dates' partitions; the adapter refuses a table partitioned otherwise).
+resource "google_bigquery_table" "target" {
+  #checkov:skip=CKV_GCP_80:Phase 3 box-score aggregates (teams, players' public game statistics), no personal or secret data; Google-managed encryption at rest is sufficient, as for the pipeline's own tables.
+  for_each = var.create_target_tables ? toset(var.target_tables) : toset([])
+
+  dataset_id          = local.analytics_dataset_id
+  table_id            = each.key
+  description         = "Phase 3 table written by Backfill's ${each.key} processor (created by the Backfill module: create_target_tables)."
+  labels              = local.labels
+  deletion_protection = var.deletion_protection
+
+  time_partitioning {
+    type  = "DAY"
+    field = "game_date"
+  }
+
+  clustering = ["game_id"]
+
+  # Generated from the processors by `make schemas` (terraform/schemas.py).
+  schema = file("${path.module}/schemas/${each.key}.json")
 }

@@ -4,6 +4,7 @@
 #   make tf-plan    package, then terraform plan
 #   make deploy     package, then terraform init + apply
 #   make lock       terraform/requirements.lock (the functions' pinned dependencies)
+#   make schemas    terraform/schemas/*.json (the Phase 3 tables' schemas, from the processors)
 # Works on its own too: make -f terraform/terraform.mk tf-check
 
 PY              ?= .venv/bin/python
@@ -69,3 +70,9 @@ lock:
 	$(LOCK_ENV) CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile $(PIP_COMPILE_FLAGS) \
 		$(LOCK_FLAGS) --output-file $(TF_DIR)/requirements.lock pyproject.toml
 	rm -rf $(LOCK_VENV)
+
+# terraform/schemas/<table>.json: the Phase 3 tables Terraform creates (create_target_tables),
+# generated from the processors. Rerun after a processor's columns change.
+.PHONY: schemas
+schemas:
+	$(PY) $(TF_DIR)/schemas.py

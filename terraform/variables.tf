@@ -461,6 +461,34 @@ variable "analytics_dataset_id" {
   }
 }
 
+variable "source_tables" {
+  description = "Phase 2 tables of raw_dataset_id the functions read: the schedule and each processor's source. Both functions get read-only access to exactly these tables (never the dataset)."
+  type        = list(string)
+  default     = ["nbac_schedule", "nbac_team_boxscore", "nbac_gamebook_player_stats"]
+
+  validation {
+    condition     = length(var.source_tables) > 0 && length(distinct(var.source_tables)) == length(var.source_tables) && alltrue([for t in var.source_tables : can(regex("^[A-Za-z0-9_]+$", t)) && length(t) <= 1024])
+    error_message = "source_tables must be distinct table ids of letters, digits and underscores."
+  }
+}
+
+variable "target_tables" {
+  description = "Phase 3 tables of analytics_dataset_id the processors write. The worker may edit exactly these tables and the detector read them (never the dataset)."
+  type        = list(string)
+  default     = ["team_offense_game_summary", "team_defense_game_summary", "player_game_summary", "upcoming_team_game_context"]
+
+  validation {
+    condition     = length(var.target_tables) > 0 && length(distinct(var.target_tables)) == length(var.target_tables) && alltrue([for t in var.target_tables : can(regex("^[A-Za-z0-9_]+$", t)) && length(t) <= 1024])
+    error_message = "target_tables must be distinct table ids of letters, digits and underscores."
+  }
+}
+
+variable "create_target_tables" {
+  description = "Create the target_tables (partitioned by day on game_date, clustered by game_id, schemas from terraform/schemas/<table>.json). Table grants need the tables to exist; set false when the pipeline already has them (or `terraform import` them)."
+  type        = bool
+  default     = true
+}
+
 variable "create_pipeline_datasets" {
   description = "Create the raw and analytics datasets too (sandbox projects only; in production they belong to the pipeline)."
   type        = bool
@@ -468,7 +496,7 @@ variable "create_pipeline_datasets" {
 }
 
 variable "deletion_protection" {
-  description = "Protect the backfill_log table from `terraform destroy`."
+  description = "Protect the tables this module creates (audit tables, and the target tables when create_target_tables is set) from `terraform destroy`."
   type        = bool
   default     = true
 }

@@ -1,5 +1,6 @@
 terraform {
-  # 1.9 is the first release whose variable validations may refer to other variables.
+  # 1.9 is the first release whose variable validations may refer to other variables (the
+  # `removed` blocks of iam.tf need 1.7).
   required_version = ">= 1.9"
 
   required_providers {

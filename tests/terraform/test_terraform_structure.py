@@ -34,19 +34,29 @@ IAM_MEMBER_TYPES = {
     "google_service_account_iam_member",
     "google_cloud_run_v2_service_iam_member",
 }
-# Who may do what, on what: (target, role). Targets are Terraform addresses or "project".
+RAW, ANALYTICS, AUDIT = "nba_raw", "nba_analytics", "backfill_ops"
+SOURCE_TABLES = ["nbac_schedule", "nbac_team_boxscore", "nbac_gamebook_player_stats"]
+TARGET_TABLES = [
+    "team_offense_game_summary",
+    "team_defense_game_summary",
+    "player_game_summary",
+    "upcoming_team_game_context",
+]
+VIEWER, EDITOR = "roles/bigquery.dataViewer", "roles/bigquery.dataEditor"
+# Who may do what, on what: (target, role). Targets are "dataset.table" for BigQuery tables,
+# Terraform addresses for the rest, or "project".
 EXPECTED_GRANTS = {
     "detector": {
         ("project", "roles/bigquery.jobUser"),
-        ("local.raw_dataset_id", "roles/bigquery.dataViewer"),
-        ("local.analytics_dataset_id", "roles/bigquery.dataViewer"),
+        *((f"{RAW}.{t}", VIEWER) for t in SOURCE_TABLES),
+        *((f"{ANALYTICS}.{t}", VIEWER) for t in TARGET_TABLES),
         (REQUESTS_TOPIC, "roles/pubsub.publisher"),
     },
     "worker": {
         ("project", "roles/bigquery.jobUser"),
-        ("local.raw_dataset_id", "roles/bigquery.dataViewer"),
-        ("local.analytics_dataset_id", "roles/bigquery.dataEditor"),
-        ("google_bigquery_table.backfill_log", "roles/bigquery.dataEditor"),
+        *((f"{RAW}.{t}", VIEWER) for t in SOURCE_TABLES),
+        *((f"{ANALYTICS}.{t}", EDITOR) for t in TARGET_TABLES),
+        (f"{AUDIT}.backfill_log", EDITOR),
         (DEAD_LETTER_TOPIC, "roles/pubsub.publisher"),
     },
     "push": {("google_cloudfunctions2_function.worker", "roles/run.invoker")},
@@ -275,6 +285,11 @@ def test_functions_get_their_environment(tf: Module) -> None:
     ):
         assert key in common, key
     assert common["BACKFILL_WAREHOUSE"] == "bigquery://${var.project_id}"
+    # The code reads the pipeline's dataset names from here (they were hard-coded).
+    assert common["BACKFILL_RAW_DATASET"] == "${local.raw_dataset_id}"
+    assert common["BACKFILL_ANALYTICS_DATASET"] == "${local.analytics_dataset_id}"
+    assert "var.raw_dataset_id" in tf.locals["raw_dataset_id"]
+    assert "var.analytics_dataset_id" in tf.locals["analytics_dataset_id"]
     env = function_environment(tf, "worker")
     assert env["BACKFILL_MAX_DELIVERY_ATTEMPTS"] == "${tostring(var.max_delivery_attempts)}"
     assert "BACKFILL_RETRY_BUDGET_SECONDS" in env
@@ -347,27 +362,79 @@ def _principal(member: str) -> str:
     raise AssertionError(f"unexpected member {member!r}")
 
 
-def _roles(tf: Module, body: dict) -> list[str]:
-    role = body["role"]
-    if role in ("${each.value}", "${each.key}"):
-        match = re.fullmatch(r"\$\{(?:toset\()?local\.(\w+)\)?\}", body["for_each"])
-        assert match, f"for_each over roles must be a local list: {body['for_each']}"
+def _instances(tf: Module, body: dict) -> list[str | None]:
+    """The keys of a resource's instances: None alone without for_each."""
+    if "for_each" not in body:
+        return [None]
+    expression = body["for_each"]
+    if match := re.fullmatch(r"\$\{toset\((var|local)\.(\w+)\)\}", expression):
+        kind, name = match.groups()
+        values = tf.variables[name]["default"] if kind == "var" else tf.locals[name]
+        assert isinstance(values, list), expression
+        return list(values)
+    if match := re.fullmatch(r"\$\{local\.(\w+)\}", expression):
+        assert isinstance(tf.locals[match.group(1)], dict), expression
         return list(tf.locals[match.group(1)])
-    assert role.startswith("roles/"), role
-    return [role]
+    raise AssertionError(f"for_each the tests cannot expand: {expression}")
+
+
+def _table_resource_id(tf: Module, expression: str) -> tuple[str, str]:
+    """("dataset", "table") of `google_bigquery_table.X`, with the dataset's default id."""
+    match = re.fullmatch(r"\$\{google_bigquery_table\.(\w+)\}", expression)
+    assert match, expression
+    table = tf.of_type("google_bigquery_table")[match.group(1)]
+    assert refers_to(table["dataset_id"], "google_bigquery_dataset.audit"), match.group(1)
+    return tf.resolve(tf.of_type("google_bigquery_dataset")["audit"]["dataset_id"]), table[
+        "table_id"
+    ]
+
+
+def _bigquery_table(tf: Module, body: dict, key: str | None) -> str:
+    """"dataset.table" a google_bigquery_table_iam_member instance grants on."""
+    dataset_id, table_id = body["dataset_id"], body["table_id"]
+    if dataset_id == "${each.value.dataset_id}" and table_id == "${each.value.table_id}":
+        local = re.fullmatch(r"\$\{local\.(\w+)\}", body["for_each"])
+        assert local and key is not None, body["for_each"]
+        return ".".join(_table_resource_id(tf, tf.locals[local.group(1)][key]))
+    if match := re.fullmatch(r"\$\{google_bigquery_table\.(\w+)\.dataset_id\}", dataset_id):
+        assert table_id == f"${{google_bigquery_table.{match.group(1)}.table_id}}", table_id
+        return ".".join(_table_resource_id(tf, f"${{google_bigquery_table.{match.group(1)}}}"))
+    datasets = {
+        "${local.raw_dataset_id}": tf.variables["raw_dataset_id"]["default"],
+        "${local.analytics_dataset_id}": tf.variables["analytics_dataset_id"]["default"],
+    }
+    assert dataset_id in datasets, f"unexpected dataset {dataset_id}"
+    if table_id == "${each.key}":
+        table = key
+    elif table_id == "${local.target_table_ids[each.key]}":
+        # The created table's id, or the name itself: either way the instance's key.
+        ids = tf.locals["target_table_ids"]
+        assert "google_bigquery_table.target" in ids and "var.target_tables" in ids, ids
+        table = key
+    else:
+        raise AssertionError(f"unexpected table_id {table_id}")
+    assert table is not None
+    return f"{datasets[dataset_id]}.{table}"
+
+
+def _grants(tf: Module, rtype: str, body: dict) -> list[tuple[str, str]]:
+    """(target, role) of every instance of one IAM member resource."""
+    grants = []
+    for key in _instances(tf, body):
+        role = key if body["role"] in ("${each.value}", "${each.key}") else body["role"]
+        assert role and role.startswith("roles/"), role
+        if rtype == "google_project_iam_member":
+            target = "project"
+        elif rtype == "google_bigquery_table_iam_member":
+            target = _bigquery_table(tf, body, key)
+        else:
+            target = _target(rtype, body)
+        grants.append((target, role))
+    return grants
 
 
 def _target(rtype: str, body: dict) -> str:
-    if rtype == "google_project_iam_member":
-        return "project"
-    for attribute in (
-        "table_id",
-        "topic",
-        "subscription",
-        "service_account_id",
-        "name",
-        "dataset_id",
-    ):
+    for attribute in ("topic", "subscription", "service_account_id", "name", "dataset_id"):
         if attribute in body:
             match = re.search(r"((?:google_\w+|local)\.\w+)", body[attribute])
             assert match, f"{rtype}.{attribute} does not reference a resource: {body[attribute]}"
@@ -381,11 +448,100 @@ def test_each_service_account_has_exactly_its_roles(tf: Module) -> None:
         if rtype not in IAM_MEMBER_TYPES:
             assert "iam" not in rtype, f"unexpected IAM resource type {rtype}"
             continue
-        for role in _roles(tf, body):
-            grants.setdefault(_principal(body["member"]), set()).add((_target(rtype, body), role))
+        grants.setdefault(_principal(body["member"]), set()).update(_grants(tf, rtype, body))
     assert grants == EXPECTED_GRANTS
     accounts = set(tf.of_type("google_service_account"))
     assert accounts == set(EXPECTED_GRANTS) - {"pubsub_agent"}
+
+
+def all_grants(tf: Module) -> list[tuple[str, str, str]]:
+    return [
+        (_principal(body["member"]), target, role)
+        for (rtype, _name), body in tf.resources.items()
+        if rtype in IAM_MEMBER_TYPES
+        for target, role in _grants(tf, rtype, body)
+    ]
+
+
+def test_pipeline_datasets_get_no_dataset_level_grant(tf: Module) -> None:
+    # Dataset IAM rewrites the access list without authorized views and fights the pipeline's
+    # own dataset_access; only the tables Backfill touches are granted.
+    pipeline = ("local.raw_dataset_id", "local.analytics_dataset_id", "var.raw_dataset_id",
+                "var.analytics_dataset_id", "google_bigquery_dataset.pipeline")
+    for rtype in ("google_bigquery_dataset_iam_member", "google_bigquery_dataset_iam_binding",
+                  "google_bigquery_dataset_iam_policy", "google_bigquery_dataset_access"):
+        for name, body in tf.of_type(rtype).items():
+            dataset = str(body.get("dataset_id", ""))
+            assert not any(refers_to(dataset, p) for p in pipeline), f"{rtype}.{name}"
+    table_grants = tf.of_type("google_bigquery_table_iam_member")
+    on_raw = [b for b in table_grants.values() if b["dataset_id"] == "${local.raw_dataset_id}"]
+    on_analytics = [
+        b for b in table_grants.values() if b["dataset_id"] == "${local.analytics_dataset_id}"
+    ]
+    assert len(on_raw) == 2 and len(on_analytics) == 2
+
+
+def test_phase2_tables_are_read_only_and_phase3_written_by_the_worker_alone(tf: Module) -> None:
+    grants = all_grants(tf)
+    raw = [(who, role) for who, target, role in grants if target.startswith(f"{RAW}.")]
+    assert raw and all(role == VIEWER for _, role in raw), raw
+    assert {who for who, _ in raw} == {"detector", "worker"}
+    analytics = [(who, t, role) for who, t, role in grants if t.startswith(f"{ANALYTICS}.")]
+    writers = {who for who, _, role in analytics if role != VIEWER}
+    assert writers == {"worker"}
+    assert {t for _, t, _ in analytics} == {f"{ANALYTICS}.{t}" for t in TARGET_TABLES}
+
+
+def test_earlier_dataset_grants_are_forgotten_not_destroyed(tf: Module) -> None:
+    # Destroying a dataset IAM member rewrites the access list (dropping authorized views).
+    kept = {
+        block["from"]: block
+        for block in tf.removed
+        if "google_bigquery_dataset_iam_member" in block["from"]
+    }
+    assert set(kept) == {
+        "${google_bigquery_dataset_iam_member.detector_reads_raw}",
+        "${google_bigquery_dataset_iam_member.detector_reads_analytics}",
+        "${google_bigquery_dataset_iam_member.worker_reads_raw}",
+        "${google_bigquery_dataset_iam_member.worker_writes_analytics}",
+    }
+    for address, removed in kept.items():
+        assert block(removed, "lifecycle")["destroy"] is False, address
+
+
+def test_table_lists_default_to_the_processors_tables(tf: Module) -> None:
+    from backfill.processors.base import SCHEDULE
+    from backfill.processors.registry import load_registry
+
+    processors = load_registry(None).ordered()
+    sources = {p.source for p in processors} | {SCHEDULE}
+    assert {t.dataset for t in sources} == {tf.variables["raw_dataset_id"]["default"]}
+    assert sorted(tf.variables["source_tables"]["default"]) == sorted(t.table for t in sources)
+    assert {p.target.dataset for p in processors} == {
+        tf.variables["analytics_dataset_id"]["default"]
+    }
+    assert tf.variables["target_tables"]["default"] == [p.target.table for p in processors]
+    assert tf.variables["source_tables"]["default"] == SOURCE_TABLES
+    assert tf.variables["target_tables"]["default"] == TARGET_TABLES
+
+
+def test_target_tables_are_created_partitioned_by_game_date(tf: Module) -> None:
+    assert tf.variables["create_target_tables"]["default"] is True
+    table = tf.of_type("google_bigquery_table")["target"]
+    assert table["for_each"] == (
+        "${var.create_target_tables ? toset(var.target_tables) : toset([])}"
+    )
+    assert table["dataset_id"] == "${local.analytics_dataset_id}"
+    assert table["table_id"] == "${each.key}"
+    partitioning = block(table, "time_partitioning")
+    assert partitioning["type"] == "DAY" and partitioning["field"] == "game_date"
+    # Phase 3 data is the pipeline's: no partition of it ever expires.
+    assert "expiration_ms" not in partitioning
+    assert table["clustering"] == ["game_id"]
+    assert table["schema"] == '${file("${path.module}/schemas/${each.key}.json")}'
+    assert table["deletion_protection"] == "${var.deletion_protection}"
+    for name in tf.variables["target_tables"]["default"]:
+        assert (TF_DIR / "schemas" / f"{name}.json").is_file(), f"no schema for {name}"
 
 
 def test_builder_reads_only_source_buckets(tf: Module) -> None:
