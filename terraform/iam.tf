@@ -128,13 +128,35 @@ resource "google_project_iam_member" "detector" {
   member  = google_service_account.detector.member
 }
 
+# Reads the audit trail and the quarantine, records its runs (streaming inserts).
+resource "google_bigquery_table_iam_member" "detector_reads_audit_log" {
+  dataset_id = google_bigquery_table.backfill_log.dataset_id
+  table_id   = google_bigquery_table.backfill_log.table_id
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.detector.member
+}
+
+resource "google_bigquery_table_iam_member" "detector_reads_quarantine" {
+  dataset_id = google_bigquery_table.quarantine.dataset_id
+  table_id   = google_bigquery_table.quarantine.table_id
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.detector.member
+}
+
+resource "google_bigquery_table_iam_member" "detector_writes_runs" {
+  dataset_id = google_bigquery_table.backfill_runs.dataset_id
+  table_id   = google_bigquery_table.backfill_runs.table_id
+  role       = "roles/bigquery.dataEditor"
+  member     = google_service_account.detector.member
+}
+
 resource "google_pubsub_topic_iam_member" "detector_publishes_requests" {
   topic  = google_pubsub_topic.requests.id
   role   = "roles/pubsub.publisher"
   member = google_service_account.detector.member
 }
 
-# --- worker: writes the audit table, dead-letters -------------------------------------------
+# --- worker: writes the audit tables, dead-letters ------------------------------------------
 
 resource "google_project_iam_member" "worker" {
   for_each = toset(local.worker_project_roles)
@@ -144,11 +166,22 @@ resource "google_project_iam_member" "worker" {
   member  = google_service_account.worker.member
 }
 
-resource "google_bigquery_table_iam_member" "worker_writes_audit_log" {
-  dataset_id = google_bigquery_table.backfill_log.dataset_id
-  table_id   = google_bigquery_table.backfill_log.table_id
+# Reads and appends to (streaming inserts) each of Backfill's own tables. dataEditor is the
+# narrowest predefined role with tables.updateData; granted per table, it covers nothing else.
+resource "google_bigquery_table_iam_member" "worker_writes_audit" {
+  for_each = local.audit_tables
+
+  dataset_id = each.value.dataset_id
+  table_id   = each.value.table_id
   role       = "roles/bigquery.dataEditor"
   member     = google_service_account.worker.member
+}
+
+# The backfill_log grant was a single resource: the same binding, under its new address (a
+# destroy of the old one after the new one is made would remove the binding both stand for).
+moved {
+  from = google_bigquery_table_iam_member.worker_writes_audit_log
+  to   = google_bigquery_table_iam_member.worker_writes_audit["backfill_log"]
 }
 
 resource "google_pubsub_topic_iam_member" "worker_publishes_dead_letters" {

@@ -50,6 +50,9 @@ EXPECTED_GRANTS = {
         ("project", "roles/bigquery.jobUser"),
         *((f"{RAW}.{t}", VIEWER) for t in SOURCE_TABLES),
         *((f"{ANALYTICS}.{t}", VIEWER) for t in TARGET_TABLES),
+        (f"{AUDIT}.backfill_log", VIEWER),
+        (f"{AUDIT}.quarantine", VIEWER),
+        (f"{AUDIT}.backfill_runs", EDITOR),
         (REQUESTS_TOPIC, "roles/pubsub.publisher"),
     },
     "worker": {
@@ -57,6 +60,8 @@ EXPECTED_GRANTS = {
         *((f"{RAW}.{t}", VIEWER) for t in SOURCE_TABLES),
         *((f"{ANALYTICS}.{t}", EDITOR) for t in TARGET_TABLES),
         (f"{AUDIT}.backfill_log", EDITOR),
+        (f"{AUDIT}.quarantine", EDITOR),
+        (f"{AUDIT}.backfill_runs", EDITOR),
         (DEAD_LETTER_TOPIC, "roles/pubsub.publisher"),
     },
     "push": {("google_cloudfunctions2_function.worker", "roles/run.invoker")},
@@ -552,18 +557,10 @@ def test_builder_reads_only_source_buckets(tf: Module) -> None:
 # --- BigQuery, monitoring, labels -----------------------------------------------------------
 
 
-def test_audit_table_schema_partitioning_and_clustering(tf: Module) -> None:
-    table = tf.of_type("google_bigquery_table")["backfill_log"]
-    assert refers_to(table["dataset_id"], "google_bigquery_dataset.audit")
-    assert (
-        tf.resolve(tf.of_type("google_bigquery_dataset")["audit"]["dataset_id"]) == "backfill_ops"
-    )
-    partitioning = block(table, "time_partitioning")
-    assert partitioning["type"] == "DAY" and partitioning["field"] == "logged_at"
-    assert table["clustering"] == ["processor"]
-    columns = re.findall(r"name = \"(\w+)\", type = \"(\w+)\"", table["schema"])
-    assert columns == [
+AUDIT_SCHEMAS = {
+    "backfill_log": [
         ("request_id", "STRING"),
+        ("run_id", "STRING"),
         ("processor", "STRING"),
         ("game_date", "DATE"),
         ("reason", "STRING"),
@@ -572,9 +569,77 @@ def test_audit_table_schema_partitioning_and_clustering(tf: Module) -> None:
         ("duration_ms", "INT64"),
         ("error", "STRING"),
         ("rows_written", "INT64"),
+        ("games_written", "INT64"),
+        ("games_refused", "INT64"),
+        ("detail", "STRING"),
         ("worker", "STRING"),
         ("logged_at", "TIMESTAMP"),
-    ]
+    ],
+    "quarantine": [
+        ("processor", "STRING"),
+        ("game_date", "DATE"),
+        ("game_id", "STRING"),
+        ("state", "STRING"),
+        ("reason", "STRING"),
+        ("source_processed_at", "TIMESTAMP"),
+        ("request_id", "STRING"),
+        ("run_id", "STRING"),
+        ("recorded_at", "TIMESTAMP"),
+    ],
+    "backfill_runs": [
+        ("run_id", "STRING"),
+        ("event", "STRING"),
+        ("trigger", "STRING"),
+        ("started_by", "STRING"),
+        ("window_start", "DATE"),
+        ("window_end", "DATE"),
+        ("processors", "STRING"),
+        ("found", "INT64"),
+        ("published", "INT64"),
+        ("deferred", "INT64"),
+        ("published_by_processor", "STRING"),
+        ("started_at", "TIMESTAMP"),
+        ("recorded_at", "TIMESTAMP"),
+    ],
+}
+# partition column, clustering, partitions expire after audit_retention_days?
+AUDIT_LAYOUT = {
+    "backfill_log": ("logged_at", ["processor", "game_date"], True),
+    # By game date: an expiration would count from the game, deleting an old season's rows
+    # as they are written.
+    "quarantine": ("game_date", ["processor"], False),
+    "backfill_runs": ("recorded_at", ["run_id"], True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AUDIT_SCHEMAS))
+def test_audit_table_schema_partitioning_and_clustering(tf: Module, name: str) -> None:
+    assert (
+        tf.resolve(tf.of_type("google_bigquery_dataset")["audit"]["dataset_id"]) == "backfill_ops"
+    )
+    table = tf.of_type("google_bigquery_table")[name]
+    assert table["table_id"] == name
+    assert refers_to(table["dataset_id"], "google_bigquery_dataset.audit")
+    assert tf.locals["audit_tables"][name] == f"${{google_bigquery_table.{name}}}"
+    column, clustering, expires = AUDIT_LAYOUT[name]
+    partitioning = block(table, "time_partitioning")
+    assert partitioning["type"] == "DAY" and partitioning["field"] == column
+    if expires:
+        assert partitioning["expiration_ms"] == "${local.audit_retention_ms}"
+        assert "var.audit_retention_days" in tf.locals["audit_retention_ms"]
+    else:
+        assert "expiration_ms" not in partitioning
+    assert table["clustering"] == clustering
+    columns = re.findall(r"name = \"(\w+)\", type = \"(\w+)\"", table["schema"])
+    assert columns == AUDIT_SCHEMAS[name]
+    assert table["deletion_protection"] == "${var.deletion_protection}"
+
+
+def test_audit_log_grant_keeps_its_binding_across_the_rename(tf: Module) -> None:
+    assert {
+        "from": "${google_bigquery_table_iam_member.worker_writes_audit_log}",
+        "to": '${google_bigquery_table_iam_member.worker_writes_audit["backfill_log"]}',
+    } in tf.moved
 
 
 def test_pipeline_datasets_are_referenced_not_created_by_default(tf: Module) -> None:
