@@ -461,6 +461,18 @@ variable "analytics_dataset_id" {
   }
 }
 
+variable "maximum_bytes_billed" {
+  description = "Most bytes one BigQuery job of either function may bill (BACKFILL_MAXIMUM_BYTES_BILLED); a job that would bill more fails instead. Default 10 GiB: a partition-pruned MERGE or scan of a few dates bills megabytes, a full scan of an unpartitioned table far more."
+  type        = number
+  default     = 10737418240
+
+  validation {
+    # BigQuery bills at least 10 MiB per table a query reads: a lower cap fails every job.
+    condition     = var.maximum_bytes_billed >= 10485760 && floor(var.maximum_bytes_billed) == var.maximum_bytes_billed
+    error_message = "maximum_bytes_billed must be a whole number of bytes, at least 10485760 (10 MiB, BigQuery's minimum bill per table read)."
+  }
+}
+
 variable "source_tables" {
   description = "Phase 2 tables of raw_dataset_id the functions read: the schedule and each processor's source. Both functions get read-only access to exactly these tables (never the dataset)."
   type        = list(string)

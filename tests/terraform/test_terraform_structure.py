@@ -294,6 +294,8 @@ def test_functions_get_their_environment(tf: Module) -> None:
     assert common["BACKFILL_RAW_DATASET"] == "${local.raw_dataset_id}"
     assert common["BACKFILL_ANALYTICS_DATASET"] == "${local.analytics_dataset_id}"
     assert "var.raw_dataset_id" in tf.locals["raw_dataset_id"]
+    assert common["BACKFILL_MAXIMUM_BYTES_BILLED"] == "${tostring(var.maximum_bytes_billed)}"
+    assert tf.variables["maximum_bytes_billed"]["default"] == 10 * 2**30
     assert "var.analytics_dataset_id" in tf.locals["analytics_dataset_id"]
     env = function_environment(tf, "worker")
     assert env["BACKFILL_MAX_DELIVERY_ATTEMPTS"] == "${tostring(var.max_delivery_attempts)}"

@@ -117,3 +117,19 @@ def test_dataset_ids(variables_module: Path, variable: str) -> None:
     assert_accepted(variables_module, **{variable: "a_b_1"})
     assert_refused(variables_module, variable, **{variable: "nba-raw"})
     assert_refused(variables_module, variable, **{variable: "x" * 1025})
+
+
+def test_maximum_bytes_billed(variables_module: Path) -> None:
+    assert_accepted(variables_module, maximum_bytes_billed=10 * 2**20)
+    assert_accepted(variables_module, maximum_bytes_billed=10**13)
+    assert_refused(variables_module, "maximum_bytes_billed", maximum_bytes_billed=10 * 2**20 - 1)
+    assert_refused(variables_module, "maximum_bytes_billed", maximum_bytes_billed=0)
+    assert_refused(variables_module, "maximum_bytes_billed", maximum_bytes_billed=1.5e7 + 0.5)
+
+
+@pytest.mark.parametrize("variable", ["source_tables", "target_tables"])
+def test_table_lists(variables_module: Path, variable: str) -> None:
+    assert_accepted(variables_module, **{variable: ["a_table", "b_table"]})
+    assert_refused(variables_module, variable, **{variable: []})
+    assert_refused(variables_module, variable, **{variable: ["a", "a"]})
+    assert_refused(variables_module, variable, **{variable: ["nba-raw.table"]})
