@@ -7,6 +7,8 @@ locals {
     # gunicorn's thread count; left unset it is cpu_count x 4, not the concurrency Cloud Run
     # sends, so requests would queue inside an instance or threads would sit idle.
     THREADS = tostring(var.detector_concurrency)
+    # A run whose outstanding count has not moved for this long is logged as run_stalled.
+    BACKFILL_RUN_STALL_MINUTES = tostring(var.run_stall_minutes)
   }
   worker_environment = {
     THREADS                        = tostring(var.worker_concurrency)

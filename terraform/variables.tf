@@ -517,6 +517,17 @@ variable "deletion_protection" {
 # Monitoring
 # ---------------------------------------------------------------------------------------------
 
+variable "alerts_enabled" {
+  description = "Create the alert policies. With true (the default) plan refuses to go on unless alert_email or notification_channels says who they notify."
+  type        = bool
+  default     = true
+
+  validation {
+    condition     = !var.alerts_enabled || length(var.notification_channels) > 0 || var.alert_email != ""
+    error_message = "The alerts would notify nobody: set alert_email or notification_channels, or set alerts_enabled = false to deploy without alerts on purpose."
+  }
+}
+
 variable "notification_channels" {
   description = "Existing Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) the alerts notify."
   type        = list(string)
@@ -547,6 +558,17 @@ variable "dead_letter_alert_threshold" {
   validation {
     condition     = var.dead_letter_alert_threshold >= 0
     error_message = "dead_letter_alert_threshold must be >= 0."
+  }
+}
+
+variable "run_stall_minutes" {
+  description = "The detector logs run_stalled (and the run-stalled alert fires) when a backfill run's outstanding count has not moved for this long (BACKFILL_RUN_STALL_MINUTES)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.run_stall_minutes >= 1 && floor(var.run_stall_minutes) == var.run_stall_minutes
+    error_message = "run_stall_minutes must be a whole number of at least 1."
   }
 }
 

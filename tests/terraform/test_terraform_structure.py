@@ -654,19 +654,131 @@ def test_pipeline_datasets_are_referenced_not_created_by_default(tf: Module) -> 
     )
 
 
+def clauses(expression: str) -> list[str]:
+    """The clauses of a filter written as join(" AND ", ["a", "b", ...]), unescaped."""
+    match = re.fullmatch(r'\$\{join\(" AND ", \[(.*)\]\)\}', expression, flags=re.S)
+    assert match, f"filter is not a join of clauses: {expression}"
+    return [c.replace('\\"', '"') for c in re.findall(r'"((?:[^"\\]|\\.)*)"', match.group(1))]
+
+
+def condition(policy: dict) -> dict:
+    return block(block(policy, "conditions"), "condition_threshold")
+
+
+ALERTS = {
+    "dead_letters",
+    "requests_backlog",
+    "detector_errors",
+    "scheduler_failed",
+    "audit_write_failed",
+    "run_stalled",
+}
+
+
+def test_every_alert_notifies_someone_unless_alerts_are_off(tf: Module) -> None:
+    policies = tf.of_type("google_monitoring_alert_policy")
+    assert set(policies) == ALERTS
+    assert tf.locals["alert_policies"] == "${var.alerts_enabled ? 1 : 0}"
+    assert tf.variables["alerts_enabled"]["default"] is True
+    for name, policy in policies.items():
+        assert policy["count"] == "${local.alert_policies}", name
+        assert refers_to(policy["notification_channels"], "local.notification_channels"), name
+        assert len(block(policy, "documentation")["content"]) > 200, f"{name}: what to do?"
+    channels = tf.locals["notification_channels"]
+    assert "var.notification_channels" in channels
+    assert "google_monitoring_notification_channel.email" in channels
+    email = tf.of_type("google_monitoring_notification_channel")["email"]
+    assert "var.alerts_enabled" in email["count"] and "var.alert_email" in email["count"]
+    # Refused at plan time with no channel (test_variable_validation runs the rule itself).
+    rule = tf.variables["alerts_enabled"]["validation"][0]["condition"]
+    for name in ("var.alerts_enabled", "var.notification_channels", "var.alert_email"):
+        assert name in rule, rule
+
+
 def test_alerts_watch_dead_letters_and_request_age(tf: Module) -> None:
     policies = tf.of_type("google_monitoring_alert_policy")
-    filters = {
-        name: block(block(p, "conditions"), "condition_threshold")["filter"]
-        for name, p in policies.items()
-    }
-    assert any(
-        "num_undelivered_messages" in f and "dead_letter_pull" in f for f in filters.values()
+    dead = clauses(condition(policies["dead_letters"])["filter"])
+    assert 'metric.type = "pubsub.googleapis.com/subscription/num_undelivered_messages"' in dead
+    assert any("google_pubsub_subscription.dead_letter_pull.name" in c for c in dead)
+    backlog = clauses(condition(policies["requests_backlog"])["filter"])
+    assert 'metric.type = "pubsub.googleapis.com/subscription/oldest_unacked_message_age"' in (
+        backlog
     )
-    assert any("oldest_unacked_message_age" in f and "requests_push" in f for f in filters.values())
-    for policy in policies.values():
-        assert refers_to(policy["notification_channels"], "local.notification_channels")
-    assert "notification_channels" in tf.variables
+    assert any("google_pubsub_subscription.requests_push.name" in c for c in backlog)
+
+
+def test_detector_5xx_alert(tf: Module) -> None:
+    policy = tf.of_type("google_monitoring_alert_policy")["detector_errors"]
+    threshold = condition(policy)
+    assert clauses(threshold["filter"]) == [
+        'resource.type = "cloud_run_revision"',
+        'resource.labels.service_name = "${local.detector_service}"',
+        'metric.type = "run.googleapis.com/request_count"',
+        'metric.labels.response_code_class = "5xx"',
+    ]
+    assert threshold["comparison"] == "COMPARISON_GT" and threshold["threshold_value"] == 0
+    assert refers_to(tf.locals["detector_service"], "google_cloudfunctions2_function.detector")
+    assert refers_to(tf.locals["worker_service"], "google_cloudfunctions2_function.worker")
+
+
+# metric -> (the clauses its filter must have, the alert policy counting it)
+LOG_METRICS = {
+    "audit_write_failed": (
+        [
+            'resource.type="cloud_run_revision"',
+            'resource.labels.service_name="${local.worker_service}"',
+            'jsonPayload.event="audit_write_failed"',
+        ],
+        "audit_write_failed",
+    ),
+    "run_stalled": (
+        [
+            'resource.type="cloud_run_revision"',
+            'resource.labels.service_name="${local.detector_service}"',
+            'jsonPayload.event="run_stalled"',
+        ],
+        "run_stalled",
+    ),
+    "scheduler_job_failed": (
+        [
+            'resource.type="cloud_scheduler_job"',
+            'resource.labels.job_id="${google_cloud_scheduler_job.detector.name}"',
+            "severity>=ERROR",
+        ],
+        "scheduler_failed",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOG_METRICS))
+def test_log_based_metric_and_its_alert(tf: Module, name: str) -> None:
+    metrics = tf.of_type("google_logging_metric")
+    assert set(metrics) == set(LOG_METRICS)
+    expected, policy_name = LOG_METRICS[name]
+    metric = metrics[name]
+    assert "count" not in metric, "log metrics exist whether or not alerts are enabled"
+    assert clauses(metric["filter"]) == expected
+    descriptor = block(metric, "metric_descriptor")
+    assert descriptor["metric_kind"] == "DELTA" and descriptor["value_type"] == "INT64"
+    threshold = condition(tf.of_type("google_monitoring_alert_policy")[policy_name])
+    assert (
+        f'metric.type = "logging.googleapis.com/user/${{google_logging_metric.{name}.name}}"'
+        in clauses(threshold["filter"])
+    )
+    assert threshold["comparison"] == "COMPARISON_GT" and threshold["threshold_value"] == 0
+
+
+def test_stalled_runs_are_told_apart_by_run_id(tf: Module) -> None:
+    metric = tf.of_type("google_logging_metric")["run_stalled"]
+    assert metric["label_extractors"] == {"run_id": "EXTRACT(jsonPayload.run_id)"}
+    labels = block(metric, "metric_descriptor")["labels"]
+    assert [label["key"] for label in labels] == ["run_id"]
+    policy = tf.of_type("google_monitoring_alert_policy")["run_stalled"]
+    aggregation = block(condition(policy), "aggregations")
+    assert aggregation["group_by_fields"] == ["metric.label.run_id"]
+    env = function_environment(tf, "detector")
+    assert env["BACKFILL_RUN_STALL_MINUTES"] == "${tostring(var.run_stall_minutes)}"
+    assert tf.variables["run_stall_minutes"]["default"] == 60
 
 
 def test_every_labelable_resource_is_labelled(tf: Module) -> None:

@@ -133,3 +133,21 @@ def test_table_lists(variables_module: Path, variable: str) -> None:
     assert_refused(variables_module, variable, **{variable: []})
     assert_refused(variables_module, variable, **{variable: ["a", "a"]})
     assert_refused(variables_module, variable, **{variable: ["nba-raw.table"]})
+
+
+def test_alerts_must_notify_someone_unless_disabled(variables_module: Path) -> None:
+    assert_refused(variables_module, "alerts_enabled", alert_email="")
+    assert_refused(variables_module, "alerts_enabled", alert_email="", alerts_enabled=True)
+    assert_accepted(variables_module, alert_email="oncall@example.com")
+    assert_accepted(
+        variables_module,
+        alert_email="",
+        notification_channels=["projects/my-nba-project/notificationChannels/123"],
+    )
+    assert_accepted(variables_module, alert_email="", alerts_enabled=False)
+
+
+def test_run_stall_minutes(variables_module: Path) -> None:
+    assert_accepted(variables_module, run_stall_minutes=1)
+    assert_refused(variables_module, "run_stall_minutes", run_stall_minutes=0)
+    assert_refused(variables_module, "run_stall_minutes", run_stall_minutes=2.5)
