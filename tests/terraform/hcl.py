@@ -47,7 +47,6 @@ class Module:
     # `removed` and `moved` blocks: state kept or renamed across versions of the module.
     removed: list[dict[str, Any]] = field(default_factory=list)
     moved: list[dict[str, Any]] = field(default_factory=list)
-    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
     text: dict[str, str] = field(default_factory=dict)
 
     def of_type(self, rtype: str) -> dict[str, dict[str, Any]]:
@@ -90,8 +89,6 @@ def load_module(directory: Path = TF_DIR) -> Module:
         module.terraform.extend(doc.get("terraform", []))
         module.removed.extend(doc.get("removed", []))
         module.moved.extend(doc.get("moved", []))
-        for block in doc.get("check", []):
-            module.checks.update(block)
     return module
 
 
