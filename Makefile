@@ -59,4 +59,4 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 # `make package` / `make deploy` (terraform/terraform.mk) run the project's Python.
-package: $(STAMP)
+package schemas: $(STAMP)

@@ -1,15 +1,28 @@
-# The audit dataset and table belong to Backfill. The raw and analytics datasets belong to the
-# pipeline and are only referenced, unless create_pipeline_datasets is set for a sandbox.
+# The audit dataset and its tables belong to Backfill. The raw and analytics datasets belong to the
+# pipeline and are only referenced, unless create_pipeline_datasets is set for a sandbox. The
+# Phase 3 target tables are created here when create_target_tables is set (the default).
 
 resource "google_bigquery_dataset" "audit" {
-  #checkov:skip=CKV_GCP_81:The audit log holds request ids, dates, outcomes and error text, no personal data; Google-managed encryption at rest is sufficient.
+  #checkov:skip=CKV_GCP_81:The audit tables hold request ids, dates, outcomes and error text, no personal data; Google-managed encryption at rest is sufficient.
   dataset_id    = var.audit_dataset_id
   friendly_name = "Backfill operations"
-  description   = "Backfill audit log: one row per worker event (backfill_log)."
+  description   = "Backfill's own tables: backfill_log (one row per worker event), quarantine (games refused), backfill_runs (detection runs)."
   location      = var.bigquery_location
   labels        = local.labels
 
   depends_on = [google_project_service.required]
+}
+
+locals {
+  audit_retention_ms = var.audit_retention_days * 24 * 60 * 60 * 1000
+
+  # Backfill's own tables, all written with streaming inserts (append-only): one grant each
+  # (iam.tf) rather than one on the dataset.
+  audit_tables = {
+    backfill_log  = google_bigquery_table.backfill_log
+    quarantine    = google_bigquery_table.quarantine
+    backfill_runs = google_bigquery_table.backfill_runs
+  }
 }
 
 resource "google_bigquery_table" "backfill_log" {
@@ -23,13 +36,14 @@ resource "google_bigquery_table" "backfill_log" {
   time_partitioning {
     type          = "DAY"
     field         = "logged_at"
-    expiration_ms = var.audit_retention_days * 24 * 60 * 60 * 1000
+    expiration_ms = local.audit_retention_ms
   }
 
-  clustering = ["processor"]
+  clustering = ["processor", "game_date"]
 
   schema = jsonencode([
     { name = "request_id", type = "STRING", mode = "NULLABLE", description = "Request (message) id; null for a message too malformed to decode." },
+    { name = "run_id", type = "STRING", mode = "NULLABLE", description = "Detection run that published the request (backfill_runs.run_id), if any." },
     { name = "processor", type = "STRING", mode = "NULLABLE", description = "Phase 3 processor name." },
     { name = "game_date", type = "DATE", mode = "NULLABLE", description = "US Eastern game date that was filled." },
     { name = "reason", type = "STRING", mode = "NULLABLE", description = "missing, incomplete, stale, manual or replay." },
@@ -38,8 +52,74 @@ resource "google_bigquery_table" "backfill_log" {
     { name = "duration_ms", type = "INT64", mode = "NULLABLE", description = "Wall time of the delivery." },
     { name = "error", type = "STRING", mode = "NULLABLE", description = "Last error, if any." },
     { name = "rows_written", type = "INT64", mode = "NULLABLE", description = "Phase 3 rows written." },
+    { name = "games_written", type = "INT64", mode = "NULLABLE", description = "Games whose Phase 3 rows were written." },
+    { name = "games_refused", type = "INT64", mode = "NULLABLE", description = "Games left out and quarantined (see quarantine)." },
+    { name = "detail", type = "STRING", mode = "NULLABLE", description = "More about the outcome, as text." },
     { name = "worker", type = "STRING", mode = "NULLABLE", description = "Worker instance or revision." },
     { name = "logged_at", type = "TIMESTAMP", mode = "REQUIRED", description = "When the event was logged (partition column)." },
+  ])
+}
+
+resource "google_bigquery_table" "quarantine" {
+  #checkov:skip=CKV_GCP_80:Same data as the dataset above: no personal data, Google-managed encryption at rest is sufficient.
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "quarantine"
+  description         = "Games a worker refused to write (the source is not fit), one row per game and attempt. Written with streaming inserts."
+  labels              = local.labels
+  deletion_protection = var.deletion_protection
+
+  # By game date, as the games are looked up. No partition expiration: it would count from the
+  # game date, so a backfill of an old season would write rows that expire at once.
+  time_partitioning {
+    type  = "DAY"
+    field = "game_date"
+  }
+
+  clustering = ["processor"]
+
+  schema = jsonencode([
+    { name = "processor", type = "STRING", mode = "NULLABLE", description = "Phase 3 processor that refused the game." },
+    { name = "game_date", type = "DATE", mode = "NULLABLE", description = "US Eastern game date (partition column)." },
+    { name = "game_id", type = "STRING", mode = "NULLABLE", description = "The game refused." },
+    { name = "state", type = "STRING", mode = "NULLABLE", description = "What was wrong with the game's source rows." },
+    { name = "reason", type = "STRING", mode = "NULLABLE", description = "Why it was refused, as text." },
+    { name = "source_processed_at", type = "TIMESTAMP", mode = "NULLABLE", description = "Newest processed_at of the game's source rows, so a later fix of the source shows." },
+    { name = "request_id", type = "STRING", mode = "NULLABLE", description = "Request (message) id whose delivery refused it." },
+    { name = "run_id", type = "STRING", mode = "NULLABLE", description = "Detection run that published the request, if any." },
+    { name = "recorded_at", type = "TIMESTAMP", mode = "NULLABLE", description = "When the row was written." },
+  ])
+}
+
+resource "google_bigquery_table" "backfill_runs" {
+  #checkov:skip=CKV_GCP_80:Same data as the dataset above: no personal data, Google-managed encryption at rest is sufficient.
+  dataset_id          = google_bigquery_dataset.audit.dataset_id
+  table_id            = "backfill_runs"
+  description         = "One row per event of a detection run (started, published, deferred, stalled, ...). Written with streaming inserts."
+  labels              = local.labels
+  deletion_protection = var.deletion_protection
+
+  time_partitioning {
+    type          = "DAY"
+    field         = "recorded_at"
+    expiration_ms = local.audit_retention_ms
+  }
+
+  clustering = ["run_id"]
+
+  schema = jsonencode([
+    { name = "run_id", type = "STRING", mode = "NULLABLE", description = "Detection run id." },
+    { name = "event", type = "STRING", mode = "NULLABLE", description = "What happened to the run." },
+    { name = "trigger", type = "STRING", mode = "NULLABLE", description = "What started it (scheduler, manual, ...)." },
+    { name = "started_by", type = "STRING", mode = "NULLABLE", description = "Identity or host that started it." },
+    { name = "window_start", type = "DATE", mode = "NULLABLE", description = "First game date detected." },
+    { name = "window_end", type = "DATE", mode = "NULLABLE", description = "Last game date detected." },
+    { name = "processors", type = "STRING", mode = "NULLABLE", description = "Processors detected, comma-separated." },
+    { name = "found", type = "INT64", mode = "NULLABLE", description = "Gaps found." },
+    { name = "published", type = "INT64", mode = "NULLABLE", description = "Requests published." },
+    { name = "deferred", type = "INT64", mode = "NULLABLE", description = "Gaps left for a later pass (max_messages)." },
+    { name = "published_by_processor", type = "STRING", mode = "NULLABLE", description = "Requests published per processor, as JSON." },
+    { name = "started_at", type = "TIMESTAMP", mode = "NULLABLE", description = "When the run started." },
+    { name = "recorded_at", type = "TIMESTAMP", mode = "NULLABLE", description = "When the row was written (partition column)." },
   ])
 }
 
@@ -56,4 +136,29 @@ resource "google_bigquery_dataset" "pipeline" {
   labels      = local.labels
 
   depends_on = [google_project_service.required]
+}
+
+# Phase 3 tables, when this module creates them: table-level grants (iam.tf) need the tables
+# to exist, and a processor may be deployed before anything has written its table. Partitioned
+# by day on game_date, which Backfill requires (each MERGE and detection scan then touches only
+# its dates' partitions; the adapter refuses a table partitioned otherwise).
+resource "google_bigquery_table" "target" {
+  #checkov:skip=CKV_GCP_80:Phase 3 box-score aggregates (teams, players' public game statistics), no personal or secret data; Google-managed encryption at rest is sufficient, as for the pipeline's own tables.
+  for_each = var.create_target_tables ? toset(var.target_tables) : toset([])
+
+  dataset_id          = local.analytics_dataset_id
+  table_id            = each.key
+  description         = "Phase 3 table written by Backfill's ${each.key} processor (created by the Backfill module: create_target_tables)."
+  labels              = local.labels
+  deletion_protection = var.deletion_protection
+
+  time_partitioning {
+    type  = "DAY"
+    field = "game_date"
+  }
+
+  clustering = ["game_id"]
+
+  # Generated from the processors by `make schemas` (terraform/schemas.py).
+  schema = file("${path.module}/schemas/${each.key}.json")
 }

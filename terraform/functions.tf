@@ -1,6 +1,25 @@
 # Both functions are HTTP functions on Cloud Run (gen2), reachable only from inside the project
 # (Cloud Scheduler and Pub/Sub push count as internal) and only with an OIDC token of an invoker.
 
+locals {
+  # Each function's settings beyond local.common_environment (main.tf).
+  detector_environment = {
+    # gunicorn's thread count; left unset it is cpu_count x 4, not the concurrency Cloud Run
+    # sends, so requests would queue inside an instance or threads would sit idle.
+    THREADS = tostring(var.detector_concurrency)
+    # A run whose outstanding count has not moved for this long is logged as run_stalled.
+    BACKFILL_RUN_STALL_MINUTES = tostring(var.run_stall_minutes)
+  }
+  worker_environment = {
+    THREADS                        = tostring(var.worker_concurrency)
+    BACKFILL_RETRY_BUDGET_SECONDS  = tostring(local.worker_retry_budget_seconds)
+    BACKFILL_MAX_DELIVERY_ATTEMPTS = tostring(var.max_delivery_attempts)
+    # A request waiting on an upstream processor gives up after this long (or on the last
+    # delivery attempt), dead-lettered by the worker with the reason.
+    BACKFILL_DEPENDENCY_WAIT_SECONDS = tostring(var.dependency_wait_seconds)
+  }
+}
+
 resource "google_cloudfunctions2_function" "detector" {
   name        = var.detector_function_name
   location    = var.region
@@ -8,7 +27,7 @@ resource "google_cloudfunctions2_function" "detector" {
   labels      = local.labels
 
   build_config {
-    runtime         = "python312"
+    runtime         = "python311"
     entry_point     = "detect"
     service_account = google_service_account.builder.id
 
@@ -30,7 +49,7 @@ resource "google_cloudfunctions2_function" "detector" {
     ingress_settings                 = var.detector_ingress
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.detector.email
-    environment_variables            = local.common_environment
+    environment_variables            = merge(local.common_environment, local.detector_environment)
   }
 
   depends_on = [
@@ -47,7 +66,7 @@ resource "google_cloudfunctions2_function" "worker" {
   labels      = local.labels
 
   build_config {
-    runtime         = "python312"
+    runtime         = "python311"
     entry_point     = "work"
     service_account = google_service_account.builder.id
 
@@ -71,10 +90,7 @@ resource "google_cloudfunctions2_function" "worker" {
     ingress_settings               = "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.worker.email
-    environment_variables = merge(local.common_environment, {
-      BACKFILL_RETRY_BUDGET_SECONDS  = tostring(local.worker_retry_budget_seconds)
-      BACKFILL_MAX_DELIVERY_ATTEMPTS = tostring(var.max_delivery_attempts)
-    })
+    environment_variables          = merge(local.common_environment, local.worker_environment)
   }
 
   depends_on = [

@@ -32,14 +32,93 @@ resource "google_service_account" "builder" {
 }
 
 locals {
-  # Query jobs run in this project; data access is granted per dataset below.
+  # Query jobs run in this project; data access is granted per table below.
   detector_project_roles = ["roles/bigquery.jobUser"]
   worker_project_roles   = ["roles/bigquery.jobUser"]
   # A dedicated build identity, so builds work where the default compute account has no rights.
   builder_project_roles = ["roles/logging.logWriter", "roles/artifactregistry.writer"]
 }
 
-# --- detector: reads both datasets, publishes requests -------------------------------------
+# --- pipeline tables: exactly the tables Backfill touches, never the datasets --------------
+# google_bigquery_dataset_iam_member rewrites the dataset's access list without its authorized
+# views (and fights the pipeline's own google_bigquery_dataset_access), so the pipeline's
+# datasets get no dataset-level grant at all. Table IAM needs the tables to exist: the Phase 2
+# ones do; the Phase 3 ones are created in bigquery.tf when create_target_tables is set.
+
+locals {
+  # Phase 3 table ids, taken from the created tables when Terraform creates them, so each
+  # grant waits for its table.
+  target_table_ids = var.create_target_tables ? { for name, table in google_bigquery_table.target : name => table.table_id } : { for name in var.target_tables : name => name }
+}
+
+resource "google_bigquery_table_iam_member" "detector_reads_sources" {
+  for_each = toset(var.source_tables)
+
+  dataset_id = local.raw_dataset_id
+  table_id   = each.key
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.detector.member
+}
+
+resource "google_bigquery_table_iam_member" "worker_reads_sources" {
+  for_each = toset(var.source_tables)
+
+  dataset_id = local.raw_dataset_id
+  table_id   = each.key
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.worker.member
+}
+
+resource "google_bigquery_table_iam_member" "detector_reads_targets" {
+  for_each = toset(var.target_tables)
+
+  dataset_id = local.analytics_dataset_id
+  table_id   = local.target_table_ids[each.key]
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.detector.member
+}
+
+resource "google_bigquery_table_iam_member" "worker_writes_targets" {
+  for_each = toset(var.target_tables)
+
+  dataset_id = local.analytics_dataset_id
+  table_id   = local.target_table_ids[each.key]
+  role       = "roles/bigquery.dataEditor"
+  member     = google_service_account.worker.member
+}
+
+# The dataset-level grants earlier versions made. Destroying them would rewrite the datasets'
+# access lists (dropping authorized views) once more, so Terraform only forgets them; the
+# pipeline's owners remove the four entries with their own tooling (terraform/README.md).
+removed {
+  from = google_bigquery_dataset_iam_member.detector_reads_raw
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = google_bigquery_dataset_iam_member.detector_reads_analytics
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = google_bigquery_dataset_iam_member.worker_reads_raw
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = google_bigquery_dataset_iam_member.worker_writes_analytics
+  lifecycle {
+    destroy = false
+  }
+}
+
+# --- detector: publishes requests -----------------------------------------------------------
 
 resource "google_project_iam_member" "detector" {
   for_each = toset(local.detector_project_roles)
@@ -49,15 +128,25 @@ resource "google_project_iam_member" "detector" {
   member  = google_service_account.detector.member
 }
 
-resource "google_bigquery_dataset_iam_member" "detector_reads_raw" {
-  dataset_id = local.raw_dataset_id
+# Reads the audit trail and the quarantine, records its runs (streaming inserts).
+resource "google_bigquery_table_iam_member" "detector_reads_audit_log" {
+  dataset_id = google_bigquery_table.backfill_log.dataset_id
+  table_id   = google_bigquery_table.backfill_log.table_id
   role       = "roles/bigquery.dataViewer"
   member     = google_service_account.detector.member
 }
 
-resource "google_bigquery_dataset_iam_member" "detector_reads_analytics" {
-  dataset_id = local.analytics_dataset_id
+resource "google_bigquery_table_iam_member" "detector_reads_quarantine" {
+  dataset_id = google_bigquery_table.quarantine.dataset_id
+  table_id   = google_bigquery_table.quarantine.table_id
   role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.detector.member
+}
+
+resource "google_bigquery_table_iam_member" "detector_writes_runs" {
+  dataset_id = google_bigquery_table.backfill_runs.dataset_id
+  table_id   = google_bigquery_table.backfill_runs.table_id
+  role       = "roles/bigquery.dataEditor"
   member     = google_service_account.detector.member
 }
 
@@ -67,7 +156,7 @@ resource "google_pubsub_topic_iam_member" "detector_publishes_requests" {
   member = google_service_account.detector.member
 }
 
-# --- worker: reads raw, writes analytics and the audit table, dead-letters -----------------
+# --- worker: writes the audit tables, dead-letters ------------------------------------------
 
 resource "google_project_iam_member" "worker" {
   for_each = toset(local.worker_project_roles)
@@ -77,23 +166,22 @@ resource "google_project_iam_member" "worker" {
   member  = google_service_account.worker.member
 }
 
-resource "google_bigquery_dataset_iam_member" "worker_reads_raw" {
-  dataset_id = local.raw_dataset_id
-  role       = "roles/bigquery.dataViewer"
-  member     = google_service_account.worker.member
-}
+# Reads and appends to (streaming inserts) each of Backfill's own tables. dataEditor is the
+# narrowest predefined role with tables.updateData; granted per table, it covers nothing else.
+resource "google_bigquery_table_iam_member" "worker_writes_audit" {
+  for_each = local.audit_tables
 
-resource "google_bigquery_dataset_iam_member" "worker_writes_analytics" {
-  dataset_id = local.analytics_dataset_id
+  dataset_id = each.value.dataset_id
+  table_id   = each.value.table_id
   role       = "roles/bigquery.dataEditor"
   member     = google_service_account.worker.member
 }
 
-resource "google_bigquery_table_iam_member" "worker_writes_audit_log" {
-  dataset_id = google_bigquery_table.backfill_log.dataset_id
-  table_id   = google_bigquery_table.backfill_log.table_id
-  role       = "roles/bigquery.dataEditor"
-  member     = google_service_account.worker.member
+# The backfill_log grant was a single resource: the same binding, under its new address (a
+# destroy of the old one after the new one is made would remove the binding both stand for).
+moved {
+  from = google_bigquery_table_iam_member.worker_writes_audit_log
+  to   = google_bigquery_table_iam_member.worker_writes_audit["backfill_log"]
 }
 
 resource "google_pubsub_topic_iam_member" "worker_publishes_dead_letters" {

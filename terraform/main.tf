@@ -30,5 +30,10 @@ locals {
     BACKFILL_DEAD_LETTER_TOPIC        = google_pubsub_topic.dead_letter.name
     BACKFILL_DEAD_LETTER_SUBSCRIPTION = google_pubsub_subscription.dead_letter_pull.name
     BACKFILL_AUDIT_DATASET            = google_bigquery_dataset.audit.dataset_id
+    BACKFILL_RAW_DATASET              = local.raw_dataset_id
+    BACKFILL_ANALYTICS_DATASET        = local.analytics_dataset_id
+    # Every query job sets maximum_bytes_billed and labels: a query that lost its partition
+    # filter fails instead of billing a whole table.
+    BACKFILL_MAXIMUM_BYTES_BILLED = tostring(var.maximum_bytes_billed)
   }
 }

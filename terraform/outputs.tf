@@ -53,3 +53,8 @@ output "sources_bucket" {
   description = "Bucket holding the function source archives."
   value       = google_storage_bucket.sources.name
 }
+
+output "audit_tables" {
+  description = "Backfill's own tables (audit log, quarantine, detection runs), fully qualified."
+  value       = { for name, table in local.audit_tables : name => "${var.project_id}.${table.dataset_id}.${table.table_id}" }
+}

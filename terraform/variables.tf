@@ -140,13 +140,35 @@ variable "retry_maximum_backoff_seconds" {
 }
 
 variable "max_delivery_attempts" {
-  description = "Deliveries of a request before Pub/Sub dead-letters it (BACKFILL_MAX_DELIVERY_ATTEMPTS)."
+  description = "Deliveries of a request before Pub/Sub itself dead-letters it (BACKFILL_MAX_DELIVERY_ATTEMPTS). High on purpose: see the validation."
   type        = number
-  default     = 5
+  default     = 60
+
+  # Cloud Run answers 429 when every worker instance is busy, and Pub/Sub counts that as a
+  # failed delivery. With a low limit a backlog larger than the worker's capacity would be
+  # dead-lettered without ever running, with no reason attached. The worker dead-letters real
+  # failures itself, at once and with a reason, so Pub/Sub's limit is only the net for
+  # deliveries that never reach the code (429, timeouts, crashes): 50 attempts with backoff up
+  # to 600 s keep a turned-away request alive for hours. 100 is Pub/Sub's maximum.
+  validation {
+    condition     = var.max_delivery_attempts >= 50 && var.max_delivery_attempts <= 100 && floor(var.max_delivery_attempts) == var.max_delivery_attempts
+    error_message = "max_delivery_attempts must be a whole number between 50 (so overload 429s do not dead-letter healthy requests) and 100 (the Pub/Sub maximum)."
+  }
+}
+
+variable "dependency_wait_seconds" {
+  description = "How long a request may wait for an upstream processor's rows before the worker dead-letters it with a reason (BACKFILL_DEPENDENCY_WAIT_SECONDS), counted from when it was requested; the last delivery attempt ends the wait too."
+  type        = number
+  default     = 7200
 
   validation {
-    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
-    error_message = "max_delivery_attempts must be between 5 and 100 (the Pub/Sub limits)."
+    condition     = var.dependency_wait_seconds > 0
+    error_message = "dependency_wait_seconds must be greater than 0."
+  }
+
+  validation {
+    condition     = var.dependency_wait_seconds < var.requests_message_retention_seconds
+    error_message = "dependency_wait_seconds must be shorter than requests_message_retention_seconds, or Pub/Sub drops a waiting request before the worker can dead-letter it with a reason."
   }
 }
 
@@ -401,8 +423,8 @@ variable "audit_dataset_id" {
   default     = "backfill_ops"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_]{1,1024}$", var.audit_dataset_id))
-    error_message = "Dataset ids use letters, digits and underscores only."
+    condition     = can(regex("^[A-Za-z0-9_]+$", var.audit_dataset_id)) && length(var.audit_dataset_id) <= 1024
+    error_message = "Dataset ids are 1-1024 letters, digits and underscores."
   }
 }
 
@@ -423,8 +445,8 @@ variable "raw_dataset_id" {
   default     = "nba_raw"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_]{1,1024}$", var.raw_dataset_id))
-    error_message = "Dataset ids use letters, digits and underscores only."
+    condition     = can(regex("^[A-Za-z0-9_]+$", var.raw_dataset_id)) && length(var.raw_dataset_id) <= 1024
+    error_message = "Dataset ids are 1-1024 letters, digits and underscores."
   }
 }
 
@@ -434,9 +456,49 @@ variable "analytics_dataset_id" {
   default     = "nba_analytics"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_]{1,1024}$", var.analytics_dataset_id))
-    error_message = "Dataset ids use letters, digits and underscores only."
+    condition     = can(regex("^[A-Za-z0-9_]+$", var.analytics_dataset_id)) && length(var.analytics_dataset_id) <= 1024
+    error_message = "Dataset ids are 1-1024 letters, digits and underscores."
   }
+}
+
+variable "maximum_bytes_billed" {
+  description = "Most bytes one BigQuery job of either function may bill (BACKFILL_MAXIMUM_BYTES_BILLED); a job that would bill more fails instead. Default 10 GiB: a partition-pruned MERGE or scan of a few dates bills megabytes, a full scan of an unpartitioned table far more."
+  type        = number
+  default     = 10737418240
+
+  validation {
+    # BigQuery bills at least 10 MiB per table a query reads: a lower cap fails every job.
+    condition     = var.maximum_bytes_billed >= 10485760 && floor(var.maximum_bytes_billed) == var.maximum_bytes_billed
+    error_message = "maximum_bytes_billed must be a whole number of bytes, at least 10485760 (10 MiB, BigQuery's minimum bill per table read)."
+  }
+}
+
+variable "source_tables" {
+  description = "Phase 2 tables of raw_dataset_id the functions read: the schedule and each processor's source. Both functions get read-only access to exactly these tables (never the dataset)."
+  type        = list(string)
+  default     = ["nbac_schedule", "nbac_team_boxscore", "nbac_gamebook_player_stats"]
+
+  validation {
+    condition     = length(var.source_tables) > 0 && length(distinct(var.source_tables)) == length(var.source_tables) && alltrue([for t in var.source_tables : can(regex("^[A-Za-z0-9_]+$", t)) && length(t) <= 1024])
+    error_message = "source_tables must be distinct table ids of letters, digits and underscores."
+  }
+}
+
+variable "target_tables" {
+  description = "Phase 3 tables of analytics_dataset_id the processors write. The worker may edit exactly these tables and the detector read them (never the dataset)."
+  type        = list(string)
+  default     = ["team_offense_game_summary", "team_defense_game_summary", "player_game_summary", "upcoming_team_game_context"]
+
+  validation {
+    condition     = length(var.target_tables) > 0 && length(distinct(var.target_tables)) == length(var.target_tables) && alltrue([for t in var.target_tables : can(regex("^[A-Za-z0-9_]+$", t)) && length(t) <= 1024])
+    error_message = "target_tables must be distinct table ids of letters, digits and underscores."
+  }
+}
+
+variable "create_target_tables" {
+  description = "Create the target_tables (partitioned by day on game_date, clustered by game_id, schemas from terraform/schemas/<table>.json). Table grants need the tables to exist; set false when the pipeline already has them (or `terraform import` them)."
+  type        = bool
+  default     = true
 }
 
 variable "create_pipeline_datasets" {
@@ -446,7 +508,7 @@ variable "create_pipeline_datasets" {
 }
 
 variable "deletion_protection" {
-  description = "Protect the backfill_log table from `terraform destroy`."
+  description = "Protect the tables this module creates (audit tables, and the target tables when create_target_tables is set) from `terraform destroy`."
   type        = bool
   default     = true
 }
@@ -454,6 +516,17 @@ variable "deletion_protection" {
 # ---------------------------------------------------------------------------------------------
 # Monitoring
 # ---------------------------------------------------------------------------------------------
+
+variable "alerts_enabled" {
+  description = "Create the alert policies. With true (the default) plan refuses to go on unless alert_email or notification_channels says who they notify."
+  type        = bool
+  default     = true
+
+  validation {
+    condition     = !var.alerts_enabled || length(var.notification_channels) > 0 || var.alert_email != ""
+    error_message = "The alerts would notify nobody: set alert_email or notification_channels, or set alerts_enabled = false to deploy without alerts on purpose."
+  }
+}
 
 variable "notification_channels" {
   description = "Existing Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) the alerts notify."
@@ -485,6 +558,17 @@ variable "dead_letter_alert_threshold" {
   validation {
     condition     = var.dead_letter_alert_threshold >= 0
     error_message = "dead_letter_alert_threshold must be >= 0."
+  }
+}
+
+variable "run_stall_minutes" {
+  description = "The detector logs run_stalled (and the run-stalled alert fires) when a backfill run's outstanding count has not moved for this long (BACKFILL_RUN_STALL_MINUTES)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.run_stall_minutes >= 1 && floor(var.run_stall_minutes) == var.run_stall_minutes
+    error_message = "run_stall_minutes must be a whole number of at least 1."
   }
 }
 

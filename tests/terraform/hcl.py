@@ -44,6 +44,9 @@ class Module:
     locals: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     terraform: list[dict[str, Any]] = field(default_factory=list)
+    # `removed` and `moved` blocks: state kept or renamed across versions of the module.
+    removed: list[dict[str, Any]] = field(default_factory=list)
+    moved: list[dict[str, Any]] = field(default_factory=list)
     text: dict[str, str] = field(default_factory=dict)
 
     def of_type(self, rtype: str) -> dict[str, dict[str, Any]]:
@@ -84,6 +87,8 @@ def load_module(directory: Path = TF_DIR) -> Module:
         for block in doc.get("output", []):
             module.outputs.update(block)
         module.terraform.extend(doc.get("terraform", []))
+        module.removed.extend(doc.get("removed", []))
+        module.moved.extend(doc.get("moved", []))
     return module
 
 

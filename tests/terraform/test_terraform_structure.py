@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -33,19 +34,34 @@ IAM_MEMBER_TYPES = {
     "google_service_account_iam_member",
     "google_cloud_run_v2_service_iam_member",
 }
-# Who may do what, on what: (target, role). Targets are Terraform addresses or "project".
+RAW, ANALYTICS, AUDIT = "nba_raw", "nba_analytics", "backfill_ops"
+SOURCE_TABLES = ["nbac_schedule", "nbac_team_boxscore", "nbac_gamebook_player_stats"]
+TARGET_TABLES = [
+    "team_offense_game_summary",
+    "team_defense_game_summary",
+    "player_game_summary",
+    "upcoming_team_game_context",
+]
+VIEWER, EDITOR = "roles/bigquery.dataViewer", "roles/bigquery.dataEditor"
+# Who may do what, on what: (target, role). Targets are "dataset.table" for BigQuery tables,
+# Terraform addresses for the rest, or "project".
 EXPECTED_GRANTS = {
     "detector": {
         ("project", "roles/bigquery.jobUser"),
-        ("local.raw_dataset_id", "roles/bigquery.dataViewer"),
-        ("local.analytics_dataset_id", "roles/bigquery.dataViewer"),
+        *((f"{RAW}.{t}", VIEWER) for t in SOURCE_TABLES),
+        *((f"{ANALYTICS}.{t}", VIEWER) for t in TARGET_TABLES),
+        (f"{AUDIT}.backfill_log", VIEWER),
+        (f"{AUDIT}.quarantine", VIEWER),
+        (f"{AUDIT}.backfill_runs", EDITOR),
         (REQUESTS_TOPIC, "roles/pubsub.publisher"),
     },
     "worker": {
         ("project", "roles/bigquery.jobUser"),
-        ("local.raw_dataset_id", "roles/bigquery.dataViewer"),
-        ("local.analytics_dataset_id", "roles/bigquery.dataEditor"),
-        ("google_bigquery_table.backfill_log", "roles/bigquery.dataEditor"),
+        *((f"{RAW}.{t}", VIEWER) for t in SOURCE_TABLES),
+        *((f"{ANALYTICS}.{t}", EDITOR) for t in TARGET_TABLES),
+        (f"{AUDIT}.backfill_log", EDITOR),
+        (f"{AUDIT}.quarantine", EDITOR),
+        (f"{AUDIT}.backfill_runs", EDITOR),
         (DEAD_LETTER_TOPIC, "roles/pubsub.publisher"),
     },
     "push": {("google_cloudfunctions2_function.worker", "roles/run.invoker")},
@@ -92,14 +108,18 @@ def duration(tf: Module, expression: str) -> int:
 # --- Interface ------------------------------------------------------------------------------
 
 
-def test_google_provider_is_at_least_6(tf: Module) -> None:
+def test_google_provider_is_pinned_to_one_major_version(tf: Module) -> None:
     providers = {}
     for settings in tf.terraform:
         for required in settings.get("required_providers", []):
             providers.update(required)
     constraint = providers["google"]["version"]
-    lower = re.search(r">=\s*(\d+)", constraint)
-    assert lower and int(lower.group(1)) >= 6, constraint
+    # "~> 7.0" admits 7.x only; "~> 7" or ">= 6.0, < 8.0" would admit a new major on init.
+    match = re.fullmatch(r"~>\s*(\d+)\.(\d+)", constraint.strip())
+    assert match, f"pin one major version with ~> MAJOR.MINOR, not {constraint!r}"
+    assert int(match.group(1)) >= 6, constraint
+    versions = [s["required_version"] for s in tf.terraform if "required_version" in s]
+    assert versions == [">= 1.9"], versions
 
 
 def test_every_variable_has_a_description_and_numbers_are_validated(tf: Module) -> None:
@@ -171,7 +191,9 @@ def test_every_subscription_on_the_requests_topic_dead_letters_and_retries(tf: M
     for name, sub in on_requests.items():
         dead_letter = block(sub, "dead_letter_policy")
         assert refers_to(dead_letter["dead_letter_topic"], DEAD_LETTER_TOPIC), name
-        assert tf.resolve(dead_letter["max_delivery_attempts"]) == 5, name
+        # Overload 429s count as attempts: the limit is high, the worker dead-letters itself.
+        assert dead_letter["max_delivery_attempts"] == "${var.max_delivery_attempts}", name
+        assert tf.resolve(dead_letter["max_delivery_attempts"]) == 60, name
         retry = block(sub, "retry_policy")
         assert duration(tf, retry["minimum_backoff"]) == 10, name
         assert duration(tf, retry["maximum_backoff"]) == 600, name
@@ -216,14 +238,15 @@ def test_dead_letters_are_kept_a_week_for_inspection(tf: Module) -> None:
 # --- Functions ------------------------------------------------------------------------------
 
 
-def test_functions_are_gen2_python312_scaling_to_zero(tf: Module) -> None:
+def test_functions_are_gen2_python311_scaling_to_zero(tf: Module) -> None:
     functions = tf.of_type("google_cloudfunctions2_function")
     assert set(functions) == {"detector", "worker"}
     entry_points = {"detector": "detect", "worker": "work"}
     accounts = set()
     for name, function in functions.items():
         build = block(function, "build_config")
-        assert build["runtime"] == "python312", name
+        # The Python the tests run on (pyproject's target-version, requirements.lock).
+        assert build["runtime"] == "python311", name
         assert build["entry_point"] == entry_points[name]
         source = block(block(build, "source"), "storage_source")
         assert refers_to(source["object"], "google_storage_bucket_object.source")
@@ -246,6 +269,15 @@ def test_source_objects_are_named_by_content_hash(tf: Module) -> None:
         assert "filemd5(" in obj["name"] or "output_md5" in obj["name"]
 
 
+def function_environment(tf: Module, name: str) -> dict[str, str]:
+    """A function's environment: local.common_environment merged with its own local map."""
+    function = tf.of_type("google_cloudfunctions2_function")[name]
+    expression = block(function, "service_config")["environment_variables"]
+    match = re.fullmatch(r"\$\{merge\(local\.common_environment, local\.(\w+)\)\}", expression)
+    assert match, f"{name}: environment must be merge(local.common_environment, local.X): {expression}"
+    return {**tf.locals["common_environment"], **tf.locals[match.group(1)]}
+
+
 def test_functions_get_their_environment(tf: Module) -> None:
     common = tf.locals["common_environment"]
     for key in (
@@ -258,9 +290,18 @@ def test_functions_get_their_environment(tf: Module) -> None:
     ):
         assert key in common, key
     assert common["BACKFILL_WAREHOUSE"] == "bigquery://${var.project_id}"
-    worker = block(tf.of_type("google_cloudfunctions2_function")["worker"], "service_config")
-    env = worker["environment_variables"]
-    assert "BACKFILL_RETRY_BUDGET_SECONDS" in env and "BACKFILL_MAX_DELIVERY_ATTEMPTS" in env
+    # The code reads the pipeline's dataset names from here (they were hard-coded).
+    assert common["BACKFILL_RAW_DATASET"] == "${local.raw_dataset_id}"
+    assert common["BACKFILL_ANALYTICS_DATASET"] == "${local.analytics_dataset_id}"
+    assert "var.raw_dataset_id" in tf.locals["raw_dataset_id"]
+    assert common["BACKFILL_MAXIMUM_BYTES_BILLED"] == "${tostring(var.maximum_bytes_billed)}"
+    assert tf.variables["maximum_bytes_billed"]["default"] == 10 * 2**30
+    assert "var.analytics_dataset_id" in tf.locals["analytics_dataset_id"]
+    env = function_environment(tf, "worker")
+    assert env["BACKFILL_MAX_DELIVERY_ATTEMPTS"] == "${tostring(var.max_delivery_attempts)}"
+    assert "BACKFILL_RETRY_BUDGET_SECONDS" in env
+    assert env["BACKFILL_DEPENDENCY_WAIT_SECONDS"] == "${tostring(var.dependency_wait_seconds)}"
+    assert tf.variables["dependency_wait_seconds"]["default"] == 7200
     # The retry budget is derived from the timeout and stays below it.
     budget = tf.locals["worker_retry_budget_seconds"]
     match = re.fullmatch(r"\$\{var\.worker_timeout_seconds - (\d+)\}", budget)
@@ -269,6 +310,21 @@ def test_functions_get_their_environment(tf: Module) -> None:
     assert any(f">= {2 * int(match.group(1))}" in r["condition"] for r in rules), (
         "the timeout's lower bound must leave a positive retry budget"
     )
+
+
+@pytest.mark.parametrize("name", ["detector", "worker"])
+def test_gunicorn_threads_equal_the_request_concurrency(tf: Module, name: str) -> None:
+    function = tf.of_type("google_cloudfunctions2_function")[name]
+    concurrency = block(function, "service_config")["max_instance_request_concurrency"]
+    match = re.fullmatch(r"\$\{(var\.\w+)\}", concurrency)
+    assert match, concurrency
+    assert function_environment(tf, name)["THREADS"] == f"${{tostring({match.group(1)})}}"
+
+
+def test_runtime_is_the_python_the_tests_run_on(tf: Module) -> None:
+    here = f"python{sys.version_info.major}{sys.version_info.minor}"
+    for name, function in tf.of_type("google_cloudfunctions2_function").items():
+        assert block(function, "build_config")["runtime"] == here, (name, "tests run on", here)
 
 
 # --- Scheduler ------------------------------------------------------------------------------
@@ -313,27 +369,79 @@ def _principal(member: str) -> str:
     raise AssertionError(f"unexpected member {member!r}")
 
 
-def _roles(tf: Module, body: dict) -> list[str]:
-    role = body["role"]
-    if role in ("${each.value}", "${each.key}"):
-        match = re.fullmatch(r"\$\{(?:toset\()?local\.(\w+)\)?\}", body["for_each"])
-        assert match, f"for_each over roles must be a local list: {body['for_each']}"
+def _instances(tf: Module, body: dict) -> list[str | None]:
+    """The keys of a resource's instances: None alone without for_each."""
+    if "for_each" not in body:
+        return [None]
+    expression = body["for_each"]
+    if match := re.fullmatch(r"\$\{toset\((var|local)\.(\w+)\)\}", expression):
+        kind, name = match.groups()
+        values = tf.variables[name]["default"] if kind == "var" else tf.locals[name]
+        assert isinstance(values, list), expression
+        return list(values)
+    if match := re.fullmatch(r"\$\{local\.(\w+)\}", expression):
+        assert isinstance(tf.locals[match.group(1)], dict), expression
         return list(tf.locals[match.group(1)])
-    assert role.startswith("roles/"), role
-    return [role]
+    raise AssertionError(f"for_each the tests cannot expand: {expression}")
+
+
+def _table_resource_id(tf: Module, expression: str) -> tuple[str, str]:
+    """("dataset", "table") of `google_bigquery_table.X`, with the dataset's default id."""
+    match = re.fullmatch(r"\$\{google_bigquery_table\.(\w+)\}", expression)
+    assert match, expression
+    table = tf.of_type("google_bigquery_table")[match.group(1)]
+    assert refers_to(table["dataset_id"], "google_bigquery_dataset.audit"), match.group(1)
+    return tf.resolve(tf.of_type("google_bigquery_dataset")["audit"]["dataset_id"]), table[
+        "table_id"
+    ]
+
+
+def _bigquery_table(tf: Module, body: dict, key: str | None) -> str:
+    """"dataset.table" a google_bigquery_table_iam_member instance grants on."""
+    dataset_id, table_id = body["dataset_id"], body["table_id"]
+    if dataset_id == "${each.value.dataset_id}" and table_id == "${each.value.table_id}":
+        local = re.fullmatch(r"\$\{local\.(\w+)\}", body["for_each"])
+        assert local and key is not None, body["for_each"]
+        return ".".join(_table_resource_id(tf, tf.locals[local.group(1)][key]))
+    if match := re.fullmatch(r"\$\{google_bigquery_table\.(\w+)\.dataset_id\}", dataset_id):
+        assert table_id == f"${{google_bigquery_table.{match.group(1)}.table_id}}", table_id
+        return ".".join(_table_resource_id(tf, f"${{google_bigquery_table.{match.group(1)}}}"))
+    datasets = {
+        "${local.raw_dataset_id}": tf.variables["raw_dataset_id"]["default"],
+        "${local.analytics_dataset_id}": tf.variables["analytics_dataset_id"]["default"],
+    }
+    assert dataset_id in datasets, f"unexpected dataset {dataset_id}"
+    if table_id == "${each.key}":
+        table = key
+    elif table_id == "${local.target_table_ids[each.key]}":
+        # The created table's id, or the name itself: either way the instance's key.
+        ids = tf.locals["target_table_ids"]
+        assert "google_bigquery_table.target" in ids and "var.target_tables" in ids, ids
+        table = key
+    else:
+        raise AssertionError(f"unexpected table_id {table_id}")
+    assert table is not None
+    return f"{datasets[dataset_id]}.{table}"
+
+
+def _grants(tf: Module, rtype: str, body: dict) -> list[tuple[str, str]]:
+    """(target, role) of every instance of one IAM member resource."""
+    grants = []
+    for key in _instances(tf, body):
+        role = key if body["role"] in ("${each.value}", "${each.key}") else body["role"]
+        assert role and role.startswith("roles/"), role
+        if rtype == "google_project_iam_member":
+            target = "project"
+        elif rtype == "google_bigquery_table_iam_member":
+            target = _bigquery_table(tf, body, key)
+        else:
+            target = _target(rtype, body)
+        grants.append((target, role))
+    return grants
 
 
 def _target(rtype: str, body: dict) -> str:
-    if rtype == "google_project_iam_member":
-        return "project"
-    for attribute in (
-        "table_id",
-        "topic",
-        "subscription",
-        "service_account_id",
-        "name",
-        "dataset_id",
-    ):
+    for attribute in ("topic", "subscription", "service_account_id", "name", "dataset_id"):
         if attribute in body:
             match = re.search(r"((?:google_\w+|local)\.\w+)", body[attribute])
             assert match, f"{rtype}.{attribute} does not reference a resource: {body[attribute]}"
@@ -347,11 +455,100 @@ def test_each_service_account_has_exactly_its_roles(tf: Module) -> None:
         if rtype not in IAM_MEMBER_TYPES:
             assert "iam" not in rtype, f"unexpected IAM resource type {rtype}"
             continue
-        for role in _roles(tf, body):
-            grants.setdefault(_principal(body["member"]), set()).add((_target(rtype, body), role))
+        grants.setdefault(_principal(body["member"]), set()).update(_grants(tf, rtype, body))
     assert grants == EXPECTED_GRANTS
     accounts = set(tf.of_type("google_service_account"))
     assert accounts == set(EXPECTED_GRANTS) - {"pubsub_agent"}
+
+
+def all_grants(tf: Module) -> list[tuple[str, str, str]]:
+    return [
+        (_principal(body["member"]), target, role)
+        for (rtype, _name), body in tf.resources.items()
+        if rtype in IAM_MEMBER_TYPES
+        for target, role in _grants(tf, rtype, body)
+    ]
+
+
+def test_pipeline_datasets_get_no_dataset_level_grant(tf: Module) -> None:
+    # Dataset IAM rewrites the access list without authorized views and fights the pipeline's
+    # own dataset_access; only the tables Backfill touches are granted.
+    pipeline = ("local.raw_dataset_id", "local.analytics_dataset_id", "var.raw_dataset_id",
+                "var.analytics_dataset_id", "google_bigquery_dataset.pipeline")
+    for rtype in ("google_bigquery_dataset_iam_member", "google_bigquery_dataset_iam_binding",
+                  "google_bigquery_dataset_iam_policy", "google_bigquery_dataset_access"):
+        for name, body in tf.of_type(rtype).items():
+            dataset = str(body.get("dataset_id", ""))
+            assert not any(refers_to(dataset, p) for p in pipeline), f"{rtype}.{name}"
+    table_grants = tf.of_type("google_bigquery_table_iam_member")
+    on_raw = [b for b in table_grants.values() if b["dataset_id"] == "${local.raw_dataset_id}"]
+    on_analytics = [
+        b for b in table_grants.values() if b["dataset_id"] == "${local.analytics_dataset_id}"
+    ]
+    assert len(on_raw) == 2 and len(on_analytics) == 2
+
+
+def test_phase2_tables_are_read_only_and_phase3_written_by_the_worker_alone(tf: Module) -> None:
+    grants = all_grants(tf)
+    raw = [(who, role) for who, target, role in grants if target.startswith(f"{RAW}.")]
+    assert raw and all(role == VIEWER for _, role in raw), raw
+    assert {who for who, _ in raw} == {"detector", "worker"}
+    analytics = [(who, t, role) for who, t, role in grants if t.startswith(f"{ANALYTICS}.")]
+    writers = {who for who, _, role in analytics if role != VIEWER}
+    assert writers == {"worker"}
+    assert {t for _, t, _ in analytics} == {f"{ANALYTICS}.{t}" for t in TARGET_TABLES}
+
+
+def test_earlier_dataset_grants_are_forgotten_not_destroyed(tf: Module) -> None:
+    # Destroying a dataset IAM member rewrites the access list (dropping authorized views).
+    kept = {
+        block["from"]: block
+        for block in tf.removed
+        if "google_bigquery_dataset_iam_member" in block["from"]
+    }
+    assert set(kept) == {
+        "${google_bigquery_dataset_iam_member.detector_reads_raw}",
+        "${google_bigquery_dataset_iam_member.detector_reads_analytics}",
+        "${google_bigquery_dataset_iam_member.worker_reads_raw}",
+        "${google_bigquery_dataset_iam_member.worker_writes_analytics}",
+    }
+    for address, removed in kept.items():
+        assert block(removed, "lifecycle")["destroy"] is False, address
+
+
+def test_table_lists_default_to_the_processors_tables(tf: Module) -> None:
+    from backfill.processors.base import SCHEDULE
+    from backfill.processors.registry import load_registry
+
+    processors = load_registry(None).ordered()
+    sources = {p.source for p in processors} | {SCHEDULE}
+    assert {t.dataset for t in sources} == {tf.variables["raw_dataset_id"]["default"]}
+    assert sorted(tf.variables["source_tables"]["default"]) == sorted(t.table for t in sources)
+    assert {p.target.dataset for p in processors} == {
+        tf.variables["analytics_dataset_id"]["default"]
+    }
+    assert tf.variables["target_tables"]["default"] == [p.target.table for p in processors]
+    assert tf.variables["source_tables"]["default"] == SOURCE_TABLES
+    assert tf.variables["target_tables"]["default"] == TARGET_TABLES
+
+
+def test_target_tables_are_created_partitioned_by_game_date(tf: Module) -> None:
+    assert tf.variables["create_target_tables"]["default"] is True
+    table = tf.of_type("google_bigquery_table")["target"]
+    assert table["for_each"] == (
+        "${var.create_target_tables ? toset(var.target_tables) : toset([])}"
+    )
+    assert table["dataset_id"] == "${local.analytics_dataset_id}"
+    assert table["table_id"] == "${each.key}"
+    partitioning = block(table, "time_partitioning")
+    assert partitioning["type"] == "DAY" and partitioning["field"] == "game_date"
+    # Phase 3 data is the pipeline's: no partition of it ever expires.
+    assert "expiration_ms" not in partitioning
+    assert table["clustering"] == ["game_id"]
+    assert table["schema"] == '${file("${path.module}/schemas/${each.key}.json")}'
+    assert table["deletion_protection"] == "${var.deletion_protection}"
+    for name in tf.variables["target_tables"]["default"]:
+        assert (TF_DIR / "schemas" / f"{name}.json").is_file(), f"no schema for {name}"
 
 
 def test_builder_reads_only_source_buckets(tf: Module) -> None:
@@ -362,18 +559,10 @@ def test_builder_reads_only_source_buckets(tf: Module) -> None:
 # --- BigQuery, monitoring, labels -----------------------------------------------------------
 
 
-def test_audit_table_schema_partitioning_and_clustering(tf: Module) -> None:
-    table = tf.of_type("google_bigquery_table")["backfill_log"]
-    assert refers_to(table["dataset_id"], "google_bigquery_dataset.audit")
-    assert (
-        tf.resolve(tf.of_type("google_bigquery_dataset")["audit"]["dataset_id"]) == "backfill_ops"
-    )
-    partitioning = block(table, "time_partitioning")
-    assert partitioning["type"] == "DAY" and partitioning["field"] == "logged_at"
-    assert table["clustering"] == ["processor"]
-    columns = re.findall(r"name = \"(\w+)\", type = \"(\w+)\"", table["schema"])
-    assert columns == [
+AUDIT_SCHEMAS = {
+    "backfill_log": [
         ("request_id", "STRING"),
+        ("run_id", "STRING"),
         ("processor", "STRING"),
         ("game_date", "DATE"),
         ("reason", "STRING"),
@@ -382,9 +571,77 @@ def test_audit_table_schema_partitioning_and_clustering(tf: Module) -> None:
         ("duration_ms", "INT64"),
         ("error", "STRING"),
         ("rows_written", "INT64"),
+        ("games_written", "INT64"),
+        ("games_refused", "INT64"),
+        ("detail", "STRING"),
         ("worker", "STRING"),
         ("logged_at", "TIMESTAMP"),
-    ]
+    ],
+    "quarantine": [
+        ("processor", "STRING"),
+        ("game_date", "DATE"),
+        ("game_id", "STRING"),
+        ("state", "STRING"),
+        ("reason", "STRING"),
+        ("source_processed_at", "TIMESTAMP"),
+        ("request_id", "STRING"),
+        ("run_id", "STRING"),
+        ("recorded_at", "TIMESTAMP"),
+    ],
+    "backfill_runs": [
+        ("run_id", "STRING"),
+        ("event", "STRING"),
+        ("trigger", "STRING"),
+        ("started_by", "STRING"),
+        ("window_start", "DATE"),
+        ("window_end", "DATE"),
+        ("processors", "STRING"),
+        ("found", "INT64"),
+        ("published", "INT64"),
+        ("deferred", "INT64"),
+        ("published_by_processor", "STRING"),
+        ("started_at", "TIMESTAMP"),
+        ("recorded_at", "TIMESTAMP"),
+    ],
+}
+# partition column, clustering, partitions expire after audit_retention_days?
+AUDIT_LAYOUT = {
+    "backfill_log": ("logged_at", ["processor", "game_date"], True),
+    # By game date: an expiration would count from the game, deleting an old season's rows
+    # as they are written.
+    "quarantine": ("game_date", ["processor"], False),
+    "backfill_runs": ("recorded_at", ["run_id"], True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AUDIT_SCHEMAS))
+def test_audit_table_schema_partitioning_and_clustering(tf: Module, name: str) -> None:
+    assert (
+        tf.resolve(tf.of_type("google_bigquery_dataset")["audit"]["dataset_id"]) == "backfill_ops"
+    )
+    table = tf.of_type("google_bigquery_table")[name]
+    assert table["table_id"] == name
+    assert refers_to(table["dataset_id"], "google_bigquery_dataset.audit")
+    assert tf.locals["audit_tables"][name] == f"${{google_bigquery_table.{name}}}"
+    column, clustering, expires = AUDIT_LAYOUT[name]
+    partitioning = block(table, "time_partitioning")
+    assert partitioning["type"] == "DAY" and partitioning["field"] == column
+    if expires:
+        assert partitioning["expiration_ms"] == "${local.audit_retention_ms}"
+        assert "var.audit_retention_days" in tf.locals["audit_retention_ms"]
+    else:
+        assert "expiration_ms" not in partitioning
+    assert table["clustering"] == clustering
+    columns = re.findall(r"name = \"(\w+)\", type = \"(\w+)\"", table["schema"])
+    assert columns == AUDIT_SCHEMAS[name]
+    assert table["deletion_protection"] == "${var.deletion_protection}"
+
+
+def test_audit_log_grant_keeps_its_binding_across_the_rename(tf: Module) -> None:
+    assert {
+        "from": "${google_bigquery_table_iam_member.worker_writes_audit_log}",
+        "to": '${google_bigquery_table_iam_member.worker_writes_audit["backfill_log"]}',
+    } in tf.moved
 
 
 def test_pipeline_datasets_are_referenced_not_created_by_default(tf: Module) -> None:
@@ -397,19 +654,131 @@ def test_pipeline_datasets_are_referenced_not_created_by_default(tf: Module) -> 
     )
 
 
+def clauses(expression: str) -> list[str]:
+    """The clauses of a filter written as join(" AND ", ["a", "b", ...]), unescaped."""
+    match = re.fullmatch(r'\$\{join\(" AND ", \[(.*)\]\)\}', expression, flags=re.S)
+    assert match, f"filter is not a join of clauses: {expression}"
+    return [c.replace('\\"', '"') for c in re.findall(r'"((?:[^"\\]|\\.)*)"', match.group(1))]
+
+
+def condition(policy: dict) -> dict:
+    return block(block(policy, "conditions"), "condition_threshold")
+
+
+ALERTS = {
+    "dead_letters",
+    "requests_backlog",
+    "detector_errors",
+    "scheduler_failed",
+    "audit_write_failed",
+    "run_stalled",
+}
+
+
+def test_every_alert_notifies_someone_unless_alerts_are_off(tf: Module) -> None:
+    policies = tf.of_type("google_monitoring_alert_policy")
+    assert set(policies) == ALERTS
+    assert tf.locals["alert_policies"] == "${var.alerts_enabled ? 1 : 0}"
+    assert tf.variables["alerts_enabled"]["default"] is True
+    for name, policy in policies.items():
+        assert policy["count"] == "${local.alert_policies}", name
+        assert refers_to(policy["notification_channels"], "local.notification_channels"), name
+        assert len(block(policy, "documentation")["content"]) > 200, f"{name}: what to do?"
+    channels = tf.locals["notification_channels"]
+    assert "var.notification_channels" in channels
+    assert "google_monitoring_notification_channel.email" in channels
+    email = tf.of_type("google_monitoring_notification_channel")["email"]
+    assert "var.alerts_enabled" in email["count"] and "var.alert_email" in email["count"]
+    # Refused at plan time with no channel (test_variable_validation runs the rule itself).
+    rule = tf.variables["alerts_enabled"]["validation"][0]["condition"]
+    for name in ("var.alerts_enabled", "var.notification_channels", "var.alert_email"):
+        assert name in rule, rule
+
+
 def test_alerts_watch_dead_letters_and_request_age(tf: Module) -> None:
     policies = tf.of_type("google_monitoring_alert_policy")
-    filters = {
-        name: block(block(p, "conditions"), "condition_threshold")["filter"]
-        for name, p in policies.items()
-    }
-    assert any(
-        "num_undelivered_messages" in f and "dead_letter_pull" in f for f in filters.values()
+    dead = clauses(condition(policies["dead_letters"])["filter"])
+    assert 'metric.type = "pubsub.googleapis.com/subscription/num_undelivered_messages"' in dead
+    assert any("google_pubsub_subscription.dead_letter_pull.name" in c for c in dead)
+    backlog = clauses(condition(policies["requests_backlog"])["filter"])
+    assert 'metric.type = "pubsub.googleapis.com/subscription/oldest_unacked_message_age"' in (
+        backlog
     )
-    assert any("oldest_unacked_message_age" in f and "requests_push" in f for f in filters.values())
-    for policy in policies.values():
-        assert refers_to(policy["notification_channels"], "local.notification_channels")
-    assert "notification_channels" in tf.variables
+    assert any("google_pubsub_subscription.requests_push.name" in c for c in backlog)
+
+
+def test_detector_5xx_alert(tf: Module) -> None:
+    policy = tf.of_type("google_monitoring_alert_policy")["detector_errors"]
+    threshold = condition(policy)
+    assert clauses(threshold["filter"]) == [
+        'resource.type = "cloud_run_revision"',
+        'resource.labels.service_name = "${local.detector_service}"',
+        'metric.type = "run.googleapis.com/request_count"',
+        'metric.labels.response_code_class = "5xx"',
+    ]
+    assert threshold["comparison"] == "COMPARISON_GT" and threshold["threshold_value"] == 0
+    assert refers_to(tf.locals["detector_service"], "google_cloudfunctions2_function.detector")
+    assert refers_to(tf.locals["worker_service"], "google_cloudfunctions2_function.worker")
+
+
+# metric -> (the clauses its filter must have, the alert policy counting it)
+LOG_METRICS = {
+    "audit_write_failed": (
+        [
+            'resource.type="cloud_run_revision"',
+            'resource.labels.service_name="${local.worker_service}"',
+            'jsonPayload.event="audit_write_failed"',
+        ],
+        "audit_write_failed",
+    ),
+    "run_stalled": (
+        [
+            'resource.type="cloud_run_revision"',
+            'resource.labels.service_name="${local.detector_service}"',
+            'jsonPayload.event="run_stalled"',
+        ],
+        "run_stalled",
+    ),
+    "scheduler_job_failed": (
+        [
+            'resource.type="cloud_scheduler_job"',
+            'resource.labels.job_id="${google_cloud_scheduler_job.detector.name}"',
+            "severity>=ERROR",
+        ],
+        "scheduler_failed",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOG_METRICS))
+def test_log_based_metric_and_its_alert(tf: Module, name: str) -> None:
+    metrics = tf.of_type("google_logging_metric")
+    assert set(metrics) == set(LOG_METRICS)
+    expected, policy_name = LOG_METRICS[name]
+    metric = metrics[name]
+    assert "count" not in metric, "log metrics exist whether or not alerts are enabled"
+    assert clauses(metric["filter"]) == expected
+    descriptor = block(metric, "metric_descriptor")
+    assert descriptor["metric_kind"] == "DELTA" and descriptor["value_type"] == "INT64"
+    threshold = condition(tf.of_type("google_monitoring_alert_policy")[policy_name])
+    assert (
+        f'metric.type = "logging.googleapis.com/user/${{google_logging_metric.{name}.name}}"'
+        in clauses(threshold["filter"])
+    )
+    assert threshold["comparison"] == "COMPARISON_GT" and threshold["threshold_value"] == 0
+
+
+def test_stalled_runs_are_told_apart_by_run_id(tf: Module) -> None:
+    metric = tf.of_type("google_logging_metric")["run_stalled"]
+    assert metric["label_extractors"] == {"run_id": "EXTRACT(jsonPayload.run_id)"}
+    labels = block(metric, "metric_descriptor")["labels"]
+    assert [label["key"] for label in labels] == ["run_id"]
+    policy = tf.of_type("google_monitoring_alert_policy")["run_stalled"]
+    aggregation = block(condition(policy), "aggregations")
+    assert aggregation["group_by_fields"] == ["metric.label.run_id"]
+    env = function_environment(tf, "detector")
+    assert env["BACKFILL_RUN_STALL_MINUTES"] == "${tostring(var.run_stall_minutes)}"
+    assert tf.variables["run_stall_minutes"]["default"] == 60
 
 
 def test_every_labelable_resource_is_labelled(tf: Module) -> None:
