@@ -24,11 +24,14 @@ venv: $(STAMP)
 soak: $(STAMP) ## A whole season under chaos: faults, duplicates, workers killed mid-write; prints figures.
 	$(PY) -m tests.chaos --start-date 2024-10-22 --end-date 2025-04-13 --workers 3
 
-# Reinstalled only when pyproject.toml changes.
-$(STAMP): pyproject.toml
+# Reinstalled only when pyproject.toml or the lock changes. The runtime dependencies are held
+# at the versions the functions deploy (terraform/requirements.lock), so the tests run on them.
+CONSTRAINTS := $(VENV)/constraints.txt
+$(STAMP): pyproject.toml terraform/requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	sed -E -n 's/^([A-Za-z0-9._-]+==[^ ]+).*/\1/p' terraform/requirements.lock > $(CONSTRAINTS)
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
 	touch $@
 
 # Benchmarks (bench/): every row of the table, medians of BENCH_RUNS, written to bench/RESULTS.md.

@@ -517,7 +517,7 @@ def test_earlier_dataset_grants_are_forgotten_not_destroyed(tf: Module) -> None:
 
 
 def test_table_lists_default_to_the_processors_tables(tf: Module) -> None:
-    from backfill.processors.base import SCHEDULE
+    from backfill.processors.nba_raw import SCHEDULE
     from backfill.processors.registry import load_registry
 
     processors = load_registry(None).ordered()

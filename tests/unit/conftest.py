@@ -11,8 +11,8 @@ import pytest
 from backfill.bootstrap import Backfill, bootstrap
 from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.ports import Delivery, Replace
-from backfill.service.work import WorkResult
 from backfill.processors.registry import Registry
+from backfill.service.work import WorkResult
 from backfill.settings import Settings
 
 from tests.fixtures import real_shapes

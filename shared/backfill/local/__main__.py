@@ -1,0 +1,5 @@
+"""`python -m backfill.local`: the CLI, as the `backfill` script runs it."""
+
+from backfill.local.cli import main
+
+main()
