@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 from backfill.domain.games import DEFAULT_GAME_TYPES, GameKey, game_key
-from backfill.domain.lineage import input_times, parse_upstream_versions, upstream_versions
+from backfill.domain.lineage import input_times, parse_upstream_versions
 from backfill.domain.quarantine import QuarantineEvent
 from backfill.domain.request import Reason
 from backfill.domain.schedule import Schedule
@@ -218,10 +218,10 @@ def game_gap(rule: GapRule, source: GameStat, input_time: datetime | None,
             and input_time > target.processed_at):
         stale.append(rule.source)
     if upstream is not None and target.inputs is not None:
+        # An upstream game with no rows now is a gap of its own: judged once it is refilled.
         recorded = parse_upstream_versions(target.inputs)
-        expected_versions = parse_upstream_versions(upstream_versions(upstream))
-        stale += [name for name in sorted(upstream)
-                  if recorded.get(name) != expected_versions.get(name)]
+        stale += [name for name, version in sorted(upstream.items())
+                  if version is not None and recorded.get(name) != version]
     if stale:
         return GameGap(source, Reason.STALE, tuple(stale), target.version)
     if rule.version is not None and target.version is not None and target.version != rule.version:

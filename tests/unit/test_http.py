@@ -1,0 +1,157 @@
+"""Both HTTP functions in-process, through functions-framework's own app and test client: the
+statuses Cloud Scheduler and Pub/Sub see, and every malformed kind of push dead-lettered once."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any, cast
+
+import functions_framework
+import pytest
+from backfill.bootstrap import Backfill
+from backfill.domain.request import Reason, Request
+from backfill.entrypoints import http
+from backfill.ports import Read, Replace
+from flask.testing import FlaskClient
+
+from tests.unit.fakes import RecordingQueue
+
+REPO = Path(__file__).resolve().parents[2]
+CORPUS = REPO / "tests" / "data" / "malformed"
+EXPECTED: dict[str, str] = json.loads((CORPUS / "expected.json").read_text())
+OFFENSE = "team_offense_game_summary"
+
+
+def client(target: str) -> FlaskClient:
+    folder = "worker" if target == "work" else "detector"
+    app = functions_framework.create_app(target=target,
+                                         source=str(REPO / "functions" / folder / "main.py"))
+    return app.test_client()
+
+
+@pytest.fixture
+def served(filled_app: Backfill, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backfill]:
+    """The functions' bodies on the filled warehouse and a recording queue."""
+    worker = filled_app.worker()
+    monkeypatch.setattr(http, "_app", lambda: filled_app)
+    monkeypatch.setattr(http, "_worker", lambda: worker)
+    yield filled_app
+
+
+def push(body: bytes, attempt: int | None = None) -> dict[str, Any]:
+    envelope: dict[str, Any] = {"message": {"data": base64.b64encode(body).decode(),
+                                            "messageId": "7"}}
+    if attempt is not None:
+        envelope["deliveryAttempt"] = attempt
+    return envelope
+
+
+def corpus() -> list[tuple[str, bytes]]:
+    """Every file of the corpus, and a 10 MB body (generated: too big to keep as a file)."""
+    files = [(name, (CORPUS / name).read_bytes()) for name in EXPECTED if (CORPUS / name).exists()]
+    huge = json.dumps({"message": {"data": base64.b64encode(b" " * 10_000_000).decode()}})
+    return [*files, ("(generated) 10 MB body", huge.encode())]
+
+
+def test_each_malformed_kind_is_dead_lettered_once_with_its_reason_and_valid_ones_work(
+        served: Backfill) -> None:
+    worker = client("work")
+    target = served.registry.get(OFFENSE)
+    day = date(2025, 1, 14)
+    clean = served.warehouse.read_rows(Read(target.target, day, day))
+    served.warehouse.write([Replace(target.target, day, day, [], target.table_schema())])
+    answers = {}
+    for name, body in corpus():
+        reply = worker.post("/", data=body, content_type="application/json")
+        assert reply.status_code == 200, (name, reply.text)
+        answers[name] = reply.get_json()
+    valid = Request(processor=OFFENSE, game_date=day, reason=Reason.MANUAL)
+    ok = worker.post("/", json=push(valid.encode()))
+    assert (ok.status_code, ok.get_json()["outcome"]) == (200, "succeeded")
+    assert sorted(map(repr, served.warehouse.read_rows(Read(target.target, day, day)))) == \
+        sorted(map(repr, clean))
+    for name, reason in EXPECTED.items():
+        assert answers[name]["outcome"] == "dead_lettered", name
+        assert reason in str(answers[name]["error"]), (name, answers[name])
+    letters = cast(RecordingQueue, served.queue).dead_letters
+    assert len(letters) == len(EXPECTED)
+    assert any(attributes.get("body_bytes") for _, attributes in letters)
+
+
+def test_the_worker_answers_a_get_with_405_and_asks_for_redelivery_with_503(
+        served: Backfill) -> None:
+    worker = client("work")
+    assert worker.get("/").status_code == 405
+    cast(RecordingQueue, served.queue).fail_dead_letter = True
+    reply = worker.post("/", json=push(b"{}"))
+    assert (reply.status_code, reply.get_json()["outcome"]) == (503, "retry")
+
+
+def test_a_request_waiting_on_its_dependency_is_redelivered(served: Backfill) -> None:
+    for name in (OFFENSE, "player_game_summary"):
+        target = served.registry.get(name)
+        served.warehouse.write([Replace(target.target, date(2025, 1, 14), date(2025, 1, 14),
+                                        [], target.table_schema())])
+    waiting = Request(processor="player_game_summary", game_date=date(2025, 1, 14))
+    reply = client("work").post("/", json=push(waiting.encode(), attempt=2))
+    assert (reply.status_code, reply.get_json()["outcome"]) == (503, "retry")
+
+
+@pytest.mark.parametrize(("body", "status", "error"), [
+    (b"{not json", 400, "body is not JSON"),
+    (b"[1]", 400, "body must be a JSON object"),
+    (b'{"colour": 1}', 400, "unknown field 'colour'"),
+    (b'{"start_date": "2025-01-16", "end_date": "2025-01-10"}', 400, "is after end_date"),
+    (b'{"processors": ["nope"]}', 400, "unknown processor 'nope'"),
+    (b'{"max_messages": -1}', 400, "max_messages must be a whole number"),
+])
+def test_the_detector_blames_the_caller_only_for_a_bad_body(served: Backfill, body: bytes,
+                                                            status: int, error: str) -> None:
+    reply = client("detect").post("/", data=body)
+    assert reply.status_code == status and error in reply.get_json()["error"]
+
+
+def test_the_detector_publishes_reports_and_records_a_scheduled_run(served: Backfill) -> None:
+    target = served.registry.get(OFFENSE)
+    served.warehouse.write([Replace(target.target, date(2025, 1, 14), date(2025, 1, 14), [],
+                                    target.table_schema())])
+    reply = client("detect").post(
+        "/", json={"start_date": "2025-01-10", "end_date": "2025-01-16"},
+        headers={"X-CloudScheduler-JobName": "backfill-daily"})
+    assert reply.status_code == 200, reply.text
+    report = reply.get_json()
+    assert report["published"] == 1
+    published = cast(RecordingQueue, served.queue).published
+    assert [(r.processor, r.game_date, r.detection_run_id) for r in published] == [
+        (OFFENSE, date(2025, 1, 14), report["run_id"])]
+    from datetime import UTC, datetime, timedelta
+
+    from backfill.service.runs import find_run
+
+    run = find_run(served.warehouse, served.ops, report["run_id"], now=datetime.now(UTC))
+    assert (run.trigger.value, run.started_by, run.published) == (
+        "scheduled", "backfill-daily", {OFFENSE: 1})
+    assert datetime.now(UTC) - run.started_at < timedelta(minutes=1)
+
+
+def test_a_misconfigured_deployment_is_a_500_never_the_callers_fault(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BACKFILL_WAREHOUSE", f"duckdb://{tmp_path}/absent.duckdb")
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", "127.0.0.1:9")  # never dialled: nothing to publish
+    http._app.cache_clear()
+    http._worker.cache_clear()
+    try:
+        reply = client("detect").post("/", data=b"{}")
+        assert reply.status_code == 500
+        assert "absent.duckdb does not exist" in reply.get_json()["error"]
+        monkeypatch.setenv("BACKFILL_PROCESSORS_FILE", str(tmp_path / "none.toml"))
+        http._app.cache_clear()
+        reply = client("work").post("/", json=push(b"{}"))
+        assert reply.status_code == 500 and "none.toml does not exist" in reply.get_json()["error"]
+    finally:
+        http._app.cache_clear()
+        http._worker.cache_clear()
