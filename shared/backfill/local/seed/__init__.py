@@ -1,5 +1,20 @@
-"""A deterministic synthetic league to seed a warehouse with Phase 2 data."""
+"""A deterministic synthetic NBA league to seed a warehouse with the original pipeline's Phase 2
+tables (nba_raw.nbac_schedule, nbac_team_boxscore, nbac_gamebook_player_stats)."""
 
-from backfill.local.seed.league import PHASE2_SCHEMAS, TEAMS, generate_phase2
+from backfill.local.seed.league import (
+    GAMEBOOK,
+    PHASE2_SCHEMAS,
+    SCHEDULE,
+    TEAM_BOXSCORE,
+    TEAMS,
+    TYPE_CODES,
+    Game,
+    box_score,
+    generate_phase2,
+    rosters,
+    season,
+)
 
-__all__ = ["PHASE2_SCHEMAS", "TEAMS", "generate_phase2"]
+__all__ = ["GAMEBOOK", "PHASE2_SCHEMAS", "SCHEDULE", "TEAMS",
+           "TEAM_BOXSCORE", "TYPE_CODES", "Game", "box_score", "generate_phase2", "rosters",
+           "season"]

@@ -1,400 +1,220 @@
-"""A deterministic synthetic NBA league: whole seasons of schedule, gamebooks and team box scores.
+"""A deterministic synthetic NBA league, written as the original pipeline's Phase 2 tables.
 
-Every season is built in full from seeds derived from its year (and each game's box score from its
-game id), then filtered to the window asked for, so a game never depends on the window.
+`generate_phase2(start, end)` returns the rows of `nba_raw.nbac_schedule`,
+`nba_raw.nbac_team_boxscore` and `nba_raw.nbac_gamebook_player_stats` for every game in
+[start, end], with the public DDL's column names and types (a superset of what Backfill reads,
+`backfill.processors.nba_raw`). Every season is built in full from generators seeded by its year,
+and each game's box score from its date-based id, then filtered to the window: a game never
+depends on the window asked for.
+
+The schedule table is append-only, as the real one is: a game's status-1 "Scheduled" row was
+processed when the season's schedule came out in August (or when a play-in or playoff matchup
+was set), its status-3 "Final" row the morning after, with the box scores; a few games also
+have a live (status 2) row, and a few a second Final row from a re-scrape. The one postponed
+game has its original date's rows stuck at status 1 ("PPD" the last), and is played and final
+on a later date under the same official id, so a game is (game_id, game_date).
 """
 
 from __future__ import annotations
 
-import math
-import random
-from collections import Counter
-from dataclasses import dataclass, replace
+import zlib
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from itertools import product
 
-from backfill.domain.games import TYPE_CODES
-from backfill.domain.tables import Column, Schema, TableRef, schema
-from backfill.processors.base import Row
-from backfill.processors.player_game_summary import PlayerGameSummary
-from backfill.processors.team_offense import TeamOffenseGameSummary
-from backfill.processors.upcoming_team_game_context import UpcomingTeamGameContext
+from backfill.domain.tables import Schema, TableRef, schema
+from backfill.local.seed.box import BoxScore, Side, result_of, rosters, simulate
+from backfill.local.seed.schedule import (
+    GAME_TYPES,
+    TYPE_CODES,
+    Game,
+    game_code,
+    morning_after,
+    schedule_release,
+    season,
+)
+from backfill.local.seed.teams import NAMES, TEAMS
+from backfill.ports import Row
+from backfill.processors.nba_raw import GAMEBOOK, SCHEDULE, TEAM_BOXSCORE
 
-# The seed writes exactly the tables the built-in processors read.
-SCHEDULE: TableRef = UpcomingTeamGameContext.source
-GAMEBOOK: TableRef = PlayerGameSummary.source
-TEAM_BOXSCORE: TableRef = TeamOffenseGameSummary.source
+__all__ = ["GAMEBOOK", "GAME_TYPES", "PHASE2_SCHEMAS", "SCHEDULE", "TEAMS", "TEAM_BOXSCORE",
+           "TYPE_CODES", "Game", "box_score", "generate_phase2", "rosters", "season"]
 
-EAST = ("ATL", "BOS", "BKN", "CHA", "CHI", "CLE", "DET", "IND", "MIA", "MIL", "NYK", "ORL",
-        "PHI", "TOR", "WAS")
-WEST = ("DAL", "DEN", "GSW", "HOU", "LAC", "LAL", "MEM", "MIN", "NOP", "OKC", "PHX", "POR",
-        "SAC", "SAS", "UTA")
-TEAMS = tuple(sorted(EAST + WEST))
-
-
-_BOX_STATS = ("fg_made", "fg_attempted", "three_pt_made", "three_pt_attempted", "ft_made",
-              "ft_attempted", "offensive_rebounds", "defensive_rebounds", "total_rebounds",
-              "assists", "steals", "blocks", "turnovers", "personal_fouls")
-_BOX_COLUMNS = tuple(Column(column, "INT64") for column in _BOX_STATS)
+_SCHEDULE_COLUMNS = schema(
+    game_id="STRING", game_code="STRING", season="STRING", season_nba_format="STRING",
+    season_year="INT64", game_date="DATE", game_status="INT64", game_status_text="STRING",
+    home_team_tricode="STRING", home_team_name="STRING", away_team_tricode="STRING",
+    away_team_name="STRING", is_regular_season="BOOL", is_playoffs="BOOL", is_all_star="BOOL",
+    is_emirates_cup="BOOL", playoff_round="STRING", is_christmas="BOOL", day_of_week="STRING",
+    is_weekend="BOOL", neutral_site_flag="BOOL", home_team_score="INT64",
+    away_team_score="INT64", winning_team_tricode="STRING", data_source="STRING",
+    processed_at="TIMESTAMP")
+_TEAM_BOXSCORE_COLUMNS = schema(
+    game_id="STRING", nba_game_id="STRING", game_date="DATE", season_year="INT64",
+    team_abbr="STRING", team_name="STRING", team_city="STRING", is_home="BOOL",
+    minutes="STRING", fg_made="INT64", fg_attempted="INT64", fg_percentage="FLOAT64",
+    three_pt_made="INT64", three_pt_attempted="INT64", three_pt_percentage="FLOAT64",
+    ft_made="INT64", ft_attempted="INT64", ft_percentage="FLOAT64",
+    offensive_rebounds="INT64", defensive_rebounds="INT64", total_rebounds="INT64",
+    assists="INT64", steals="INT64", blocks="INT64", turnovers="INT64",
+    personal_fouls="INT64", points="INT64", plus_minus="INT64", processed_at="TIMESTAMP")
+_GAMEBOOK_COLUMNS = schema(
+    game_id="STRING", game_code="STRING", game_date="DATE", season_year="INT64",
+    home_team_abbr="STRING", away_team_abbr="STRING", player_name="STRING",
+    player_name_original="STRING", player_lookup="STRING", team_abbr="STRING",
+    player_status="STRING", dnp_reason="STRING", minutes="STRING", minutes_decimal="FLOAT64",
+    points="INT64", field_goals_made="INT64", field_goals_attempted="INT64",
+    three_pointers_made="INT64", three_pointers_attempted="INT64", free_throws_made="INT64",
+    free_throws_attempted="INT64", offensive_rebounds="INT64", defensive_rebounds="INT64", total_rebounds="INT64",
+    assists="INT64", steals="INT64", blocks="INT64", turnovers="INT64",
+    personal_fouls="INT64", plus_minus="INT64", processed_at="TIMESTAMP")
 
 PHASE2_SCHEMAS: dict[TableRef, Schema] = {
-    SCHEDULE: schema(
-        game_id="STRING", game_date="DATE", nba_game_id="STRING", season_year="INT64",
-        game_type="STRING", game_status="STRING", home_team_abbr="STRING",
-        away_team_abbr="STRING", processed_at="TIMESTAMP"),
-    GAMEBOOK: schema(
-        game_id="STRING", game_date="DATE", team_abbr="STRING", opponent_team_abbr="STRING",
-        player_lookup="STRING", player_name="STRING", player_status="STRING",
-        dnp_reason="STRING", minutes="STRING", points="INT64")
-    + _BOX_COLUMNS + schema(plus_minus="INT64", processed_at="TIMESTAMP"),
-    TEAM_BOXSCORE: schema(
-        game_id="STRING", game_date="DATE", team_abbr="STRING", opponent_team_abbr="STRING",
-        is_home="BOOL", minutes="STRING")
-    + _BOX_COLUMNS + schema(points="INT64", processed_at="TIMESTAMP"),
+    SCHEDULE: _SCHEDULE_COLUMNS,
+    TEAM_BOXSCORE: _TEAM_BOXSCORE_COLUMNS,
+    GAMEBOOK: _GAMEBOOK_COLUMNS,
 }
+_SCHEDULE_NAMES = tuple(c.name for c in _SCHEDULE_COLUMNS)
+_TEAM_NAMES = tuple(c.name for c in _TEAM_BOXSCORE_COLUMNS)
+_GAMEBOOK_NAMES = tuple(c.name for c in _GAMEBOOK_COLUMNS)
 
-_FIRST = ("Aaron", "Andre", "Anthony", "Bam", "Brandon", "Cade", "Caleb", "Cam", "Chris", "Damian",
-          "Darius", "De'Andre", "Derrick", "Devin", "Donovan", "Dyson", "Evan", "Franz", "Gary",
-          "Isaiah", "Jalen", "Jamal", "Jaren", "Jaylen", "Jordan", "Josh", "Julius", "Karl-Anthony",
-          "Keegan", "Kevin", "Kyle", "Lauri", "Luka", "Malik", "Marcus", "Mikal", "Myles", "Nikola",
-          "Obi", "Paolo", "RJ", "Scottie", "Shai", "Terry", "Tobias", "Trae", "Tyrese", "Victor",
-          "Walker", "Zion")
-_LAST = ("Adams", "Allen", "Anderson", "Bailey", "Barnes", "Bell", "Brooks", "Brown", "Carter",
-         "Clarke", "Coleman", "Davis", "Dixon", "Edwards", "Ellis", "Fox", "Gibson", "Grant",
-         "Green", "Harris", "Hayes", "Holiday", "Hunter", "Jackson", "Johnson", "Jones", "King",
-         "Lewis", "Martin", "Mitchell", "Moore", "Murray", "O'Neal", "Parker", "Porter", "Reed",
-         "Robinson", "Ross", "Smith", "Stewart", "Thomas", "Thompson", "Turner", "Walker",
-         "Wallace", "Washington", "White", "Williams", "Wright", "Young")
-ROSTER_SIZE = 17
-# Share of the team's minutes by rotation rank among active players (starters first).
-_MINUTES_PROFILE = (35, 34, 33, 32, 30, 26, 22, 18, 14, 10, 8, 6, 4)
-_DNP = "DNP - Coach's Decision"
-_INACTIVE = ("Inactive - Injury/Illness", "Inactive - G League Two-Way", "Inactive - Personal")
-
-
-@dataclass(frozen=True, slots=True)
-class Player:
-    """A rostered player and his per-minute tendencies."""
-
-    lookup: str
-    name: str
-    fga: float
-    three_share: float
-    fg2_pct: float
-    fg3_pct: float
-    fta: float
-    ft_pct: float
-    rates: tuple[float, ...]  # per minute: oreb, dreb, ast, stl, blk, tov, pf
-
-
-@dataclass(frozen=True, slots=True)
-class Game:
-    """One scheduled and played game, with its result decided at schedule time."""
-
-    day: date
-    season: int
-    game_type: str
-    away: str
-    home: str
-    number: str  # the official id's last five digits; "" until the season is numbered
-    home_wins: bool
-    overtimes: int
-
-    @property
-    def game_id(self) -> str:
-        """Date-based id: 20241101_BKN_MIL."""
-        return f"{self.day:%Y%m%d}_{self.away}_{self.home}"
-
-    @property
-    def nba_game_id(self) -> str:
-        """Official id: 0022400089."""
-        return f"00{TYPE_CODES[self.game_type]}{self.season % 100:02d}{self.number}"
-
-
-@lru_cache(maxsize=1)
-def rosters() -> dict[str, tuple[Player, ...]]:
-    """Seventeen players per team, best first, the same every season."""
-    rng = random.Random("nba-rosters")
-    names = list(product(_FIRST, _LAST))
-    rng.shuffle(names)
-    players = iter(_player(rng, first, last, rank % ROSTER_SIZE)
-                   for rank, (first, last) in enumerate(names[:ROSTER_SIZE * len(TEAMS)]))
-    return {team: tuple(next(players) for _ in range(ROSTER_SIZE)) for team in TEAMS}
-
-
-def _player(rng: random.Random, first: str, last: str, rank: int) -> Player:
-    lookup = "".join(c for c in (first + last).lower() if c.isalpha())
-    star = 0.06 if rank < 3 else 0.0
-    return Player(lookup, f"{first} {last}", rng.uniform(0.26, 0.42) + star,
-                  rng.uniform(0.15, 0.55), rng.uniform(0.48, 0.6), rng.uniform(0.31, 0.4),
-                  rng.uniform(0.05, 0.14), rng.uniform(0.65, 0.9),
-                  tuple(rng.uniform(lo, hi) for lo, hi in
-                        ((0.02, 0.07), (0.08, 0.2), (0.04, 0.18), (0.02, 0.05), (0.005, 0.05),
-                         (0.03, 0.07), (0.06, 0.11))))
+# Status text as the original processor writes it; "PPD" is NBA.com's for a postponed game.
+SCHEDULED, LIVE, FINAL = 1, 2, 3
+_STATUS_TEXT = {SCHEDULED: "Scheduled", LIVE: "In Progress", FINAL: "Final"}
+POSTPONED_TEXT = "PPD"
+_ROUNDS = {"1": "first_round", "2": "conf_semifinals", "3": "conf_finals", "4": "nba_finals"}
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Share of games, in percent, with a status-2 row caught live, and with a re-scraped Final row.
+LIVE_PERCENT, RESCRAPE_PERCENT = 3, 3
 
 
 def generate_phase2(start: date, end: date) -> dict[TableRef, list[Row]]:
     """The Phase 2 rows of every game in [start, end], the same whatever window is asked for."""
-    games = [g for year in range(start.year - 1, end.year + 1) for g in season(year)
-             if start <= g.day <= end]
-    tables: dict[TableRef, list[Row]] = {SCHEDULE: [], GAMEBOOK: [], TEAM_BOXSCORE: []}
-    for game in sorted(games, key=lambda g: (g.day, g.game_id)):
-        processed_at = datetime.combine(game.day + timedelta(days=1), time(9), tzinfo=UTC)
-        tables[SCHEDULE].append({
-            "game_id": game.game_id, "game_date": game.day, "nba_game_id": game.nba_game_id,
-            "season_year": game.season, "game_type": game.game_type, "game_status": "Final",
-            "home_team_abbr": game.home, "away_team_abbr": game.away,
-            "processed_at": processed_at})
-        players, teams = box_score(game)
-        for row in players + teams:
-            row["processed_at"] = processed_at
-        tables[GAMEBOOK] += players
-        tables[TEAM_BOXSCORE] += teams
-    return tables
+    schedule: list[Row] = []
+    gamebook: list[Row] = []
+    team_boxscore: list[Row] = []
+    for year in range(start.year - 1, end.year + 1):
+        if end < date(year, 9, 1) or start > date(year + 1, 7, 31):
+            continue  # the window misses this season (Oct to June) altogether
+        for game in season(year):
+            played = start <= game.day <= end
+            if played or (game.postponed_from and start <= game.postponed_from <= end):
+                schedule += [row for row in schedule_rows(game)
+                             if start <= row["game_date"] <= end]
+            if played:
+                players, teams = box_score(game)
+                gamebook += players
+                team_boxscore += teams
+    schedule.sort(key=lambda r: (r["game_date"], r["game_id"], r["processed_at"]))
+    return {SCHEDULE: schedule, TEAM_BOXSCORE: team_boxscore, GAMEBOOK: gamebook}
 
 
-@lru_cache(maxsize=8)
-def season(year: int) -> tuple[Game, ...]:
-    """Every game of the season starting in October of `year`, in date order."""
-    games = sorted(_SeasonBuilder(year).build(), key=lambda g: (g.day, g.game_id))
-    # Official sequence numbers run in date order within a game type; playoff ids encode the series.
-    numbers: Counter[str] = Counter()
-    for i, game in enumerate(games):
-        if not game.number:
-            numbers[game.game_type] += 1
-            games[i] = replace(game, number=f"{numbers[game.game_type]:05d}")
-    return tuple(games)
+# -- the schedule -----------------------------------------------------------------------------
+
+def schedule_rows(game: Game) -> list[Row]:
+    """A game's schedule rows, oldest first: as appended over time, never updated."""
+    final = morning_after(game.day)
+    rows = []
+    if game.postponed_from is not None:
+        original = game.postponed_from
+        rows.append(_schedule_row(game, original, SCHEDULED, schedule_release(game.season)))
+        called_off = datetime.combine(original, time(17), tzinfo=UTC)
+        rows.append(_schedule_row(game, original, SCHEDULED, called_off, POSTPONED_TEXT))
+    rows.append(_schedule_row(game, game.day, SCHEDULED, game.scheduled_at))
+    luck = zlib.crc32(f"{game.nba_game_id}/{game.day}".encode())
+    if luck % 100 < LIVE_PERCENT:  # caught mid-game
+        rows.append(_schedule_row(game, game.day, LIVE, final - timedelta(hours=8)))
+    rows.append(_schedule_row(game, game.day, FINAL, final))
+    if luck // 100 % 100 < RESCRAPE_PERCENT:  # scraped and processed again later
+        rows.append(_schedule_row(game, game.day, FINAL, final + timedelta(days=1, hours=6)))
+    return rows
 
 
-def _weekday_on_or_after(day: date, weekday: int) -> date:
-    return day + timedelta(days=(weekday - day.weekday()) % 7)
+def _schedule_row(game: Game, day: date, status: int, processed_at: datetime,
+                  text: str | None = None) -> Row:
+    kind = game.game_type
+    final = status == FINAL
+    score = _final_score(game) if final else None
+    weekday = _DAYS[day.weekday()]
+    return dict(zip(_SCHEDULE_NAMES, (
+        game.nba_game_id, game_code(day, game.away, game.home), str(game.season),
+        f"{game.season}-{(game.season + 1) % 100:02d}", game.season, day, status,
+        text or _STATUS_TEXT[status], game.home, NAMES[game.home][1], game.away,
+        NAMES[game.away][1],
+        kind == "regular_season",
+        kind in ("playoffs", "play_in"),  # NBA.com labels play-in games as postseason
+        kind == "all_star", kind == "nba_cup_final",
+        _ROUNDS[game.number[2]] if kind == "playoffs" else "play_in" if kind == "play_in"
+        else None,
+        day.month == 12 and day.day == 25, weekday, weekday in ("fri", "sat", "sun"),
+        kind in ("all_star", "nba_cup_final"),
+        score[1] if score else None, score[0] if score else None,
+        game.winner if final else None, "api_stats", processed_at), strict=True))
 
 
-class _SeasonBuilder:
-    """Lays out one season phase by phase from a single seeded generator."""
-
-    def __init__(self, year: int) -> None:
-        self.year = year
-        self.rng = random.Random(f"nba-season-{year}")
-        self.strength = {team: self.rng.gauss(0, 0.5) for team in TEAMS}
-        self.games: list[Game] = []
-
-    def build(self) -> list[Game]:
-        """Preseason, regular season with an All-Star break, play-in and playoffs."""
-        y = self.year
-        self._rotation("preseason", _days(date(y, 10, 4), date(y, 10, 18)), 72, 2, 8)
-        all_star = _weekday_on_or_after(date(y + 1, 2, 15), 6)  # third Sunday of February
-        thanksgiving = _weekday_on_or_after(date(y, 11, 22), 3)
-        breaks = {thanksgiving, date(y, 12, 24), *_days(all_star - timedelta(days=2),
-                                                         all_star + timedelta(days=3))}
-        opening = _weekday_on_or_after(date(y, 10, 21), 1)
-        last_day = _weekday_on_or_after(date(y + 1, 4, 8), 6)
-        regular = [d for d in _days(opening, last_day) if d not in breaks]
-        wins = self._rotation("regular_season", regular, 1230, 4, 14)
-        self._play(all_star, "all_star", "WST", "EST")
-        # Play-in Tuesday (East) and Wednesday (West), deciders Friday, playoffs from Saturday.
-        final_day = last_day + timedelta(days=5)
-        east = self._play_in(self._standings(EAST, wins), last_day + timedelta(days=2), final_day)
-        west = self._play_in(self._standings(WEST, wins), last_day + timedelta(days=3), final_day)
-        self._playoffs(east + west, last_day + timedelta(days=6), wins)
-        return self.games
-
-    def _standings(self, conference: tuple[str, ...], wins: Counter[str]) -> list[str]:
-        return sorted(conference, key=lambda t: (-wins[t], -self.strength[t]))
-
-    def _play(self, day: date, game_type: str, away: str, home: str, number: str = "") -> Game:
-        rng = self.rng
-        edge = self.strength.get(home, 0) - self.strength.get(away, 0) + 0.25  # home court
-        overtimes = 0
-        if rng.random() < 0.06:  # about 6% of NBA games go to overtime
-            overtimes = 1
-            while overtimes < 4 and rng.random() < 0.12:
-                overtimes += 1
-        game = Game(day, self.year, game_type, away, home, number,
-                    rng.random() < 1 / (1 + math.exp(-edge)), overtimes)
-        self.games.append(game)
-        return game
-
-    def _rotation(self, game_type: str, days: list[date], total: int, low: int,
-                  high: int) -> Counter[str]:
-        """Spread `total` games over days, teams with the fewest games first; return wins."""
-        rng = self.rng
-        weights = [rng.uniform(0.55, 1.45) for _ in days]
-        scale = total / sum(weights)
-        per_day = [max(low, min(high, round(w * scale))) for w in weights]
-        while (diff := total - sum(per_day)) != 0:
-            i = rng.randrange(len(days))
-            if low <= per_day[i] + (1 if diff > 0 else -1) <= high:
-                per_day[i] += 1 if diff > 0 else -1
-        played: Counter[str] = Counter()
-        hosted: Counter[str] = Counter()
-        wins: Counter[str] = Counter()
-        for day, count in zip(days, per_day, strict=True):
-            chosen = sorted(TEAMS, key=lambda t: (played[t], rng.random()))[:2 * count]
-            rng.shuffle(chosen)
-            for a, b in zip(chosen[::2], chosen[1::2], strict=True):
-                home, away = (a, b) if hosted[a] <= hosted[b] else (b, a)
-                game = self._play(day, game_type, away, home)
-                played.update((a, b))
-                hosted[home] += 1
-                wins[_winner(game)] += 1
-        return wins
-
-    def _play_in(self, standings: list[str], day: date, final_day: date) -> list[str]:
-        """Seeds 1-8 of a conference: 7-8 and 9-10 games, then 7-8's loser hosts 9-10's winner."""
-        a = self._play(day, "play_in", standings[7], standings[6])
-        b = self._play(day, "play_in", standings[9], standings[8])
-        c = self._play(final_day, "play_in", _winner(b), _loser(a))
-        return standings[:6] + [_winner(a), _winner(c)]
-
-    def _playoffs(self, seeded: list[str], start: date, wins: Counter[str]) -> None:
-        """Four best-of-seven rounds; series of a round alternate days so each day has a few games."""
-        seed = {team: i % 8 for i, team in enumerate(seeded)}
-        # Bracket order 1-8, 4-5, 3-6, 2-7 per conference, so adjacent winners meet next.
-        alive = [seeded[c * 8 + s] for c in (0, 1) for pair in ((0, 7), (3, 4), (2, 5), (1, 6))
-                 for s in pair]
-        for rnd in range(1, 5):
-            # Better seed has home court; in the Finals, across conferences, the better record.
-            rank = {t: (-wins[t], -self.strength[t]) if rnd == 4 else (seed[t], 0.0) for t in alive}
-            results = [self._series(rnd, i, sorted(alive[2 * i:2 * i + 2], key=rank.__getitem__),
-                                    start)
-                       for i in range(len(alive) // 2)]
-            alive = [winner for winner, _ in results]
-            start = max(last for _, last in results) + timedelta(days=2)
-
-    def _series(self, rnd: int, index: int, teams: list[str], start: date) -> tuple[str, date]:
-        high, low = teams  # high has home court in games 1, 2, 5 and 7
-        won: Counter[str] = Counter()
-        game_no = 0
-        day = start
-        while max(won.values(), default=0) < 4:
-            home, away = (high, low) if game_no in (0, 1, 4, 6) else (low, high)
-            day = start + timedelta(days=2 * game_no + index % 2)
-            game = self._play(day, "playoffs", away, home, f"00{rnd}{index}{game_no + 1}")
-            won[_winner(game)] += 1
-            game_no += 1
-        return won.most_common(1)[0][0], day
+def _final_score(game: Game) -> tuple[int, int]:
+    """(away, home) points, as the box score has them."""
+    result = result_of(game)
+    return result.away.points, result.home.points
 
 
-def _days(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+# -- box scores -------------------------------------------------------------------------------
 
-
-def _winner(game: Game) -> str:
-    return game.home if game.home_wins else game.away
-
-
-def _loser(game: Game) -> str:
-    return game.away if game.home_wins else game.home
+# The gamebook columns that vary by player; the others are the game's and the team's.
+_PLAYER_KEYS = ("player_name", "player_name_original", "player_lookup", "player_status",
+                "dnp_reason", "minutes", "minutes_decimal", "points", "field_goals_made",
+                "field_goals_attempted", "three_pointers_made", "three_pointers_attempted",
+                "free_throws_made", "free_throws_attempted", "offensive_rebounds",
+                "defensive_rebounds", "total_rebounds", "assists", "steals", "blocks",
+                "turnovers", "personal_fouls", "plus_minus")
+_ABSENT_KEYS = _PLAYER_KEYS[:6]
 
 
 def box_score(game: Game) -> tuple[list[Row], list[Row]]:
-    """Gamebook rows and the two team rows of a game, seeded by its id alone."""
-    rng = random.Random(game.game_id)
-    team_minutes = 240 + 25 * game.overtimes
-    squads = {team: _squad(rng, team) for team in (game.away, game.home)}
-    lines = {team: _lines(rng, active, team_minutes) for team, (active, _) in squads.items()}
-    _settle(rng, lines[_winner(game)], lines[_loser(game)])
-    points = {team: sum(line["points"] for line in team_lines)
-              for team, team_lines in lines.items()}
+    """The gamebook rows and the two team rows (away, home) of a game, seeded by its id alone."""
+    box = simulate(game)
+    processed_at = morning_after(game.day)
+    # How a scrape writes the minutes of players who did not play: NULL, "-" or "DNP".
+    no_minutes = (None, "-", "DNP")[zlib.crc32(game.game_id.encode()) % 3]
+    margin = box.home.points - box.away.points
+    head = dict.fromkeys(_GAMEBOOK_NAMES)
+    head.update(game_id=game.game_id, game_code=game_code(game.day, game.away, game.home),
+                game_date=game.day, season_year=game.season, home_team_abbr=game.home,
+                away_team_abbr=game.away, processed_at=processed_at)
     players: list[Row] = []
     teams: list[Row] = []
-    for team, opponent in ((game.away, game.home), (game.home, game.away)):
-        active, benched = squads[team]
-        _plus_minus(rng, lines[team], 5 * (points[team] - points[opponent]))
-        base = {"game_id": game.game_id, "game_date": game.day, "team_abbr": team,
-                "opponent_team_abbr": opponent}
-        players += [{**base, "player_lookup": p.lookup, "player_name": p.name,
-                     "player_status": "active", "dnp_reason": None,
-                     "minutes": f"{line['seconds'] // 60}:{line['seconds'] % 60:02d}",
-                     **{k: line[k] for k in ("points", *_BOX_STATS, "plus_minus")}}
-                    for p, line in zip(active, lines[team], strict=True)]
-        players += [{**base, "player_lookup": p.lookup, "player_name": p.name,
-                     "player_status": "dnp" if reason == _DNP else "inactive",
-                     "dnp_reason": reason, "minutes": None,
-                     **dict.fromkeys(("points", *_BOX_STATS, "plus_minus"))}
-                    for p, reason in benched]
-        teams.append({**base, "is_home": team == game.home, "minutes": f"{team_minutes}:00",
-                      **{k: sum(line[k] for line in lines[team]) for k in _BOX_STATS},
-                      "points": points[team]})
+    for side, plus_minus in ((box.away, -margin), (box.home, margin)):
+        head["team_abbr"] = side.team
+        for p, secs, fgm, fga, fg3m, fg3a, ftm, fta, oreb, dreb, ast, stl, blk, tov, pf, pm in zip(
+                side.players, side.seconds, side.fgm, side.fga, side.fg3m, side.fg3a, side.ftm,
+                side.fta, side.oreb, side.dreb, side.ast, side.stl, side.blk, side.tov, side.pf,
+                side.plus_minus, strict=True):
+            row = head.copy()
+            row.update(zip(_PLAYER_KEYS, (
+                p.name, p.name, p.lookup, "active", None, f"{secs // 60}:{secs % 60:02d}",
+                secs // 60 + secs % 60 / 60, 2 * fgm + fg3m + ftm, fgm, fga, fg3m, fg3a, ftm,
+                fta, oreb, dreb, oreb + dreb, ast, stl, blk, tov, pf, pm), strict=True))
+            players.append(row)
+        for player, status, reason in side.absent:
+            row = head.copy()
+            row.update(zip(_ABSENT_KEYS, (player.name, player.name, player.lookup, status,
+                                          reason, no_minutes), strict=True))
+            players.append(row)
+        teams.append(_team_row(game, box, side, plus_minus, processed_at))
     return players, teams
 
 
-def _squad(rng: random.Random, team: str) -> tuple[list[Player], list[tuple[Player, str]]]:
-    """Active players in rotation order, and the dressed-but-unused ones with their reason."""
-    if team in ("EST", "WST"):  # All-Stars: each conference team's best player
-        roster = [rosters()[t][0] for t in (EAST if team == "EST" else WEST)]
-        rng.shuffle(roster)
-    else:
-        roster = list(rosters()[team])
-    listed = roster[:rng.randint(13, min(ROSTER_SIZE, len(roster)))]
-    active_count = rng.randint(10, min(13, len(listed)))
-    benched = [(p, _DNP if rng.random() < 0.5 else rng.choice(_INACTIVE))
-               for p in listed[active_count:]]
-    return listed[:active_count], benched
+def _pct(made: int, attempted: int) -> float | None:
+    return round(made / attempted, 3) if attempted else None
 
 
-def _count(rng: random.Random, mean: float) -> int:
-    """An integer with the given mean (stochastic rounding)."""
-    return int(mean + rng.random())
-
-
-def _made(rng: random.Random, attempts: int, pct: float) -> int:
-    return sum(rng.random() < pct for _ in range(attempts))
-
-
-def _lines(rng: random.Random, active: list[Player], team_minutes: int) -> list[dict[str, int]]:
-    """Box-score lines whose seconds add up to exactly five players for the whole game."""
-    weights = [share * rng.uniform(0.85, 1.15) for share in _MINUTES_PROFILE[:len(active)]]
-    total = team_minutes * 60
-    seconds = [int(total * w / sum(weights)) for w in weights]
-    seconds[0] += total - sum(seconds)
-    lines = []
-    for p, secs in zip(active, seconds, strict=True):
-        minutes = secs / 60 * rng.uniform(0.7, 1.3)  # the night's form scales every count
-        fga = _count(rng, p.fga * minutes)
-        threes = _count(rng, fga * p.three_share)
-        fta = _count(rng, p.fta * minutes)
-        oreb, dreb, ast, stl, blk, tov, pf = (_count(rng, r * minutes) for r in p.rates)
-        line = {"seconds": secs, "fg_attempted": fga, "three_pt_attempted": threes,
-                "three_pt_made": _made(rng, threes, p.fg3_pct), "ft_attempted": fta,
-                "ft_made": _made(rng, fta, p.ft_pct), "offensive_rebounds": oreb,
-                "defensive_rebounds": dreb, "total_rebounds": oreb + dreb, "assists": ast,
-                "steals": stl, "blocks": blk, "turnovers": tov, "personal_fouls": min(6, pf)}
-        line["fg_made"] = line["three_pt_made"] + _made(rng, fga - threes, p.fg2_pct)
-        _score(line)
-        lines.append(line)
-    return lines
-
-
-def _score(line: dict[str, int]) -> None:
-    line["points"] = 2 * line["fg_made"] + line["three_pt_made"] + line["ft_made"]
-
-
-def _settle(rng: random.Random, winner: list[dict[str, int]], loser: list[dict[str, int]]) -> None:
-    """Turn the winner's misses into makes and the loser's makes into misses until the result holds."""
-    while sum(x["points"] for x in winner) <= sum(x["points"] for x in loser):
-        up = winner[rng.randrange(min(5, len(winner)))]
-        if up["fg_made"] - up["three_pt_made"] < up["fg_attempted"] - up["three_pt_attempted"]:
-            up["fg_made"] += 1
-        else:  # no two-point miss to convert: a made free throw always can be added
-            up["ft_made"] += 1
-            up["ft_attempted"] += 1
-        down = loser[rng.randrange(min(5, len(loser)))]
-        if down["fg_made"] > down["three_pt_made"]:
-            down["fg_made"] -= 1
-        _score(up)
-        _score(down)
-
-
-def _plus_minus(rng: random.Random, lines: list[dict[str, int]], total: int) -> None:
-    """Plus-minus by minutes played plus noise, summing to five times the margin."""
-    team_seconds = sum(line["seconds"] for line in lines)
-    noise = [rng.gauss(0, 4) for _ in lines]
-    mean_noise = sum(noise) / len(noise)
-    values = [round(total * line["seconds"] / team_seconds + n - mean_noise)
-              for line, n in zip(lines, noise, strict=True)]
-    values[0] += total - sum(values)
-    for line, value in zip(lines, values, strict=True):
-        line["plus_minus"] = value
+def _team_row(game: Game, box: BoxScore, side: Side, plus_minus: int,
+              processed_at: datetime) -> Row:
+    t = side.totals
+    oreb, dreb = sum(side.oreb), sum(side.dreb)
+    city, name = NAMES[side.team]
+    return dict(zip(_TEAM_NAMES, (
+        game.game_id, game.nba_game_id, game.day, game.season, side.team, name, city,
+        side.team == game.home, f"{box.team_seconds // 60}:00", t.fgm, t.fga,
+        _pct(t.fgm, t.fga), t.fg3m, t.fg3a, _pct(t.fg3m, t.fg3a), t.ftm, t.fta,
+        _pct(t.ftm, t.fta), oreb, dreb, oreb + dreb, sum(side.ast), sum(side.stl),
+        sum(side.blk), sum(side.tov), sum(side.pf), t.points, plus_minus, processed_at),
+        strict=True))
