@@ -20,11 +20,10 @@ from __future__ import annotations
 import zlib
 from datetime import UTC, date, datetime, time, timedelta
 
+from backfill.domain.games import GAME_TYPES, TYPE_CODES
 from backfill.domain.tables import Schema, TableRef, schema
 from backfill.local.seed.box import BoxScore, Side, result_of, rosters, simulate
 from backfill.local.seed.schedule import (
-    GAME_TYPES,
-    TYPE_CODES,
     Game,
     game_code,
     morning_after,

@@ -16,14 +16,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
-from backfill.domain.games import TYPE_CODES as CORE_TYPE_CODES
+from backfill.domain.games import TYPE_CODES
 from backfill.local.seed.play import Result, play, team_seasons
 from backfill.local.seed.teams import ALL_STAR_EAST, ALL_STAR_WEST, DIVISIONS, EAST, TEAMS, WEST
-
-# The official id's type digit. The core names 1-5; the NBA Cup final (6) is added here until it
-# does, so a core that already has it changes nothing.
-TYPE_CODES: dict[str, str] = {**CORE_TYPE_CODES, "nba_cup_final": "6"}
-GAME_TYPES: dict[str, str] = {code: name for name, code in TYPE_CODES.items()}
 
 REGULAR_SEASON_GAMES = 82
 MIN_BACK_TO_BACKS, MAX_BACK_TO_BACKS = 13, 16  # real 2024-25: 13 to 16 per team
