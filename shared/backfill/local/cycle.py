@@ -18,7 +18,7 @@ from typing import Any
 from backfill.bootstrap import Backfill, bootstrap, consumer, ensure_topology
 from backfill.domain.runs import Trigger
 from backfill.domain.window import Window
-from backfill.local.runner import RunSummary, work_until_drained
+from backfill.local.runner import RunSummary, describe_result, work_until_drained
 from backfill.local.stack import pubsub_emulator
 from backfill.ports import NoProgress, Progress
 from backfill.service.detect import DetectionReport, Pass, detect
@@ -115,8 +115,6 @@ def _pass(app: Backfill, window: Window, processors: Sequence[str], max_messages
     shown.start(len(report.published))
 
     def finished(result: WorkResult) -> None:
-        from backfill.local.render import describe_result
-
         shown(describe_result(result))
         if on_result is not None:
             on_result(result)

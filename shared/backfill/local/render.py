@@ -13,20 +13,10 @@ from rich.table import Table
 from backfill.domain.quarantine import QuarantineEvent
 from backfill.domain.runs import RunProgress
 from backfill.local.cycle import CycleOutcome
+from backfill.local.runner import subject
 from backfill.service.detect import DetectionReport
 from backfill.service.status import CoverageReport
 from backfill.service.work import WorkResult
-
-
-def subject(result: WorkResult) -> str:
-    return (f"{result.request.processor} {result.request.game_date}" if result.request
-            else "malformed request")
-
-
-def describe_result(result: WorkResult) -> str:
-    """One line about a finished delivery, for progress output."""
-    detail = f": {result.error}" if result.error else f" ({result.rows_written} rows)"
-    return f"{subject(result)} {result.outcome.value}{detail}"
 
 
 def result_json(result: WorkResult) -> str:

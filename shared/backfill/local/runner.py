@@ -128,3 +128,14 @@ def _handle(worker: Worker, delivery: Delivery, finished: Callable[[WorkResult],
     result = worker.handle(delivery)
     finished(result)
     return result.outcome.acknowledged
+
+
+def subject(result: WorkResult) -> str:
+    return (f"{result.request.processor} {result.request.game_date}" if result.request
+            else "malformed request")
+
+
+def describe_result(result: WorkResult) -> str:
+    """One line about a finished delivery, for progress output."""
+    detail = f": {result.error}" if result.error else f" ({result.rows_written} rows)"
+    return f"{subject(result)} {result.outcome.value}{detail}"

@@ -31,6 +31,14 @@ from backfill.domain.tables import TableRef, identifier
 from backfill.ports import Read
 from backfill.processors.base import Processor
 from backfill.processors.nba_raw import SCHEDULE, SCHEDULE_COLUMNS
+from backfill.processors.player_game_summary import PlayerGameSummary
+from backfill.processors.team_defense import TeamDefenseGameSummary
+from backfill.processors.team_offense import TeamOffenseGameSummary
+from backfill.processors.upcoming_team_game_context import UpcomingTeamGameContext
+
+# The built-in processors, in the order they should run.
+BUILTIN_PROCESSORS: tuple[type[Processor], ...] = (
+    TeamOffenseGameSummary, TeamDefenseGameSummary, PlayerGameSummary, UpcomingTeamGameContext)
 
 _PROCESSOR_KEYS = {"name", "class", "source", "target", "priority", "depends_on", "version",
                    "columns"}
@@ -119,8 +127,6 @@ def _dependency_order(by_name: dict[str, Processor]) -> list[Processor]:
 def load_registry(config_file: str | None = None, *, raw_dataset: str = DEFAULT_RAW,
                   analytics_dataset: str = DEFAULT_ANALYTICS) -> Registry:
     """The built-in processors on the given datasets, plus those of a TOML processors file."""
-    from backfill.processors import BUILTIN_PROCESSORS
-
     raw = identifier(raw_dataset, "raw dataset")
     analytics = identifier(analytics_dataset, "analytics dataset")
     config = _read_config(config_file) if config_file else {}

@@ -176,10 +176,16 @@ def publish(ctx: click.Context, processor: str, dates: tuple[date, ...], start_d
 
 @click.command(name="processors")
 @common_options
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_context
-def list_processors(ctx: click.Context) -> None:
+def list_processors(ctx: click.Context, as_json: bool) -> None:
     """List the processors in run order."""
     app = app_from(ctx)
+    if as_json:
+        click.echo(json.dumps([{"name": p.name, "source": str(p.source), "target": str(p.target),
+                                "depends_on": list(p.depends_on), "priority": p.priority,
+                                "version": p.version} for p in app.registry.ordered()]))
+        return
     table = Table()
     for column in ("processor", "source (Phase 2)", "target (Phase 3)", "depends on", "priority",
                    "version"):
