@@ -47,7 +47,7 @@ variable "enable_apis" {
 # ---------------------------------------------------------------------------------------------
 
 variable "requests_topic_name" {
-  description = "Topic the detector publishes backfill requests to (BACKFILL_REQUESTS_TOPIC)."
+  description = "Topic requests are published to. (BACKFILL_REQUESTS_TOPIC)."
   type        = string
   default     = "backfill-requests"
 
@@ -58,7 +58,7 @@ variable "requests_topic_name" {
 }
 
 variable "dead_letter_topic_name" {
-  description = "Topic failed requests are dead-lettered to (BACKFILL_DEAD_LETTER_TOPIC)."
+  description = "Topic dead letters are published to. (BACKFILL_DEAD_LETTER_TOPIC)."
   type        = string
   default     = "backfill-dead-letter"
 
@@ -69,7 +69,7 @@ variable "dead_letter_topic_name" {
 }
 
 variable "requests_subscription_name" {
-  description = "Push subscription on the requests topic that feeds the worker (the local runner's pull subscription is backfill-requests-runner)."
+  description = "Push subscription feeding the worker function (`backfill stack`, Terraform). (BACKFILL_PUSH_SUBSCRIPTION)."
   type        = string
   default     = "backfill-requests-push"
 
@@ -80,7 +80,7 @@ variable "requests_subscription_name" {
 }
 
 variable "dead_letter_subscription_name" {
-  description = "Pull subscription on the dead-letter topic, kept for inspection and replay (`backfill dlq`, BACKFILL_DEAD_LETTER_SUBSCRIPTION)."
+  description = "Pull subscription where dead letters are kept for inspection and replay. (BACKFILL_DEAD_LETTER_SUBSCRIPTION)."
   type        = string
   default     = "backfill-dead-letter-inspect"
 
@@ -140,7 +140,7 @@ variable "retry_maximum_backoff_seconds" {
 }
 
 variable "max_delivery_attempts" {
-  description = "Deliveries of a request before Pub/Sub itself dead-letters it (BACKFILL_MAX_DELIVERY_ATTEMPTS). High on purpose: see the validation."
+  description = "Deliveries before Pub/Sub dead-letters a message; the worker dead-letters a request waiting on a dependency itself on the last one. (BACKFILL_MAX_DELIVERY_ATTEMPTS). High on purpose: see the validation."
   type        = number
   default     = 60
 
@@ -157,7 +157,7 @@ variable "max_delivery_attempts" {
 }
 
 variable "dependency_wait_seconds" {
-  description = "How long a request may wait for an upstream processor's rows before the worker dead-letters it with a reason (BACKFILL_DEPENDENCY_WAIT_SECONDS), counted from when it was requested; the last delivery attempt ends the wait too."
+  description = "How long a request waits for an upstream processor before it is dead-lettered with the reason. (BACKFILL_DEPENDENCY_WAIT_SECONDS). Counted from when the request was made."
   type        = number
   default     = 7200
 
@@ -200,7 +200,7 @@ variable "source_archive_retention_days" {
 }
 
 variable "backfill_timezone" {
-  description = "Time zone in which \"today\" is computed for game dates (BACKFILL_TIMEZONE)."
+  description = "Time zone in which \"today\" is computed (game dates are US Eastern). (BACKFILL_TIMEZONE)."
   type        = string
   default     = "America/New_York"
 
@@ -386,7 +386,7 @@ variable "scheduler_retry_count" {
 }
 
 variable "detector_lookback_days" {
-  description = "Days the scheduled detection looks back. Long windows are cheap and catch long gaps."
+  description = "Dates before today a detection checks by default. (BACKFILL_LOOKBACK_DAYS). Long windows are cheap and catch long gaps."
   type        = number
   default     = 30
 
@@ -418,7 +418,7 @@ variable "bigquery_location" {
 }
 
 variable "audit_dataset_id" {
-  description = "Dataset created for the backfill_log audit table (BACKFILL_AUDIT_DATASET)."
+  description = "Dataset of Backfill's own tables: backfill_log, quarantine, backfill_runs. (BACKFILL_AUDIT_DATASET). Created here."
   type        = string
   default     = "backfill_ops"
 
@@ -440,7 +440,7 @@ variable "audit_retention_days" {
 }
 
 variable "raw_dataset_id" {
-  description = "Existing Phase 2 dataset (read by both functions). Must match the processors' source tables."
+  description = "Dataset of the Phase 2 tables the built-in processors read. (BACKFILL_RAW_DATASET). An existing dataset, read by both functions."
   type        = string
   default     = "nba_raw"
 
@@ -451,7 +451,7 @@ variable "raw_dataset_id" {
 }
 
 variable "analytics_dataset_id" {
-  description = "Existing Phase 3 dataset (read by the detector, written by the worker). Must match the processors' target tables."
+  description = "Dataset of the Phase 3 tables the built-in processors write. (BACKFILL_ANALYTICS_DATASET). An existing dataset, read by the detector and written by the worker."
   type        = string
   default     = "nba_analytics"
 
@@ -462,7 +462,7 @@ variable "analytics_dataset_id" {
 }
 
 variable "maximum_bytes_billed" {
-  description = "Most bytes one BigQuery job of either function may bill (BACKFILL_MAXIMUM_BYTES_BILLED); a job that would bill more fails instead. Default 10 GiB: a partition-pruned MERGE or scan of a few dates bills megabytes, a full scan of an unpartitioned table far more."
+  description = "Bytes one BigQuery job may bill at most; a job that would bill more fails. (BACKFILL_MAXIMUM_BYTES_BILLED). Default 10 GiB: a partition-pruned MERGE or scan of a few dates bills megabytes, a full scan of an unpartitioned table far more."
   type        = number
   default     = 10737418240
 
@@ -562,7 +562,7 @@ variable "dead_letter_alert_threshold" {
 }
 
 variable "run_stall_minutes" {
-  description = "The detector logs run_stalled (and the run-stalled alert fires) when a backfill run's outstanding count has not moved for this long (BACKFILL_RUN_STALL_MINUTES)."
+  description = "Minutes without any request of a run ending before the run is flagged as stalled. (BACKFILL_RUN_STALL_MINUTES). The detector logs run_stalled then, and the run-stalled alert fires."
   type        = number
   default     = 60
 
