@@ -1,1 +1,2 @@
-"""The pure core: gaps, requests, windows and error classes. No I/O here."""
+"""The pure core: games and the schedule, gap arithmetic and lineage, requests, outcomes,
+quarantine and runs, tables, windows, deadlines, error classes. No I/O here."""

@@ -1,1 +1,2 @@
-"""Thin entry points: the CLI, the HTTP functions' bodies, the local stack."""
+"""The deployed entry points: the two HTTP functions' bodies and their structured logs (the CLI
+and the local stack live in backfill.local)."""
