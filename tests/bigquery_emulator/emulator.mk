@@ -1,5 +1,5 @@
-# The BigQuery API emulator's own venv (.venv-bqemu), included by the Makefile. `make unit`
-# (so `make test`) builds it first; the stamp makes it a no-op until the pins change.
+# The BigQuery API emulator's own venv (.venv-bqemu), included by the Makefile. `make
+# integration` (so `make test`) builds it first; the stamp makes it a no-op until the pins change.
 BQEMU_VENV  := .venv-bqemu
 BQEMU_STAMP := $(BQEMU_VENV)/.installed
 BQEMU_DIR   := tests/bigquery_emulator
@@ -8,7 +8,7 @@ BQEMU_DIR   := tests/bigquery_emulator
 
 bqemu-venv: $(BQEMU_STAMP)
 
-unit: $(BQEMU_STAMP)
+integration: $(BQEMU_STAMP)
 
 $(BQEMU_STAMP): $(BQEMU_DIR)/requirements.txt $(BQEMU_DIR)/install_spatial.py
 	test -x $(BQEMU_VENV)/bin/python || $(PYTHON) -m venv $(BQEMU_VENV)
