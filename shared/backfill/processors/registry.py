@@ -7,14 +7,14 @@ A processors file (TOML) adds processors and may rename a source's columns:
     columns = { home_team_tricode = "home_team" }
 
     [[processor]]
-    name = "team_offense_bdl"
-    class = "backfill.processors.team_offense:TeamOffenseGameSummary"
-    source = "nba_raw.bdl_team_boxscores"
-    target = "nba_analytics.team_offense_game_summary_bdl"
-    priority = 50
-    depends_on = []
-    version = "1"
-    columns = { fg_made = "fgm" }   # Backfill's name = the pipeline's name
+    name = "player_game_summary_v2"
+    class = "backfill.processors.player_game_summary:PlayerGameSummary"
+    source = "raw_v2.gamebook"
+    target = "analytics_v2.player_game_summary"
+    depends_on = ["team_offense_game_summary"]
+    priority = 35
+    version = "2"
+    columns = { field_goals_made = "fgm" }   # Backfill's name = the pipeline's name
 """
 
 from __future__ import annotations

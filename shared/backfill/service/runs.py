@@ -56,6 +56,13 @@ def run_progress(warehouse: Warehouse, ops: OpsTables, run: Run, *, now: datetim
     return progress(run, rows, now=now, rate_window=RATE_WINDOW, stall_after=stall_after)
 
 
+def latest_progress(warehouse: Warehouse, ops: OpsTables, *, since: datetime, now: datetime,
+                    stall_after: timedelta, limit: int | None = None) -> list[RunProgress]:
+    """The progress of the runs started since `since`, newest first (at most `limit`)."""
+    return [run_progress(warehouse, ops, run, now=now, stall_after=stall_after)
+            for run in recent_runs(warehouse, ops, since=since, now=now)[:limit]]
+
+
 def cancel(warehouse: Warehouse, ops: OpsTables, run_id: str, *, by: str,
            now: datetime) -> Run:
     """Record the cancellation: workers acknowledge the run's remaining requests unrun."""

@@ -16,26 +16,16 @@ from backfill.domain.errors import TransientError
 from backfill.domain.request import MAX_DAYS_AHEAD, Reason, Request
 from backfill.domain.runs import Run, Trigger, new_run_id
 from backfill.domain.window import today_in
-from backfill.local.cli.common import (
-    DATE,
-    FAILED,
-    app_from,
-    check_processors,
-    common_options,
-    console,
-    operator,
-    resolve_window,
-    settings_from,
-    window_options,
-)
+from backfill.local.cli import common
+from backfill.local.cli.common import common_options, console, window_options
 from backfill.local.progress import Reporter
 from backfill.service.detect import Pass, detect, record_run
 
 
 @click.command()
 @common_options
-@click.option("--start-date", type=DATE, required=True)
-@click.option("--end-date", type=DATE, required=True)
+@click.option("--start-date", type=common.DATE, required=True)
+@click.option("--end-date", type=common.DATE, required=True)
 @click.option("--plant", "cases", multiple=True,
               type=click.Choice(["missing", "incomplete", "stale", "upstream", "decoys"]),
               help="Then plant one gap of this reason, or the decoys (repeatable).")
@@ -45,8 +35,8 @@ def seed(ctx: click.Context, start_date: date, end_date: date, cases: tuple[str,
     from backfill.local.plant import Case, covering, plant
     from backfill.local.seeding import seed as seed_league
 
-    app = app_from(ctx)
-    window = resolve_window(app.settings, start_date, end_date, None)
+    app = common.app_from(ctx)
+    window = common.resolve_window(app.settings, start_date, end_date, None)
     with Reporter("seed") as progress:
         report = seed_league(app.warehouse, app.registry, window, progress=progress)
     console.print(f"seeded {report.games} games on {report.dates} dates into "
@@ -74,12 +64,12 @@ def detect_command(ctx: click.Context, start_date: date | None, end_date: date |
     """Compare Phase 2 with Phase 3 and publish one request per (processor, game_date)."""
     from backfill.local.render import print_gaps
 
-    app = app_from(ctx, publishing=not dry_run)
-    window = resolve_window(app.settings, start_date, end_date, lookback_days)
-    check_processors(app.registry, processors)
+    app = common.app_from(ctx, publishing=not dry_run)
+    window = common.resolve_window(app.settings, start_date, end_date, lookback_days)
+    common.check_processors(app.registry, processors)
     report = detect(app.warehouse, app.registry, app.ops, None if dry_run else app.queue,
                     window, processors=processors, max_messages=max_messages,
-                    run=Pass(Trigger.CLI, operator()))
+                    run=Pass(Trigger.CLI, common.operator()))
     app.close()
     if as_json:
         click.echo(json.dumps(report.as_dict()))
@@ -92,7 +82,7 @@ def detect_command(ctx: click.Context, start_date: date | None, end_date: date |
                           f"deferred {report.deferred}", highlight=False)
         if report.publish_error:
             console.print(f"[red]publishing failed: {report.publish_error}[/]", highlight=False)
-    ctx.exit(FAILED if report.failed else 0)
+    ctx.exit(common.FAILED if report.failed else 0)
 
 
 @click.command(name="run")
@@ -111,35 +101,35 @@ def run_command(ctx: click.Context, start_date: date | None, end_date: date | No
     from backfill.local.cycle import run_cycle
     from backfill.local.render import print_cycle
 
-    settings = settings_from(ctx)
-    window = resolve_window(settings, start_date, end_date, lookback_days)
-    app = app_from(ctx)
-    check_processors(app.registry, processors)
+    settings = common.settings_from(ctx)
+    window = common.resolve_window(settings, start_date, end_date, lookback_days)
+    app = common.app_from(ctx)
+    common.check_processors(app.registry, processors)
     app.close()
     with Reporter("run") as progress:
         outcome = run_cycle(settings, window, processors=processors, concurrency=concurrency,
                             max_messages=max_messages, timeout_seconds=timeout_seconds,
-                            progress=progress, started_by=operator())
+                            progress=progress, started_by=common.operator())
     if as_json:
         click.echo(json.dumps(outcome.as_dict()))
     else:
         print_cycle(console, outcome)
-    ctx.exit(FAILED if outcome.failed else 0)
+    ctx.exit(common.FAILED if outcome.failed else 0)
 
 
 @click.command()
 @common_options
 @click.option("--processor", required=True, help="The processor to rerun.")
-@click.option("--date", "dates", type=DATE, multiple=True, help="A game date (repeatable).")
-@click.option("--start-date", type=DATE)
-@click.option("--end-date", type=DATE)
+@click.option("--date", "dates", type=common.DATE, multiple=True, help="A game date (repeatable).")
+@click.option("--start-date", type=common.DATE)
+@click.option("--end-date", type=common.DATE)
 @click.option("--force", is_flag=True, help="Reprocess even if the date looks complete.")
 @click.option("--dry-run", is_flag=True, help="Print what would be published.")
 @click.pass_context
 def publish(ctx: click.Context, processor: str, dates: tuple[date, ...], start_date: date | None,
             end_date: date | None, force: bool, dry_run: bool) -> None:
     """Publish requests by hand to rerun dates of one processor (a manual run)."""
-    app = app_from(ctx, publishing=not dry_run)
+    app = common.app_from(ctx, publishing=not dry_run)
     if processor not in app.registry:
         raise click.BadParameter(f"unknown processor {processor!r}; known: "
                                  f"{', '.join(app.registry.names)}", param_hint="'--processor'")
@@ -147,14 +137,14 @@ def publish(ctx: click.Context, processor: str, dates: tuple[date, ...], start_d
         raise click.UsageError("give either --date or --start-date/--end-date")
     if not dates and not (start_date or end_date):
         raise click.UsageError("give --date or --start-date/--end-date")
-    chosen = sorted(set(dates) if dates else set(resolve_window(app.settings, start_date,
+    chosen = sorted(set(dates) if dates else set(common.resolve_window(app.settings, start_date,
                                                                  end_date, None).dates()))
     latest = today_in(app.settings.timezone) + timedelta(days=MAX_DAYS_AHEAD)
     if chosen[-1] > latest:
         # The worker would dead-letter it as a game not yet played: refuse it here instead.
         raise click.BadParameter(f"{chosen[-1]} is in the future (latest allowed {latest})",
                                  param_hint="'--date'" if dates else "'--end-date'")
-    run = Run(new_run_id(), Trigger.MANUAL, operator(), datetime.now(UTC),
+    run = Run(new_run_id(), Trigger.MANUAL, common.operator(), datetime.now(UTC),
               {processor: len(chosen)}, len(chosen), window=(chosen[0], chosen[-1]),
               processors=(processor,))
     requests = [Request(processor=processor, game_date=d, reason=Reason.MANUAL, force=force,
@@ -180,7 +170,7 @@ def publish(ctx: click.Context, processor: str, dates: tuple[date, ...], start_d
 @click.pass_context
 def list_processors(ctx: click.Context, as_json: bool) -> None:
     """List the processors in run order."""
-    app = app_from(ctx)
+    app = common.app_from(ctx)
     if as_json:
         click.echo(json.dumps([{"name": p.name, "source": str(p.source), "target": str(p.target),
                                 "depends_on": list(p.depends_on), "priority": p.priority,
@@ -204,7 +194,7 @@ def demo(ctx: click.Context, directory: str) -> None:
     """The demo: a warehouse with gaps of every kind, the full cycle twice, a report."""
     from backfill.local.demo import run_demo
 
-    ctx.exit(0 if run_demo(directory, console) else FAILED)
+    ctx.exit(0 if run_demo(directory, console) else common.FAILED)
 
 
 @click.command()
@@ -216,7 +206,7 @@ def stack(ctx: click.Context, worker_port: int, detector_port: int) -> None:
     """Run the local topology until Ctrl-C: emulator, both functions, push subscription."""
     from backfill.local.stack import serve_stack
 
-    serve_stack(settings_from(ctx), worker_port, detector_port,
+    serve_stack(common.settings_from(ctx), worker_port, detector_port,
                 lambda line: console.print(line, highlight=False, soft_wrap=True))
 
 
@@ -230,10 +220,10 @@ def worker_command(ctx: click.Context, concurrency: int) -> None:
     from backfill.local.render import result_json
     from backfill.local.runner import serve
 
-    settings = settings_from(ctx)
+    settings = common.settings_from(ctx)
     if settings.pubsub_emulator_host:
         ensure_topology(settings)
-    worker = app_from(ctx).worker()
+    worker = common.app_from(ctx).worker()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

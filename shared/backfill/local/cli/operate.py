@@ -14,24 +14,13 @@ from rich.table import Table
 from backfill.domain.dead_letter import DeadLetter
 from backfill.domain.errors import BackfillError, PermanentError
 from backfill.domain.window import today_in
-from backfill.local.cli.common import (
-    DATE,
-    FAILED,
-    DurationParam,
-    SinceParam,
-    app_from,
-    check_processors,
-    common_options,
-    console,
-    operator,
-    resolve_window,
-    window_options,
-)
+from backfill.local.cli import common
+from backfill.local.cli.common import common_options, console, window_options
 from backfill.local.progress import Reporter
 from backfill.service import dead_letters
 from backfill.service.audit import read_history
 from backfill.service.dead_letters import Replayed, Replaying, Selector
-from backfill.service.runs import recent_runs, run_progress
+from backfill.service.runs import latest_progress
 from backfill.service.status import coverage
 
 # How far back `history` and `status` look for what happened, unless told otherwise.
@@ -48,14 +37,14 @@ def dlq() -> None:
 @dlq.command(name="list")
 @common_options
 @click.option("--processor", help="Only this processor's dead letters.")
-@click.option("--since", type=SinceParam(), help="Only those dead-lettered since a date or "
+@click.option("--since", type=common.SinceParam(), help="Only those dead-lettered since a date or "
               "for a duration (7d, 12h).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_context
 def dlq_list(ctx: click.Context, processor: str | None, since: datetime | None,
              as_json: bool) -> None:
     """Show each dead letter, without consuming it (they stay in the queue)."""
-    app = app_from(ctx)
+    app = common.app_from(ctx)
 
     def select(letter: DeadLetter) -> bool:
         return ((processor is None or letter.processor == processor)
@@ -86,7 +75,7 @@ def dlq_list(ctx: click.Context, processor: str | None, since: datetime | None,
 @click.pass_context
 def dlq_show(ctx: click.Context, message_id: str) -> None:
     """Print one dead letter in full, attributes and body included."""
-    app = app_from(ctx)
+    app = common.app_from(ctx)
     found = dead_letters.peek(app.inbox, today_in(app.settings.timezone),
                               lambda d: d.message_id == message_id)
     if not found:
@@ -107,12 +96,12 @@ def dlq_replay(ctx: click.Context, message_ids: tuple[str, ...], replay_all: boo
     (games it says were refused leave the quarantine first)."""
     if sum((bool(message_ids), replay_all, processor is not None)) != 1:
         raise click.UsageError("give message IDs, --all or --processor (one of them)")
-    app = app_from(ctx, publishing=True)
+    app = common.app_from(ctx, publishing=True)
     if processor is not None:
-        check_processors(app.registry, [processor])
+        common.check_processors(app.registry, [processor])
     select = _by_ids(message_ids) if message_ids else (
         lambda d: replay_all or d.processor == processor)
-    replaying = Replaying(app.queue, app.warehouse, app.registry, app.ops, operator())
+    replaying = Replaying(app.queue, app.warehouse, app.registry, app.ops, common.operator())
     with Reporter("replay") as progress:
         report = dead_letters.replay(app.inbox, replaying, today_in(app.settings.timezone),
                                      select, progress)
@@ -126,13 +115,13 @@ def dlq_replay(ctx: click.Context, message_ids: tuple[str, ...], replay_all: boo
     console.print(", ".join(f"{report.count(o)} {o.value.replace('_', ' ')}" for o in Replayed)
                   + (f" (run {report.run_id})" if report.count(Replayed.REPUBLISHED) else ""),
                   highlight=False)
-    ctx.exit(FAILED if report.failed or missing else 0)
+    ctx.exit(common.FAILED if report.failed or missing else 0)
 
 
 @dlq.command(name="purge")
 @common_options
 @click.argument("message_ids", nargs=-1)
-@click.option("--older-than", type=DurationParam(),
+@click.option("--older-than", type=common.DurationParam(),
               help="Purge those dead-lettered longer ago than this (7d, 12h).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
@@ -141,7 +130,7 @@ def dlq_purge(ctx: click.Context, message_ids: tuple[str, ...], older_than: time
     """Remove dead letters for good."""
     if bool(message_ids) == (older_than is not None):
         raise click.UsageError("give message IDs or --older-than (one of them)")
-    app = app_from(ctx)
+    app = common.app_from(ctx)
     if message_ids:
         select = _by_ids(message_ids)
     else:
@@ -160,9 +149,9 @@ def dlq_purge(ctx: click.Context, message_ids: tuple[str, ...], older_than: time
 @click.command()
 @common_options
 @click.option("--processor", help="Only this processor.")
-@click.option("--date", "game_date", type=DATE, help="Only this game date.")
+@click.option("--date", "game_date", type=common.DATE, help="Only this game date.")
 @click.option("--run", "run_id", help="Only this run's requests.")
-@click.option("--since", type=SinceParam(), help="Only what happened since a date or for a "
+@click.option("--since", type=common.SinceParam(), help="Only what happened since a date or for a "
               "duration (7d, 12h) [default: 30d].")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
               help="The newest N rows.")
@@ -171,7 +160,7 @@ def dlq_purge(ctx: click.Context, message_ids: tuple[str, ...], older_than: time
 def history(ctx: click.Context, processor: str | None, game_date: date | None,
             run_id: str | None, since: datetime | None, limit: int, as_json: bool) -> None:
     """What the workers did, and why each date was (re)computed: the audit trail, newest first."""
-    app = app_from(ctx)
+    app = common.app_from(ctx)
     now = datetime.now(UTC)
     rows = read_history(app.warehouse, app.ops, since=since or now - HISTORY_SINCE,
                         until=now + timedelta(minutes=1), processor=processor,
@@ -204,9 +193,9 @@ def status(ctx: click.Context, start_date: date | None, end_date: date | None,
     from backfill.local.render import print_coverage
     from backfill.local.status_page import render
 
-    app = app_from(ctx)
-    window = resolve_window(app.settings, start_date, end_date, lookback_days)
-    check_processors(app.registry, processors)
+    app = common.app_from(ctx)
+    window = common.resolve_window(app.settings, start_date, end_date, lookback_days)
+    common.check_processors(app.registry, processors)
     try:
         letters = dead_letters.peek(app.inbox, today_in(app.settings.timezone))
         pairs, problem = {(d.request.processor, d.request.game_date)
@@ -218,9 +207,8 @@ def status(ctx: click.Context, start_date: date | None, end_date: date | None,
     report.dead_letters_error = problem
     now = datetime.now(UTC)
     stall = timedelta(minutes=app.settings.run_stall_minutes)
-    report.runs = [run_progress(app.warehouse, app.ops, run, now=now, stall_after=stall)
-                   for run in recent_runs(app.warehouse, app.ops, since=now - HISTORY_SINCE,
-                                          now=now)[:STATUS_RUNS]]
+    report.runs = latest_progress(app.warehouse, app.ops, since=now - HISTORY_SINCE, now=now,
+                                  stall_after=stall, limit=STATUS_RUNS)
     if html_file:
         try:
             Path(html_file).write_text(render(report), encoding="utf-8")
@@ -233,7 +221,7 @@ def status(ctx: click.Context, start_date: date | None, end_date: date | None,
         print_coverage(console, report)
         if html_file:
             console.print(f"wrote {html_file}", highlight=False)
-    ctx.exit(FAILED if report.failed else 0)
+    ctx.exit(common.FAILED if report.failed else 0)
 
 
 def _by_ids(message_ids: Sequence[str]) -> Selector:
