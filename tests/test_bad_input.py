@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 from backfill.bootstrap import registry_from_file
-from backfill.local.cli import main
+from backfill.local.cli.main import main
 from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.settings import Settings
 

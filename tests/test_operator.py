@@ -11,7 +11,7 @@ from backfill.adapters.pubsub_queue import Consumer
 from backfill.bootstrap import build_worker, registry_from_file
 from backfill.domain.request import Reason, Request
 from backfill.domain.tables import schema
-from backfill.local.cli import main
+from backfill.local.cli.main import main
 from backfill.local.demo import GAMEBOOK, corrupt_minutes
 from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.local.runner import RunSummary, work_until_drained

@@ -11,7 +11,8 @@ from typing import Any, cast
 
 import pytest
 from backfill.bootstrap import Backfill, bootstrap
-from backfill.local.cli import cli, common, main
+from backfill.local.cli import common
+from backfill.local.cli.main import cli, main
 from backfill.ports import Replace
 from backfill.processors.nba_raw import GAMEBOOK
 from backfill.settings import Settings
@@ -134,8 +135,8 @@ def test_a_misconfiguration_is_exit_2_with_one_line_naming_it(
 
 
 def test_quarantine_list_and_release_through_the_command(faked: Backfill) -> None:
-    from tests.unit.test_quarantine import run_date, set_value
     from tests.unit.test_quarantine import edit as edit_game
+    from tests.unit.test_quarantine import run_date, set_value
 
     edit_game(faked, GAMEBOOK, set_value("phione", minutes="3O:12"))
     run_date(faked, "player_game_summary")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from backfill.bootstrap import Backfill
 from backfill.domain.window import Window
-from backfill.local.cli import cli
+from backfill.local.cli.main import cli
 from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.ports import Read, Replace
 from backfill.processors.nba_raw import GAMEBOOK, SCHEDULE, TEAM_BOXSCORE

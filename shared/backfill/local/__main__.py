@@ -1,5 +1,5 @@
 """`python -m backfill.local`: the CLI, as the `backfill` script runs it."""
 
-from backfill.local.cli import main
+from backfill.local.cli.main import main
 
 main()
