@@ -192,7 +192,8 @@ class DuckDBWarehouse(Warehouse):
                     yield con
                 except duckdb.CatalogException as exc:
                     if "does not exist" in str(exc):
-                        self._described.clear()  # another program dropped something we knew
+                        if table is not None:  # another program may have dropped it
+                            self._described.pop(table, None)
                         raise TableNotFound(f"table {table} does not exist in {self.url}"
                                             if table else first_line(exc)) from None
                     raise PermanentError(first_line(exc)) from None
