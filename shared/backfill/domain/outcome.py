@@ -51,12 +51,14 @@ class Failure:
 
 @dataclass(frozen=True)
 class Done:
-    """An attempt that computed and wrote the date: game id -> reason for those not written."""
+    """An attempt that computed and wrote the date: game id -> reason for those not written,
+    and why the date was computed (what the re-check found)."""
 
     rows_written: int
     games_written: int
     refused: dict[str, str] = field(default_factory=dict)
     waiting: dict[str, str] = field(default_factory=dict)
+    why: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,10 @@ class Skipped:
 @dataclass(frozen=True)
 class Cancelled:
     run_id: str
+
+    @property
+    def why(self) -> str:
+        return f"run {self.run_id} was cancelled"
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,7 @@ def settle(ended: Ended | None, error: BaseException | None, attempts: int, *,
     if isinstance(ended, Skipped):
         return Verdict(Outcome.SKIPPED, error=None)
     if isinstance(ended, Cancelled):
-        return Verdict(Outcome.CANCELLED, error=f"run {ended.run_id} was cancelled")
+        return Verdict(Outcome.CANCELLED, error=ended.why)
     if isinstance(ended, Waiting):
         last_chance = (delivery_attempt or 1) >= policy.max_delivery_attempts
         if age < policy.dependency_wait and not last_chance:

@@ -58,6 +58,7 @@ class WorkResult:
     duration_ms: int = 0
     failures: tuple[Failure, ...] = ()
     message_id: str = ""
+    dead_letter: bool = False  # the worker publishes a dead letter saying why
 
 
 class AuditSink(Protocol):
@@ -102,7 +103,7 @@ class Worker:
         else:
             result = self._work(request, processor, delivery, deadline, started)
         finish = deadline.extended(FINISH_RESERVE_SECONDS)
-        if result.outcome is Outcome.DEAD_LETTERED or result.refused:
+        if result.dead_letter:
             self._dead_letter(delivery, result, finish)
         if result.request is not None:
             log.info("%s %s %s: %s", result.outcome.value, result.request.processor,
@@ -124,7 +125,6 @@ class Worker:
     def _work(self, request: Request, processor: Processor, delivery: Delivery,
               deadline: Deadline, started: float) -> WorkResult:
         failures: list[Failure] = []
-        found: dict[str, str | None] = {}
 
         def attempt() -> Ended:
             warehouse = self.warehouse.scoped(deadline, {"backfill_processor": processor.name,
@@ -134,7 +134,6 @@ class Worker:
                 decision = decide(request, processor, self.registry, gathered)
                 if not isinstance(decision, Compute):
                     return decision
-                found["detail"] = _why(decision)
                 return self._compute(warehouse, request, processor, gathered, decision)
             except Exception as exc:
                 failures.append(Failure(self.now(), type(exc).__name__, str(exc)))
@@ -155,7 +154,7 @@ class Worker:
         verdict = settle(ended, error, attempts, age=self.now() - request.requested_at,
                          delivery_attempt=delivery.delivery_attempt, policy=self.policy)
         return self._result(request, verdict, ended, attempts, tuple(failures), started,
-                            delivery, found.get("detail"))
+                            delivery)
 
     def _compute(self, warehouse: Warehouse, request: Request, processor: Processor,
                  gathered: Gathered, decision: Compute) -> Done:
@@ -186,7 +185,7 @@ class Worker:
         append(warehouse, changes)
         return Done(len(produced.rows), len(produced.written),
                     {game_id: why for game_id, why in produced.refused.values()},
-                    {game_id: why for game_id, why in produced.waiting.values()})
+                    {game_id: why for game_id, why in produced.waiting.values()}, _why(decision))
 
     def _dead_letter(self, delivery: Delivery, result: WorkResult, deadline: Deadline) -> None:
         first = result.failures[0].at if result.failures else None
@@ -198,13 +197,14 @@ class Worker:
 
     def _result(self, request: Request | None, verdict: Verdict, ended: Ended | None,
                 attempts: int, failures: tuple[Failure, ...], started: float,
-                delivery: Delivery, detail: str | None = None) -> WorkResult:
+                delivery: Delivery) -> WorkResult:
         done = ended if isinstance(ended, Done) else Done(0, 0)
+        detail = ended.why if ended is not None else None
         return WorkResult(
             verdict.outcome, request, attempts, done.rows_written, done.games_written,
-            done.refused, done.waiting, verdict.error, verdict.error_type,
-            detail or getattr(ended, "why", None),
-            int((self.clock() - started) * 1000), failures, delivery.message_id)
+            done.refused, done.waiting, verdict.error, verdict.error_type, detail or None,
+            int((self.clock() - started) * 1000), failures, delivery.message_id,
+            verdict.dead_letter)
 
 
 def _why(decision: Compute) -> str:
