@@ -39,8 +39,9 @@ def seed(ctx: click.Context, start_date: date, end_date: date, cases: tuple[str,
     window = common.resolve_window(app.settings, start_date, end_date, None)
     with Reporter("seed") as progress:
         report = seed_league(app.warehouse, app.registry, window, progress=progress)
-    console.print(f"seeded {report.games} games on {report.dates} dates into "
-                  f"{app.settings.warehouse}", highlight=False)
+    console.print(f"seeded {report.games} games on {report.dates} dates of "
+                  f"{report.window.start}..{report.window.end} (the window and the processors' "
+                  f"lookback before it) into {app.settings.warehouse}", highlight=False)
     planted = plant(app.warehouse, app.registry, window, [Case(c) for c in cases])
     for p in planted:
         console.print(f"  planted {p.case} {p.game_date}: {p.what}", highlight=False)
