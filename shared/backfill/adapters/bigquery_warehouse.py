@@ -1,22 +1,37 @@
 """The production warehouse: BigQuery through google-cloud-bigquery, the same port as DuckDB.
 
 Every job carries `maximum_bytes_billed`, labels naming the processor and run, and a job timeout;
-every call waits at most `min(its own timeout, the time left to its deadline)` and a job whose
-wait runs out is cancelled before the retry, so no MERGE is left queued behind its own retry.
-A table read or written by game date must be partitioned by it: checked once per table and
-process from its metadata, and refused with a clear error otherwise (unpartitioned, every query
-would bill the whole table and every two concurrent MERGEs on it would conflict).
+every call waits at most `min(its own timeout, the time left to its deadline)` of wall time (the
+client alone would not keep to it: see `_bounded`), a call past its deadline is refused before
+it is sent (OutOfTime), and a job whose wait runs out is cancelled before the retry, so no MERGE
+is left queued behind its own retry.
+A table read or written by game date (an audit table: by its partition column) must be
+partitioned by it: checked once per table and process from its metadata, and refused with a
+clear error otherwise (unpartitioned, every query would bill the whole table and every two
+concurrent MERGEs on it would conflict). Streaming inserts are not checked: they bill no scan
+and conflict with nothing, and an audit row is worth more than the check.
+
+Proven on the BigQuery API emulator (tests/integration/contract, tests/integration/
+test_bigquery_*). Where the emulator differs, this module keeps BigQuery's behaviour and the
+tests say what the emulator does instead: it drops a job's labels, byte limit and job timeout
+(the tests read them off the wire), runs every DML statement under one lock (so it never
+reports BigQuery's serialization conflict), cannot type an empty ARRAY<STRUCT> parameter (an
+empty replacement is a DELETE on both), answers every job at once (a slow one is simulated by
+holding its answers back), and its tables.patch changes its metadata but not its storage
+(columns added that way cannot be queried there).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import logging
+import math
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import google.cloud.bigquery as bigquery
 import requests
@@ -29,6 +44,7 @@ from backfill.adapters.sql import BIGQUERY, column_list, game_stat, read_sql, sc
 from backfill.domain.deadline import Deadline
 from backfill.domain.errors import (
     BackfillError,
+    OutOfTime,
     PermanentError,
     SchemaMismatch,
     TableNotFound,
@@ -38,9 +54,17 @@ from backfill.domain.gaps import GameStat
 from backfill.domain.tables import Schema, TableInfo, TableRef
 from backfill.ports import Append, Change, Read, Replace, Row, Scan, Warehouse
 
+log = logging.getLogger("backfill.bigquery")
+
 # One call, with the client's own retries, gives up after this long unless told otherwise.
 DEFAULT_CALL_TIMEOUT = 120.0
 DEFAULT_MAXIMUM_BYTES_BILLED = 10 * 1024 ** 3
+# Cancelling a job whose wait ran out: outside the delivery's own deadline (it runs in the
+# worker's finishing reserve), never retried, never raising.
+CANCEL_TIMEOUT_SECONDS = 5.0
+# Rows a query's first results page may hold: the wait for the job then brings its rows too
+# (BigQuery caps a page at 10 MB whatever this says), one request fewer than the default's.
+PAGE_ROWS = 50_000
 
 # Python values of query parameters to BigQuery types; bool before int matters.
 _PARAMETER_TYPES: tuple[tuple[type, str], ...] = (
@@ -52,10 +76,17 @@ _STANDARD_TYPES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
 # Error reasons BigQuery documents as worth retrying; everything else in 4xx is permanent.
 _TRANSIENT_REASONS = frozenset({"rateLimitExceeded", "backendError", "internalError",
                                 "jobBackendError", "jobInternalError"})
-# Texts of 400s that pass on their own: two DML statements on one partition (one loses and may
-# run again), and a table's queue of DML statements full (at most 2 run and 20 wait per table).
+# Reasons that are permanent however they arrive: python-bigquery turns a job's errorResult
+# reason it does not know into a 500 (job/base.py, _ERROR_REASON_TO_EXCEPTION), so a query over
+# maximum_bytes_billed would otherwise look like a server error and be retried to the budget.
+_PERMANENT_REASONS = frozenset({"bytesBilledLimitExceeded"})
+# Texts of 400s that pass on their own: two DML statements on one partition, "Could not
+# serialize access to table ... due to concurrent update" (invalidQuery; one loses and may run
+# again), and a table's queue of DML statements full, "Too many DML statements outstanding
+# against table ..., limit is 20" (resourcesExceeded; at most 2 run and 20 wait per table).
 _TRANSIENT_TEXTS = ("could not serialize access", "too many dml statements outstanding")
 _LABEL = re.compile(r"[^a-z0-9_-]")
+T = TypeVar("T")
 
 
 class BigQueryWarehouse(Warehouse):
@@ -93,6 +124,10 @@ class BigQueryWarehouse(Warehouse):
         return [dict(row.items()) for row in self._query(read.table, sql, parameters)]
 
     def write(self, changes: Sequence[Change]) -> None:
+        if len(changes) <= 1:
+            for change in changes:
+                self._apply(change)
+            return
         # Independent statements at once: each is atomic on its own and idempotent to repeat.
         failures = []
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(changes))) as pool:
@@ -107,24 +142,10 @@ class BigQueryWarehouse(Warehouse):
     def create_table(self, table: TableRef, columns: Schema,
                      partitioned_by: str = "game_date") -> None:
         wanted = [bigquery.SchemaField(c.name, c.type) for c in columns]
-        with self._errors(table):
-            client = self._shared.client()
-            client.create_dataset(f"{self.project}.{table.dataset}", exists_ok=True,
-                                  retry=self._retry(), timeout=self._timeout())
-            definition = bigquery.Table(self._table_id(table), schema=wanted)
-            if partitioned_by in {c.name for c in columns}:
-                definition.time_partitioning = bigquery.TimePartitioning(field=partitioned_by)
-            if "game_id" in {c.name for c in columns}:
-                definition.clustering_fields = ["game_id"]
-            created = client.create_table(definition, exists_ok=True, retry=self._retry(),
-                                          timeout=self._timeout())
-            have = {f.name for f in created.schema}
-            if any(c.name not in have for c in columns):
-                # A table made before Backfill's lineage columns: add them (nullable).
-                created.schema = [*created.schema, *(f for f in wanted if f.name not in have)]
-                client.update_table(created, ["schema"], retry=self._retry(),
-                                    timeout=self._timeout())
-        self._shared.forget(table)
+        try:
+            self._create(table, columns, wanted, partitioned_by)
+        finally:
+            self._shared.forget(table)  # whatever happened, the next describe asks again
 
     def scoped(self, deadline: Deadline | None = None,
                labels: Mapping[str, str] | None = None) -> BigQueryWarehouse:
@@ -144,6 +165,28 @@ class BigQueryWarehouse(Warehouse):
         else:
             self._replace(change)
 
+    def _create(self, table: TableRef, columns: Schema, wanted: list[bigquery.SchemaField],
+                partitioned_by: str) -> None:
+        with self._errors(table):
+            client = self._shared.client()
+            self._bounded(lambda: client.create_dataset(
+                f"{self.project}.{table.dataset}", exists_ok=True, retry=self._retry(),
+                timeout=self._timeout()))
+            definition = bigquery.Table(self._table_id(table), schema=wanted)
+            if partitioned_by in {c.name for c in columns}:
+                definition.time_partitioning = bigquery.TimePartitioning(field=partitioned_by)
+            if "game_id" in {c.name for c in columns}:
+                definition.clustering_fields = ["game_id"]
+            created = self._bounded(lambda: client.create_table(
+                definition, exists_ok=True, retry=self._retry(), timeout=self._timeout()))
+            have = {f.name for f in created.schema}
+            if any(c.name not in have for c in columns):
+                # A table made before Backfill's lineage columns: add them (nullable).
+                created.schema = [*created.schema, *(f for f in wanted if f.name not in have)]
+                # Sent with the table's etag: a concurrent change is a 412, retried afresh.
+                self._bounded(lambda: client.update_table(
+                    created, ["schema"], retry=self._retry(), timeout=self._timeout()))
+
     def _replace(self, change: Replace) -> None:
         self._require_partitioned(change.table, "game_date")
         table = BIGQUERY.table(change.table)
@@ -154,8 +197,8 @@ class BigQueryWarehouse(Warehouse):
                 " AND game_id NOT IN UNNEST(@keep)"
             parameters.append(bigquery.ArrayQueryParameter("keep", "STRING", list(change.keep)))
         if not change.rows:
-            # The emulator cannot type an empty array of structs; a DELETE is one atomic
-            # statement on both and says the same thing.
+            # BigQuery can type an empty ARRAY<STRUCT> parameter, the emulator cannot; a DELETE
+            # is one atomic statement on both and says the same thing.
             self._query(change.table, f"DELETE FROM {table} "  # noqa: S608 - validated names
                         f"WHERE game_date BETWEEN @start AND @end{kept}", parameters)
             return
@@ -178,35 +221,50 @@ class BigQueryWarehouse(Warehouse):
         payload = [{c.name: _insert_value(row.get(c.name)) for c in change.columns}
                    for row in change.rows]
         with self._errors(change.table):
-            failed = self._shared.client().insert_rows_json(
+            client = self._shared.client()
+            failed = self._bounded(lambda: client.insert_rows_json(
                 self._table_id(change.table), payload, retry=self._retry(),
-                timeout=self._timeout())
+                timeout=self._timeout()))
         if failed:
             raise PermanentError(f"{len(failed)} rows rejected by {change.table}: "
                                  f"{failed[0]['errors']}")
 
     def _query(self, table: TableRef, sql: str,
                parameters: Mapping[str, Any] | Sequence[Any]) -> list[bigquery.Row]:
-        timeout = self._timeout()
+        timeout = self._timeout()  # OutOfTime here, before anything is sent
         config = bigquery.QueryJobConfig(
             query_parameters=(_parameters(parameters) if isinstance(parameters, Mapping)
                               else list(parameters)),
             maximum_bytes_billed=self._maximum_bytes_billed, labels=self._labels,
-            job_timeout_ms=int(timeout * 1000))
+            # BigQuery stops the job itself once this is spent, even if no cancel reaches it.
+            job_timeout_ms=max(1, math.ceil(timeout * 1000)))
         with self._errors(table):
-            # A query job and its results rather than query_and_wait (jobs.query): the emulator
-            # answers a failed jobs.query with no rows instead of the error; both accept this.
+            # A query job and its results rather than query_and_wait (jobs.query): only a job
+            # has an id to cancel when its wait runs out (and the emulator answers a failed
+            # jobs.query with no rows instead of the error).
             # job_retry=None here: otherwise the client wraps the insert in a fixed 10-minute
             # retry of its own; a failed job is still re-run by result() within our deadline.
-            job = self._shared.client().query(sql, job_config=config, retry=self._retry(),
-                                              job_retry=None, timeout=timeout)
+            client = self._shared.client()
+            job = self._bounded(lambda: client.query(
+                sql, job_config=config, retry=_retry(timeout), job_retry=None,
+                timeout=timeout), timeout)
             try:
-                return list(job.result(retry=self._retry(), job_retry=self._job_retry(),
-                                       timeout=self._timeout()))
-            except concurrent.futures.TimeoutError:
+                wait = self._timeout()
+                # result(timeout=) alone does not bound the wait: python-bigquery gives each
+                # getQueryResults poll a transport timeout of at least 120 s (client.py,
+                # _MIN_GET_QUERY_RESULTS_TIMEOUT) and checks the timeout only between polls.
+                return self._bounded(lambda: list(job.result(
+                    retry=_retry(wait), job_retry=_job_retry(wait), timeout=wait,
+                    page_size=PAGE_ROWS)), wait)
+            except (concurrent.futures.TimeoutError, exceptions.RetryError,
+                    requests.RequestException, OutOfTime) as exc:
                 # Not left running: a retry would otherwise queue a second MERGE behind it.
-                job.cancel(retry=self._retry(), timeout=min(10.0, self._call_timeout))
-                raise
+                _cancel(job)
+                text = (f"{table}: BigQuery job {job.job_id} did not finish in time and was "
+                        f"cancelled ({type(exc).__name__})")
+                if self._deadline is not None and self._deadline.left() <= 0:
+                    raise OutOfTime(f"the delivery ran out of time: {text}") from None
+                raise TransientError(text) from None
 
     def _require_partitioned(self, table: TableRef, column: str) -> None:
         info = self.describe(table)
@@ -221,26 +279,45 @@ class BigQueryWarehouse(Warehouse):
 
     def _get_table(self, table: TableRef) -> TableInfo | None:
         with self._errors(table):
+            client = self._shared.client()
             try:
-                found = self._shared.client().get_table(self._table_id(table),
-                                                        retry=self._retry(),
-                                                        timeout=self._timeout())
+                found = self._bounded(lambda: client.get_table(
+                    self._table_id(table), retry=self._retry(), timeout=self._timeout()))
             except exceptions.NotFound:
                 return None
-        partitioning = found.time_partitioning
+        by_time, by_range = found.time_partitioning, found.range_partitioning
         return TableInfo({f.name: _STANDARD_TYPES.get(f.field_type, f.field_type)  # type: ignore[misc]
                           for f in found.schema},
-                         (partitioning.field or "_PARTITIONTIME") if partitioning else None)
+                         (by_time.field or "_PARTITIONTIME") if by_time
+                         else by_range.field if by_range else None)
 
     def _timeout(self) -> float:
+        """min(the call timeout, the time left); OutOfTime when the deadline has passed."""
         return self._deadline.timeout(self._call_timeout) if self._deadline else \
             self._call_timeout
 
     def _retry(self) -> Any:
-        return DEFAULT_RETRY.with_deadline(self._timeout())
+        return _retry(self._timeout())
 
-    def _job_retry(self) -> Any:
-        return DEFAULT_JOB_RETRY.with_deadline(self._timeout())
+    def _bounded(self, call: Callable[[], T], timeout: float | None = None) -> T:
+        """`call`, given at most `timeout` (default: this call's) seconds of wall time.
+
+        The client's timeouts are per HTTP request, its retries may start one more request
+        just before their own deadline, and a job's wait polls for at least 120 s whatever it
+        is told; so the call runs on a thread of its own and is given up when its time is
+        up (TimeoutError; the thread ends with its last request, its answer unread).
+        """
+        limit = self._timeout() if timeout is None else timeout
+        answer: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                answer.set_result(call())
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it
+                answer.set_exception(exc)
+
+        threading.Thread(target=run, name="bigquery-call", daemon=True).start()
+        return answer.result(timeout=limit)
 
     def _table_id(self, table: TableRef) -> str:
         return f"{self.project}.{table.dataset}.{table.table}"
@@ -250,10 +327,17 @@ class BigQueryWarehouse(Warehouse):
         try:
             yield
         except exceptions.GoogleAPICallError as exc:
-            raise classify(exc, table) from None
+            error = classify(exc, table)
+            if isinstance(error, TableNotFound):
+                self._shared.forget(table)  # dropped since it was described
+            raise error from None
         except (exceptions.RetryError, requests.ConnectionError, requests.Timeout,
                 concurrent.futures.TimeoutError) as exc:
-            raise TransientError(f"BigQuery did not answer in time: {exc}") from None
+            detail = f": {exc}" if str(exc) else ""
+            text = f"{table}: BigQuery did not answer in time ({type(exc).__name__}{detail})"
+            if self._deadline is not None and self._deadline.left() <= 0:
+                raise OutOfTime(f"the delivery ran out of time: {text}") from None
+            raise TransientError(text) from None
 
 
 class _Shared:
@@ -302,16 +386,20 @@ class _Shared:
 
 
 def classify(exc: exceptions.GoogleAPICallError, table: TableRef) -> BackfillError:
-    """notFound → TableNotFound with BigQuery's text; retryable reasons, 429, 5xx and the two
-    400s that pass on their own → transient; the rest permanent."""
+    """notFound → TableNotFound with BigQuery's text; retryable reasons, 429, 5xx, a 412 (the
+    table changed under a conditional update) and the two 400s that pass on their own →
+    transient; a reason permanent however it arrives, and the rest, permanent."""
     reasons = {error.get("reason") for error in exc.errors or [] if isinstance(error, dict)}
     text = _message(exc)
     if str(table) not in text:  # "Dataset p:nba_raw was not found" names no table
         text = f"{table}: {text}"
     if isinstance(exc, exceptions.NotFound) or "notFound" in reasons:
         return TableNotFound(text)
+    if reasons & _PERMANENT_REASONS:
+        return PermanentError(text)
     if (reasons & _TRANSIENT_REASONS or any(t in text.lower() for t in _TRANSIENT_TEXTS)
-            or isinstance(exc, exceptions.ServerError | exceptions.TooManyRequests)):
+            or isinstance(exc, exceptions.ServerError | exceptions.TooManyRequests
+                          | exceptions.PreconditionFailed)):
         return TransientError(text)
     return PermanentError(text)
 
@@ -322,6 +410,24 @@ def _message(exc: exceptions.GoogleAPICallError) -> str:
         if isinstance(error, dict) and error.get("message"):
             return str(error["message"]).strip().splitlines()[0]
     return str(exc.message).strip().splitlines()[0] if str(exc.message).strip() else type(exc).__name__
+
+
+def _retry(timeout: float) -> Any:
+    """The client's retry of one API request, within `timeout`."""
+    return DEFAULT_RETRY.with_timeout(timeout)
+
+
+def _job_retry(timeout: float) -> Any:
+    """The client's re-run of a job that failed for a retryable reason, within `timeout`."""
+    return DEFAULT_JOB_RETRY.with_timeout(timeout)
+
+
+def _cancel(job: Any) -> None:
+    """Ask BigQuery to stop a job (best effort: its job timeout stops it otherwise)."""
+    try:
+        job.cancel(retry=None, timeout=CANCEL_TIMEOUT_SECONDS)
+    except Exception as exc:  # noqa: BLE001 - the caller reports the timeout, not this
+        log.warning("could not cancel BigQuery job %s: %s", getattr(job, "job_id", "?"), exc)
 
 
 def _parameters(values: Mapping[str, Any]) -> list[bigquery.ScalarQueryParameter]:

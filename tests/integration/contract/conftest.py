@@ -1,4 +1,5 @@
-"""Every contract test runs on both warehouses: a DuckDB file and BigQuery (the API emulator)."""
+"""Every contract test runs on both warehouses: a new DuckDB file, and a new project on the
+BigQuery API emulator (bqemulator) through the real google-cloud-bigquery client."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from backfill.ports import Warehouse
 
 @pytest.fixture(params=["duckdb", "bigquery"])
 def any_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
-    """An empty warehouse of each kind: a new DuckDB file, or a new project on the emulator."""
+    """An empty warehouse of each kind."""
     if request.param == "duckdb":
+        # The file is made by the first create_table (a read before would be a configuration
+        # error: DuckDB must not mistake a mistyped path for an empty warehouse).
         warehouse: Warehouse = DuckDBWarehouse(tmp_path / "contract.duckdb")
     else:
-        request.getfixturevalue("bigquery_emulator")
-        warehouse = BigQueryWarehouse(f"contract-{uuid.uuid4().hex[:10]}", deadline_seconds=30)
+        host = request.getfixturevalue("bigquery_emulator")
+        warehouse = BigQueryWarehouse(f"contract-{uuid.uuid4().hex[:10]}", emulator_host=host,
+                                      call_timeout=30.0)
     try:
         yield warehouse
     finally:
