@@ -28,6 +28,7 @@ import logging
 import math
 import re
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -38,7 +39,7 @@ import requests
 from google.api_core import exceptions
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
-from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
+from google.cloud.bigquery.retry import DEFAULT_RETRY
 
 from backfill.adapters.sql import BIGQUERY, column_list, game_stat, read_sql, scan_sql
 from backfill.domain.deadline import Deadline
@@ -242,24 +243,31 @@ class BigQueryWarehouse(Warehouse):
             # A query job and its results rather than query_and_wait (jobs.query): only a job
             # has an id to cancel when its wait runs out (and the emulator answers a failed
             # jobs.query with no rows instead of the error).
-            # job_retry=None here: otherwise the client wraps the insert in a fixed 10-minute
-            # retry of its own; a failed job is still re-run by result() within our deadline.
+            # job_retry=None: the client would wrap the insert in a fixed 10-minute retry of its
+            # own, and a job of our own id cannot be re-run by it; a job that fails transiently
+            # is a TransientError, and the worker runs its whole pass again within its budget.
             client = self._shared.client()
-            job = self._bounded(lambda: client.query(
-                sql, job_config=config, retry=_retry(timeout), job_retry=None,
-                timeout=timeout), timeout)
+            # The id is ours, so a job whose insert answer never came in time can be cancelled.
+            job_id = f"backfill_{uuid.uuid4().hex}"
+            try:
+                job = self._bounded(lambda: client.query(
+                    sql, job_config=config, job_id=job_id, retry=_retry(timeout),
+                    job_retry=None, timeout=timeout), timeout)
+            except concurrent.futures.TimeoutError:
+                _cancel(lambda: client.cancel_job(job_id, timeout=CANCEL_TIMEOUT_SECONDS), job_id)
+                raise
             try:
                 wait = self._timeout()
                 # result(timeout=) alone does not bound the wait: python-bigquery gives each
                 # getQueryResults poll a transport timeout of at least 120 s (client.py,
                 # _MIN_GET_QUERY_RESULTS_TIMEOUT) and checks the timeout only between polls.
                 return self._bounded(lambda: list(job.result(
-                    retry=_retry(wait), job_retry=_job_retry(wait), timeout=wait,
+                    retry=_retry(wait), job_retry=None, timeout=wait,
                     page_size=PAGE_ROWS)), wait)
             except (concurrent.futures.TimeoutError, exceptions.RetryError,
                     requests.RequestException, OutOfTime) as exc:
                 # Not left running: a retry would otherwise queue a second MERGE behind it.
-                _cancel(job)
+                _cancel(lambda: job.cancel(retry=None, timeout=CANCEL_TIMEOUT_SECONDS), job_id)
                 text = (f"{table}: BigQuery job {job.job_id} did not finish in time and was "
                         f"cancelled ({type(exc).__name__})")
                 if self._deadline is not None and self._deadline.left() <= 0:
@@ -417,17 +425,12 @@ def _retry(timeout: float) -> Any:
     return DEFAULT_RETRY.with_timeout(timeout)
 
 
-def _job_retry(timeout: float) -> Any:
-    """The client's re-run of a job that failed for a retryable reason, within `timeout`."""
-    return DEFAULT_JOB_RETRY.with_timeout(timeout)
-
-
-def _cancel(job: Any) -> None:
+def _cancel(cancel: Callable[[], object], job_id: str) -> None:
     """Ask BigQuery to stop a job (best effort: its job timeout stops it otherwise)."""
     try:
-        job.cancel(retry=None, timeout=CANCEL_TIMEOUT_SECONDS)
+        cancel()
     except Exception as exc:  # noqa: BLE001 - the caller reports the timeout, not this
-        log.warning("could not cancel BigQuery job %s: %s", getattr(job, "job_id", "?"), exc)
+        log.warning("could not cancel BigQuery job %s: %s", job_id, exc)
 
 
 def _parameters(values: Mapping[str, Any]) -> list[bigquery.ScalarQueryParameter]:

@@ -54,6 +54,9 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
         "source": lambda: warehouse.describe(processor.source),
         "schedule": lambda: warehouse.describe(registry.schedule),
         "target": lambda: warehouse.describe(processor.target),
+        # Described with the rest, so their first read is not a round of its own on BigQuery.
+        "quarantine": lambda: warehouse.describe(ops.quarantine),
+        "runs": lambda: warehouse.describe(ops.runs),
         **{f"source:{d.name}": partial(warehouse.describe, d.source) for d in dependencies}})
     for table, info, needed, names in (
             (processor.source, described["source"], processor.source_columns, processor.columns),

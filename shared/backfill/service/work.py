@@ -179,8 +179,9 @@ class Worker:
         if events:
             changes.append(quarantine_rows(self.ops, events))
         info = gathered.target_info
-        if info is not None and any(c.name not in info.columns for c in processor.table_schema()):
-            # A table made before Backfill's lineage columns: they are added, nullable.
+        if info is None or any(c.name not in info.columns for c in processor.table_schema()):
+            # A processor deployed late, or a table made before Backfill's lineage columns
+            # (they are added, nullable): made first, so the write is not tried and refused.
             warehouse.create_table(processor.target, processor.table_schema())
         append(warehouse, changes)
         return Done(len(produced.rows), len(produced.written),
