@@ -13,9 +13,9 @@ from backfill.bootstrap import Backfill, bootstrap
 from backfill.domain.quarantine import QUARANTINE_SCHEMA
 from backfill.domain.runs import RUNS_SCHEMA
 from backfill.domain.tables import OpsTables, TableRef
-from backfill.ports import Delivery, Replace, Row, Warehouse
+from backfill.ports import Replace, Row, Warehouse
+from backfill.processors.registry import Registry
 from backfill.service.ledger import AUDIT_SCHEMA
-from backfill.service.work import Worker, WorkResult
 from backfill.settings import Settings
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
@@ -51,11 +51,12 @@ def settings_for(project: str, host: str, **changes: object) -> Settings:
 
 
 def make_app(settings: Settings, warehouse: Warehouse | None = None,
-             queue: RecordingQueue | None = None) -> Backfill:
+             queue: RecordingQueue | None = None, registry: Registry | None = None) -> Backfill:
     """The application as a function builds it (`warehouse` None: from the settings, through
     bootstrap's own wiring), with Pub/Sub faked."""
     queue = queue or RecordingQueue()
-    return bootstrap(settings, warehouse=warehouse, queue=queue, inbox=queue.inbox())
+    return bootstrap(settings, warehouse=warehouse, queue=queue, inbox=queue.inbox(),
+                     registry=registry)
 
 
 def loader(project: str, host: str) -> BigQueryWarehouse:
@@ -68,14 +69,3 @@ def client(project: str, host: str) -> bigquery.Client:
     return bigquery.Client(project=project,
                            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
                            client_options=ClientOptions(api_endpoint=f"http://{host}"))
-
-
-def deliver(app: Backfill, worker: Worker | None = None) -> list[WorkResult]:
-    """Hand every request published so far to one worker, in order, as a pull would."""
-    assert isinstance(app.queue, RecordingQueue)
-    handler = worker or app.worker()
-    results = []
-    while app.queue.published:
-        request = app.queue.published.pop(0)
-        results.append(handler.handle(Delivery(request.encode(), request.attributes())))
-    return results

@@ -17,9 +17,9 @@ from backfill.service.audit import read_history
 from backfill.service.detect import detect, find_gaps
 
 from tests.fixtures import real_shapes
+from tests.fixtures.changes import deliver
 from tests.integration.emulated import (
     client,
-    deliver,
     load_phase2,
     loader,
     make_app,

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from backfill.bootstrap import Backfill, bootstrap
 from backfill.local.duckdb_warehouse import DuckDBWarehouse
-from backfill.ports import Delivery, Replace
+from backfill.ports import Replace
 from backfill.processors.registry import Registry
 from backfill.service.work import WorkResult
 from backfill.settings import Settings
 
 from tests.fixtures import real_shapes
+from tests.fixtures.changes import deliver
 from tests.unit.fakes import RecordingQueue
 
 
@@ -58,16 +59,11 @@ def make_app(path: Path, registry: Registry | None = None, **settings: object) -
 
 
 def deliver_published(app: Backfill, **worker: object) -> list[WorkResult]:
-    """Hand every request published so far to a worker, as a pull subscription would."""
-    assert isinstance(app.queue, RecordingQueue)
-    results = []
+    """Hand every request published so far to a worker (its fields overridden by `worker`)."""
     handler = app.worker()
     for key, value in worker.items():
         setattr(handler, key, value)
-    while app.queue.published:
-        request = app.queue.published.pop(0)
-        results.append(handler.handle(Delivery(request.encode(), request.attributes())))
-    return results
+    return deliver(app, handler)
 
 
 def close_all_gaps(app: Backfill) -> list[WorkResult]:

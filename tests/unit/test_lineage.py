@@ -16,6 +16,8 @@ from backfill.processors.registry import load_registry
 from backfill.service.detect import detect, find_gaps
 
 from tests.fixtures import real_shapes
+from tests.fixtures.changes import candidates, cycle, edit_game
+from tests.fixtures.changes import correct_turnovers as turnovers
 from tests.unit.conftest import deliver_published, make_app
 from tests.unit.fakes import RecordingQueue
 
@@ -26,28 +28,9 @@ OFFENSE, DEFENSE, PLAYERS, CONTEXT = ("team_offense_game_summary", "team_defense
                                       "player_game_summary", "upcoming_team_game_context")
 
 
-def candidates(app: Backfill) -> set[tuple[str, date, str, tuple[str, ...], tuple[str, ...]]]:
-    return {(c.processor, c.game_date, c.reason.value, c.game_ids, c.stale_inputs)
-            for r in find_gaps(app.warehouse, app.registry, app.ops, WINDOW)
-            for c in r.candidates}
-
-
-def cycle(app: Backfill) -> list[tuple[str, date, str]]:
-    """One detection pass published and worked; what it published."""
-    report = detect(app.warehouse, app.registry, app.ops, app.queue, WINDOW)
-    results = deliver_published(app)
-    assert all(r.outcome.value in ("succeeded", "skipped") for r in results), \
-        [(r.outcome, r.error) for r in results]
-    return [(r.processor, r.game_date, r.reason.value) for r in report.published]
-
-
-def correct_turnovers(app: Backfill, team: str = "PHI", by: int = 5) -> None:
-    rows = app.warehouse.read_rows(Read(TEAM_BOXSCORE, DAY, DAY))
-    row = next(r for r in rows if r["team_abbr"] == team)
-    row["turnovers"] += by
-    row["processed_at"] += timedelta(days=3)
-    app.warehouse.write([Replace(TEAM_BOXSCORE, DAY, DAY, rows,
-                                 real_shapes.SCHEMAS[TEAM_BOXSCORE])])
+def correct_turnovers(app: Backfill) -> None:
+    """PHI's turnovers of 01-14 corrected, the game re-processed."""
+    edit_game(app, TEAM_BOXSCORE, DAY, GAME, turnovers("PHI"))
 
 
 def test_a_corrected_team_box_score_reaches_the_player_summaries_through_the_team_offense(

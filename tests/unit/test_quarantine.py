@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from backfill.bootstrap import Backfill
-from backfill.domain.request import Reason, Request
+from backfill.domain.request import Reason
+from backfill.domain.tables import TableRef
 from backfill.domain.window import Window
 from backfill.ports import Read, Replace, Row
 from backfill.processors import formulas
@@ -15,8 +16,11 @@ from backfill.processors.nba_raw import GAMEBOOK, TEAM_BOXSCORE
 from backfill.service import quarantine
 from backfill.service.dead_letters import Replaying, peek, replay
 from backfill.service.detect import detect, find_gaps
+from backfill.service.work import WorkResult
 
 from tests.fixtures import real_shapes
+from tests.fixtures.changes import edit_game, set_value
+from tests.fixtures.changes import run_date as run_on
 from tests.unit.conftest import deliver_published
 from tests.unit.fakes import RecordingQueue
 
@@ -26,34 +30,13 @@ WINDOW = Window(real_shapes.FIRST, real_shapes.LAST)
 PLAYERS, OFFENSE = "player_game_summary", "team_offense_game_summary"
 
 
-def edit(app: Backfill, table: object, change: Callable[[list[Row]], None],
+def edit(app: Backfill, table: TableRef, change: Callable[[list[Row]], object],
          reprocess: bool = True) -> None:
-    """Change the date's rows of one game in a Phase 2 table; re-processed later, as a fixed
-    scrape would be (unless `reprocess` is False)."""
-    assert table in real_shapes.SCHEMAS
-    rows = app.warehouse.read_rows(Read(table, DAY, DAY))  # type: ignore[arg-type]
-    game = [r for r in rows if r["game_id"] == BAD]
-    change(game)
-    if reprocess:
-        for row in game:
-            row["processed_at"] += timedelta(days=2)
-    app.warehouse.write([Replace(table, DAY, DAY, rows,  # type: ignore[arg-type]
-                                 real_shapes.SCHEMAS[table])])  # type: ignore[index]
+    edit_game(app, table, DAY, BAD, change, reprocess)
 
 
-def set_value(lookup: str, **values: object) -> Callable[[list[Row]], None]:
-    def change(game: list[Row]) -> None:
-        next(r for r in game if r.get("player_lookup") == lookup).update(values)
-    return change
-
-
-def run_date(app: Backfill, processor: str) -> tuple[list[Row], object]:
-    request = Request(processor=processor, game_date=DAY, reason=Reason.MANUAL)
-    assert isinstance(app.queue, RecordingQueue)
-    app.queue.published.append(request)
-    (result,) = deliver_published(app)
-    target = app.registry.get(processor).target
-    return app.warehouse.read_rows(Read(target, DAY, DAY)), result
+def run_date(app: Backfill, processor: str) -> tuple[list[Row], WorkResult]:
+    return run_on(app, processor, DAY)
 
 
 BAD_ROWS = {
