@@ -9,6 +9,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+import time
 import zlib
 from collections import Counter
 from datetime import UTC, date, datetime
@@ -94,6 +95,7 @@ def make_states(settings: Settings, warehouse: DuckDBWarehouse) -> dict[str, Any
                       "2024-11-13", "--processor", CONTEXT, "--json")
     assert worked.returncode == 0, worked.stderr
     stalled = publish(settings, PLAYERS, date(2024, 11, 10))  # nobody works it
+    time.sleep(1.5)  # longer than STALL without anything of it ending
     return {"lost": lost, "held": held, "done": done, "stalled": stalled}
 
 
