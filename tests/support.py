@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from backfill.bootstrap import Backfill, bootstrap, ensure_topology, registry_of
+from backfill.bootstrap import ensure_topology
 from backfill.domain.request import Request
 from backfill.domain.tables import TableRef
 from backfill.domain.window import Window
@@ -161,10 +161,6 @@ def wait_for(condition: Callable[[], Any], seconds: float = 60, what: str = "") 
 
 # -- the warehouse ----------------------------------------------------------------------------
 
-def app_on(settings: Settings) -> Backfill:
-    return bootstrap(settings)
-
-
 def table_of(name_or_table: str | TableRef, registry: Registry = REGISTRY) -> TableRef:
     if isinstance(name_or_table, TableRef):
         return name_or_table
@@ -251,7 +247,3 @@ def settings(warehouse_path: Path, pubsub_emulator: str) -> Settings:
     made = unique_settings(warehouse_path)
     ensure_topology(made)
     return made
-
-
-def registry_for(settings: Settings) -> Registry:
-    return registry_of(settings)
