@@ -1,7 +1,11 @@
 """Conservation under chaos: separate worker processes, injected faults, duplicates, SIGKILLs.
 
-Used by tests/test_chaos.py (a short run in `make test`) and by `make soak` (a whole season):
-`python -m tests.chaos --start-date 2024-10-22 --end-date 2025-04-13 --workers 3`.
+Used by tests/integration/test_chaos.py (a short run in `make test`) and by `make soak` (a whole
+season): `python -m tests.chaos --start-date 2024-10-22 --end-date 2025-04-13 --workers 3`.
+
+Every published request must end succeeded, skipped, partial or dead-lettered (conservation, by
+request id); exactly the permanently failing dates are dead-lettered; no row is written twice;
+and every filled date's rows equal the clean run's (the built-in processor's seeded table).
 """
 
 from __future__ import annotations
@@ -16,23 +20,28 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from backfill.adapters.pubsub_queue import PubSubQueue, Topology, ensure_topology
-from backfill.bootstrap import registry_from_file
+from backfill.adapters.pubsub_queue import PubSubQueue
+from backfill.adapters.pubsub_topology import Topology, create_topology
+from backfill.bootstrap import registry_of
 from backfill.domain.request import Request
+from backfill.domain.tables import OpsTables
 from backfill.domain.window import Window
 from backfill.local.duckdb_warehouse import DuckDBWarehouse
-from backfill.service.detect import detect
+from backfill.ports import Read
+from backfill.processors.registry import Registry
+from backfill.service.detect import find_gaps
 
 from tests.faults import PLAN_VARIABLE, FaultPlan
-from tests.support import REPO, pull_all, unique_settings
+from tests.support import REPO, environment, pull_all, unique_settings
 
 # Each chaos processor computes like a built-in into a table of its own, which starts empty: the
-# built-in's seeded table is the clean run it must match byte for byte.
+# built-in's seeded table is the clean run it must match row for row.
 CHAOS = {
     "chaos_offense_a": ("FaultyTeamOffense", "team_offense_game_summary"),
     "chaos_offense_b": ("FaultyTeamOffense", "team_offense_game_summary"),
@@ -44,6 +53,8 @@ CHAOS = {
 }
 KILLS = 2
 ACK_DEADLINE_SECONDS = 10
+# How a delivery may end, as `backfill worker` prints it; "retry" is not an end.
+FILLED = ("succeeded", "skipped", "partial")
 
 
 @dataclass
@@ -88,12 +99,13 @@ def plan_faults(keys: list[str], rng: random.Random) -> dict[str, dict[str, Any]
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "backfill.local.cli", "worker",
-                                 "--concurrency", "2"], env=env, stdout=out,
+        return subprocess.Popen([sys.executable, "-m", "backfill.local", "worker",
+                                 "--concurrency", "2"], env=env, stdout=out, cwd=REPO,
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def outcomes(logs: Path) -> list[dict[str, Any]]:
+    """Every delivery the workers finished, one JSON line each (`backfill worker`)."""
     lines = [line for log in logs.glob("worker-*.log") for line in log.read_text().splitlines()]
     return [json.loads(line) for line in lines if line.startswith('{"outcome"')]
 
@@ -106,21 +118,23 @@ def run_chaos(warehouse_path: Path, window: Window, folder: Path, *, workers: in
     settings = unique_settings(warehouse_path, processors_file=str(processors_file(folder)),
                                retry_budget_seconds=20.0)
     warehouse = DuckDBWarehouse(warehouse_path)
-    registry = registry_from_file(settings.processors_file)
+    registry = registry_of(settings)
     for name in CHAOS:
-        warehouse.create_table(registry.get(name).target, registry.get(name).schema)
-    report = detect(warehouse, registry, None, window, processors=list(CHAOS))
+        warehouse.create_table(registry.get(name).target, registry.get(name).table_schema())
+    found = find_gaps(warehouse, registry, OpsTables(settings.audit_dataset), window, list(CHAOS))
+    run_id = f"chaos-{uuid.uuid4().hex[:8]}"
     requests = [Request(processor=c.processor, game_date=c.game_date, game_ids=c.game_ids,
-                        reason=c.reason) for c in report.candidates]
+                        reason=c.reason, detection_run_id=run_id)
+                for result in found for c in result.candidates]
+    warehouse.close()
     key_of = {r.request_id: f"{r.processor}/{r.game_date.isoformat()}" for r in requests}
     faults = plan_faults(sorted(key_of.values()), rng)
     plan = FaultPlan.write(folder / "fault-plan.json", faults)
-    ensure_topology(Topology(settings.project, settings.requests_topic,
+    create_topology(Topology(settings.project, settings.requests_topic,
                              settings.requests_subscription, settings.dead_letter_topic,
-                             settings.dead_letter_subscription,
+                             settings.dead_letter_subscription, settings.max_delivery_attempts,
                              ack_deadline_seconds=ACK_DEADLINE_SECONDS))
-    env = {**os.environ, **settings.environment(), PLAN_VARIABLE: str(plan.path),
-           "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "shared")])}
+    env = environment(settings, **{PLAN_VARIABLE: str(plan.path)})
     logs = folder / "logs"
     logs.mkdir(exist_ok=True)
     processes = [start_worker(env, logs / f"worker-{i}.log") for i in range(workers)]
@@ -143,11 +157,8 @@ def run_chaos(warehouse_path: Path, window: Window, folder: Path, *, workers: in
                     marker.unlink(missing_ok=True)
                     figures.kills += 1
                     processes.append(start_worker(env, logs / f"worker-{len(processes)}.log"))
-            dead += [{"body": m.message.data, "attributes": dict(m.message.attributes)}
-                     for m in pull_all(settings, settings.dead_letter_subscription,
-                                       wait_seconds=0.5)]
-            seen = outcomes(logs)
-            finished = [o for o in seen if o["outcome"] != "retry"]
+            dead += _letters(settings, 0.5)
+            finished = [o for o in outcomes(logs) if o["outcome"] != "retry"]
             forwarded = [d for d in dead if "CloudPubSubDeadLetterSourceSubscription"
                          in d["attributes"]]
             accounted = {o["request_id"] for o in finished} | {
@@ -165,10 +176,9 @@ def run_chaos(warehouse_path: Path, window: Window, folder: Path, *, workers: in
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-    dead += [{"body": m.message.data, "attributes": dict(m.message.attributes)}
-             for m in pull_all(settings, settings.dead_letter_subscription, wait_seconds=1.0)]
+    dead += _letters(settings, 1.0)
     seen = outcomes(logs)
-    check(figures, warehouse, registry, window, key_of, faults, seen, dead)
+    check(figures, DuckDBWarehouse(warehouse_path), registry, window, key_of, faults, seen, dead)
     attempts = plan.attempts()
     figures.retries = sum(attempts.values()) - len(attempts)
     figures.redeliveries = len(seen) + figures.kills - len(messages)
@@ -176,35 +186,48 @@ def run_chaos(warehouse_path: Path, window: Window, folder: Path, *, workers: in
     return figures
 
 
-def check(figures: Figures, warehouse: DuckDBWarehouse, registry: Any, window: Window,
+def _letters(settings: Any, wait_seconds: float) -> list[dict[str, Any]]:
+    return [{"body": m.message.data, "attributes": dict(m.message.attributes)}
+            for m in pull_all(settings, settings.dead_letter_subscription,
+                              wait_seconds=wait_seconds)]
+
+
+def check(figures: Figures, warehouse: DuckDBWarehouse, registry: Registry, window: Window,
           key_of: dict[str, str], faults: dict[str, dict[str, Any]], seen: list[dict[str, Any]],
           dead: list[dict[str, Any]]) -> None:
     """Conservation by request id, the dead-letter set, the rows against the clean run."""
     permanent = set(faults["permanent"])
     dead_ids = {json.loads(d["body"])["request_id"] for d in dead}
-    filled_ids = {o["request_id"] for o in seen if o["outcome"] in ("succeeded", "skipped")}
+    filled_ids = {o["request_id"] for o in seen if o["outcome"] in FILLED}
     figures.filled, figures.dead_lettered = len(filled_ids - dead_ids), len(dead_ids)
     figures.lost = len(set(key_of) - filled_ids - dead_ids)
     if filled_ids & dead_ids:
         figures.problems.append(f"{len(filled_ids & dead_ids)} requests both filled and dead")
+    strays = {o["outcome"] for o in seen} - {*FILLED, "dead_lettered", "retry"}
+    if strays:
+        figures.problems.append(f"unexpected outcomes {sorted(strays)}")
     if {key_of[i] for i in dead_ids} != permanent:
         figures.problems.append(f"dead-lettered {sorted(key_of[i] for i in dead_ids)[:5]}..., "
                                 f"expected the permanent failures {sorted(permanent)[:5]}...")
+    keys = set(key_of.values())
     for name, (_, clean_name) in CHAOS.items():
-        rows = [json.dumps(r, sort_keys=True, default=str) for r in
-                warehouse.read_rows(registry.get(name).target, window.start, window.end)]
-        figures.duplicates += len(rows) - len(set(rows))
-        clean = warehouse.read_rows(registry.get(clean_name).target, window.start, window.end)
+        got = warehouse.read_rows(Read(registry.get(name).target, window.start, window.end))
+        lines = [json.dumps(r, sort_keys=True, default=str) for r in got]
+        figures.duplicates += len(lines) - len(set(lines))
+        clean = warehouse.read_rows(Read(registry.get(clean_name).target, window.start,
+                                         window.end))
         for day in window.dates():
             key = f"{name}/{day.isoformat()}"
-            if key not in set(key_of.values()):
+            if key not in keys:
                 continue
-            got = sorted(r for r in rows if f'"game_date": "{day.isoformat()}"' in r)
+            mine = sorted(json.dumps(r, sort_keys=True, default=str) for r in got
+                          if r["game_date"] == day)
             want = [] if key in permanent else sorted(
                 json.dumps(r, sort_keys=True, default=str) for r in clean
                 if r["game_date"] == day)
-            if got != want:
-                figures.problems.append(f"{key}: {len(got)} rows, the clean run has {len(want)}")
+            if mine != want:
+                figures.problems.append(f"{key}: {len(mine)} rows, the clean run has {len(want)}")
+    warehouse.close()
     if figures.lost:
         figures.problems.append(f"{figures.lost} requests lost")
 
@@ -217,13 +240,17 @@ def main() -> None:
     args = parser.parse_args()
     from backfill.local.seeding import seed
     from backfill.local.stack import pubsub_emulator
+    from backfill.processors.registry import load_registry
+    from backfill.settings import Settings
 
     folder = Path(tempfile.mkdtemp(prefix="backfill-soak-"))
     window = Window(args.start_date, args.end_date)
     try:
-        with pubsub_emulator("backfill-local"):
+        with pubsub_emulator(Settings.load({}, environ={})):
             path = folder / "soak.duckdb"
-            seed(DuckDBWarehouse(path), registry_from_file(None), window)
+            seeded = DuckDBWarehouse(path)
+            seed(seeded, load_registry(None), window)
+            seeded.close()
             figures = run_chaos(path, window, folder, workers=args.workers, timeout_seconds=1500)
     finally:
         if not os.environ.get("BACKFILL_KEEP_SOAK"):

@@ -8,10 +8,14 @@ with the repository root on PYTHONPATH. Without BACKFILL_FAULT_PLAN they behave 
 Plan keys, each mapping "processor/YYYY-MM-DD" to a value:
 - "transient": k, the first k attempts raise TransientError;
 - "permanent": true, every attempt raises PermanentError;
-- "sleep": seconds, compute sleeps that long first (a slow processor);
-- "slow_write": seconds, the write sleeps that long after deleting the date's old rows, inside
-  its transaction, having written the worker's pid to `<plan>.writing/<pid>` (to be killed there);
+- "sleep": seconds, computing the date takes that much longer (a slow processor);
+- "slow_write": seconds, the DuckDB write sleeps that long after deleting the date's old rows,
+  inside its transaction, having written the worker's pid to `<plan>.writing/<pid>` (to be
+  killed there);
 - "bad_write": true, the write fails half-way (a row of the wrong type after the delete).
+
+Each date's attempt is counted once, when the worker has computed it (`Processor.produce`), so
+the faults act between computing and writing, where the real ones strike.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from backfill.domain.errors import PermanentError, TransientError
-from backfill.processors.base import Processor, Row
+from backfill.domain.games import GameKey
+from backfill.processors.base import Processor, Produced, Row
 from backfill.processors.player_game_summary import PlayerGameSummary
 from backfill.processors.team_defense import TeamDefenseGameSummary
 from backfill.processors.team_offense import TeamOffenseGameSummary
@@ -72,28 +77,45 @@ class FaultPlan:
 
 
 class SlowRows(list[Row]):
-    """Rows whose iteration by the warehouse's insert pauses: the write is then half done."""
+    """Rows whose first iteration by the warehouse's insert pauses: the date's old rows are then
+    deleted and the new ones not yet inserted, inside the write's transaction."""
 
     seconds: float = 0.0
     marker: Path | None = None
+    paused: bool = False
 
     def __iter__(self) -> Iterator[Row]:
-        if sys._getframe(1).f_code.co_name == "_insert" and self.marker is not None:
+        if not self.paused and self.marker is not None and _inside("_insert"):
+            self.paused = True
             self.marker.write_text(str(os.getpid()))
             time.sleep(self.seconds)
             self.marker.unlink(missing_ok=True)
         return super().__iter__()
 
 
-class FaultInjection(Processor):
-    """Mix in before a processor class: consults the plan, then computes like that class."""
+def _inside(function: str, depth: int = 4) -> bool:
+    """True when a caller up to `depth` frames up is `function` (a comprehension is a frame)."""
+    frame = sys._getframe(2)
+    for _ in range(depth):
+        if frame is None:
+            return False
+        if frame.f_code.co_name == function:
+            return True
+        frame = frame.f_back
+    return False
 
-    def compute(self, game_date: date, source_rows: Sequence[Row],
-                upstream: Mapping[str, Sequence[Row]]) -> list[Row]:
+
+class FaultInjection(Processor):
+    """Mix in before a processor class: computes the date like that class, then consults the
+    plan (the attempt counted once per date, as the worker computes a date)."""
+
+    def produce(self, game_date: date, source_rows: Sequence[Row],
+                upstream: Mapping[str, Sequence[Row]], types: Mapping[GameKey, str | None],
+                held_upstream: Mapping[GameKey, str] | None = None) -> Produced:
+        produced = super().produce(game_date, source_rows, upstream, types, held_upstream)
         path = os.environ.get(PLAN_VARIABLE)
-        rows = super().compute(game_date, source_rows, upstream)  # type: ignore[safe-super]
         if not path:
-            return rows
+            return produced
         plan, key = FaultPlan(path), f"{self.name}/{game_date.isoformat()}"
         attempt = plan.attempt(key)
         if plan.fault("sleep", key):
@@ -102,16 +124,16 @@ class FaultInjection(Processor):
             raise PermanentError(f"injected permanent failure of {key}")
         if attempt <= int(plan.fault("transient", key) or 0):
             raise TransientError(f"injected transient failure of {key}, attempt {attempt}")
-        if plan.fault("bad_write", key) and rows:
+        if plan.fault("bad_write", key) and produced.rows:
             # After the delete, the insert meets a value of the wrong type and fails.
             number = next(c.name for c in self.schema if c.type in ("INT64", "FLOAT64"))
-            return [*rows, {**rows[0], number: "not a number"}]
+            produced.rows.append({**produced.rows[0], number: "not a number"})
         if plan.fault("slow_write", key):
-            slow = SlowRows(rows)
+            slow = SlowRows(produced.rows)
             slow.seconds = float(plan.fault("slow_write", key))
             slow.marker = plan.writing / str(os.getpid())
-            return slow
-        return rows
+            produced.rows = slow
+        return produced
 
 
 class FaultyTeamOffense(FaultInjection, TeamOffenseGameSummary):

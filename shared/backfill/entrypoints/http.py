@@ -71,6 +71,9 @@ def detect(request: flask.Request) -> Response:
     """Cloud Scheduler's daily call. Body: {"lookback_days", "start_date", "end_date",
     "max_messages", "processors", "dry_run"}, all optional. 500 if any processor failed."""
     configure_function_logging()
+    if request.method != "POST":
+        # Cloud Scheduler POSTs; a GET is a person or a health check, and must not publish.
+        return _json({"error": "the detector takes Cloud Scheduler's call (POST)"}, 405)
     try:
         app = _app()
         options = _detect_options(request.get_data(cache=False), app)

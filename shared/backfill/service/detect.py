@@ -201,6 +201,7 @@ def detect(warehouse: Warehouse, registry: Registry, ops: OpsTables,
             log.error("publishing failed: %s", exc)
             report.publish_error = str(exc)
         report.deferred = max(0, len(requests) - limit)
+    if queue is not None and requests:
         record_run(warehouse, ops, Run(
             run.run_id, run.trigger, run.started_by, datetime.now(UTC),
             _by_processor(report.published), len(requests), report.deferred,

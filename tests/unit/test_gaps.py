@@ -1,0 +1,274 @@
+"""The gap rules as pure functions (domain/gaps.py `judge`, on GameStats as the scans give them):
+reasons, flipped ids, game types, upstream gaps, quarantine holds and their release when Phase 2
+changes, waiting on a dependency's quarantine, lineage staleness, versions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from backfill.domain.games import (
+    DEFAULT_GAME_TYPES,
+    GAME_TYPES,
+    flipped,
+    game_key,
+    game_type,
+    id_spellings,
+)
+from backfill.domain.gaps import Evidence, GameStat, GapRule, Gaps, Upstream, judge
+from backfill.domain.lineage import input_times, parse_upstream_versions, upstream_versions
+from backfill.domain.quarantine import Hold, QuarantineEvent, current
+from backfill.domain.request import Reason
+from backfill.domain.schedule import Schedule
+from backfill.domain.window import Window
+
+DAY = date(2025, 1, 15)
+WINDOW = Window(DAY, DAY)
+EARLY = datetime(2025, 1, 16, 9, tzinfo=UTC)
+LATER = EARLY + timedelta(days=3)
+GAME, OTHER = "20250115_NYK_PHI", "20250115_GSW_LAC"
+OFFENSE, PLAYERS = "team_offense_game_summary", "player_game_summary"
+RULE = GapRule(OFFENSE, "nba_raw.nbac_team_boxscore")
+
+
+def stat(game_id: str = GAME, rows: int = 2, processed: datetime | None = EARLY,
+         day: date = DAY, **more: Any) -> GameStat:
+    return GameStat(game_id, day, rows, processed, **more)
+
+
+def scheduled(official: str, away: str, home: str, status: int = 3, day: date = DAY,
+              processed: datetime = EARLY) -> dict[str, Any]:
+    return {"game_id": official, "game_date": day, "game_status": status,
+            "away_team_tricode": away, "home_team_tricode": home, "processed_at": processed}
+
+
+def found(source: Sequence[GameStat], target: Sequence[GameStat] | None,
+          schedule: Iterable[Mapping[str, Any]] = (), rule: GapRule = RULE,
+          upstream: Mapping[str, Upstream] | None = None,
+          held: Iterable[QuarantineEvent] = (), window: Window = WINDOW) -> Gaps:
+    return judge(rule, Evidence(window, source, target, Schedule.from_rows(schedule), upstream,
+                                current(held).get(rule.processor, {})))
+
+
+def reasons(gaps: Gaps) -> dict[str, Reason]:
+    return {g: c.reason for c in gaps.candidates for g in c.game_ids}
+
+
+# -- keys and types ----------------------------------------------------------------------------
+
+def test_flipped_date_based_ids_are_one_game_and_other_ids_compare_as_stored() -> None:
+    assert flipped(GAME) == "20250115_PHI_NYK"
+    assert game_key(DAY, GAME) == game_key(DAY, flipped(GAME))
+    assert game_key(DAY, GAME) != game_key(DAY + timedelta(days=1), GAME)
+    assert game_key(DAY, "0022400561") == (DAY, "0022400561")
+    assert set(id_spellings(game_key(DAY, GAME))) == {GAME, flipped(GAME)}
+    with pytest.raises(ValueError, match="not a date-based"):
+        flipped("0022400561")
+
+
+def test_the_game_type_is_the_official_ids_type_digit_cup_final_included() -> None:
+    assert [game_type(f"00{d}2400001") for d in "123456"] == [
+        "preseason", "regular_season", "all_star", "playoffs", "play_in", "nba_cup_final"]
+    assert game_type("0072400001") is None and game_type(GAME) is None and game_type(None) is None
+    assert DEFAULT_GAME_TYPES == {"regular_season", "playoffs", "play_in", "nba_cup_final"}
+    assert set(GAME_TYPES.values()) - DEFAULT_GAME_TYPES == {"preseason", "all_star"}
+
+
+def test_the_schedule_is_read_as_its_newest_row_per_game_and_a_postponed_game_keeps_its_id(
+) -> None:
+    rows = [scheduled("0022400600", "CHI", "MIL", status=1, processed=EARLY - timedelta(days=90)),
+            scheduled("0022400600", "CHI", "MIL", status=3),
+            scheduled("0022400600", "CHI", "MIL", status=2, processed=EARLY),  # a tie: final wins
+            scheduled("0022400601", "PHX", "SAS", status=1),  # postponed from DAY...
+            scheduled("0022400601", "PHX", "SAS", status=3, day=DAY + timedelta(days=4)),
+            {**scheduled("0022400602", "X", "Y"), "home_team_tricode": None}]  # names no game
+    games = {(g.game_id, g.game_date): g for g in Schedule.from_rows(rows).games}
+    assert set(games) == {("0022400600", DAY), ("0022400601", DAY),
+                          ("0022400601", DAY + timedelta(days=4))}
+    assert games[("0022400600", DAY)].final and games[("0022400600", DAY)].game_type == \
+        "regular_season"
+    assert not games[("0022400601", DAY)].final
+    assert games[("0022400601", DAY + timedelta(days=4))].date_based_id == "20250119_PHX_SAS"
+
+
+# -- reasons -----------------------------------------------------------------------------------
+
+def test_each_reason_from_counts_and_processed_times() -> None:
+    assert reasons(found([stat()], [])) == {GAME: Reason.MISSING}
+    assert reasons(found([stat()], None)) == {GAME: Reason.MISSING}  # no target table yet
+    assert reasons(found([stat()], [stat(rows=1)])) == {GAME: Reason.INCOMPLETE}
+    assert reasons(found([stat(processed=LATER)], [stat()])) == {GAME: Reason.STALE}
+    assert reasons(found([stat()], [stat()])) == {}
+    # Phase 3 rows that never recorded their inputs' time cannot be judged stale.
+    assert reasons(found([stat(processed=LATER)], [stat(processed=None)])) == {}
+    # Computed after the newest source rows, or holding more rows: no gap.
+    assert reasons(found([stat()], [stat(rows=3, processed=LATER)])) == {}
+    (candidate,) = found([stat(processed=LATER)], [stat()]).candidates
+    assert candidate.stale_inputs == ("nba_raw.nbac_team_boxscore",)
+
+
+def test_rows_per_source_row_and_games_without_rows_to_compute() -> None:
+    context = GapRule("upcoming_team_game_context", "nba_raw.nbac_schedule",
+                      rows_per_source_row=2)  # one schedule game, two context rows
+    assert reasons(found([stat(rows=1)], [stat(rows=1)], rule=context)) == \
+        {GAME: Reason.INCOMPLETE}
+    assert reasons(found([stat(rows=1)], [stat(rows=2)], rule=context)) == {}
+    # A gamebook game with no active player gives no Phase 3 row: nothing is missing.
+    assert reasons(found([stat(rows=0)], [])) == {}
+
+
+def test_flipped_ids_and_two_spellings_of_one_game_are_no_gap() -> None:
+    assert reasons(found([stat()], [stat(flipped(GAME))])) == {}
+    assert reasons(found([stat(rows=1), stat(flipped(GAME), rows=1)], [stat()])) == {}
+    assert reasons(found([stat()], [stat(rows=1), stat(flipped(GAME), rows=1)])) == {}
+
+
+def test_one_date_with_several_reasons_is_one_candidate_with_the_most_basic() -> None:
+    gaps = found([stat(), stat(OTHER, processed=LATER)], [stat(rows=1), stat(OTHER)])
+    assert [(c.game_ids, c.reason) for c in gaps.candidates] == \
+        [((OTHER, GAME), Reason.INCOMPLETE)]
+    assert gaps.games == {DAY: (OTHER, GAME)}
+
+
+def test_only_the_window_is_judged_though_the_source_covers_the_lookback() -> None:
+    earlier = stat("20250110_NYK_BOS", day=DAY - timedelta(days=5))
+    assert reasons(found([earlier, stat()], [stat()])) == {}
+
+
+# -- game types and upstream gaps ------------------------------------------------------------
+
+def test_only_checked_game_types_are_gaps_and_unscheduled_games_are_checked() -> None:
+    games = {"0032400001": ("EST", "WST"), "0012400001": ("CHI", "IND"),
+             "0042400131": ("MIA", "BOS"), "0062400001": ("OKC", "MIL")}
+    schedule = [scheduled(official, *teams) for official, teams in games.items()]
+    ids = {official: f"{DAY:%Y%m%d}_{a}_{h}" for official, (a, h) in games.items()}
+    source = [stat(i) for i in ids.values()] + [stat()]  # GAME is not on the schedule
+    assert reasons(found(source, [], schedule)) == {
+        ids["0042400131"]: Reason.MISSING, ids["0062400001"]: Reason.MISSING,
+        GAME: Reason.MISSING}
+    everything = GapRule(OFFENSE, "x", game_types=frozenset(GAME_TYPES.values()))
+    assert len(reasons(found(source, [], schedule, everything))) == 5
+
+
+def test_upstream_gaps_are_final_checked_games_phase2_lacks_named_by_date_based_id() -> None:
+    schedule = [scheduled("0022400620", "NYK", "PHI"),             # loaded (stored flipped)
+                scheduled("0022400621", "GSW", "LAC"),             # final, not loaded
+                scheduled("0022400622", "DAL", "HOU", status=1),   # not played yet
+                scheduled("0012400623", "CHI", "IND")]             # preseason, never checked
+    gaps = found([stat(flipped(GAME))], [stat()], schedule)
+    assert gaps.candidates == []
+    assert [(u.game_date, u.game_ids) for u in gaps.upstream] == [(DAY, (OTHER,))]
+    assert gaps.upstream[0].as_dict() == {"game_date": str(DAY), "game_ids": [OTHER]}
+
+
+# -- quarantine --------------------------------------------------------------------------------
+
+def event(state: Hold, recorded: datetime, judged_on: datetime | None = EARLY,
+          processor: str = OFFENSE, game_id: str = GAME) -> QuarantineEvent:
+    return QuarantineEvent(processor, DAY, game_id, state, "team PHI: points is NULL",
+                           judged_on, recorded)
+
+
+def test_a_held_game_is_reported_not_requested_while_its_phase2_rows_are_unchanged() -> None:
+    held = [event(Hold.HELD, LATER)]
+    gaps = found([stat(), stat(OTHER)], [], held=held)
+    assert reasons(gaps) == {OTHER: Reason.MISSING}
+    assert [(q.game_ids, q.reason) for q in gaps.quarantined] == [
+        ((GAME,), "team PHI: points is NULL")]
+    assert list(gaps.holding) == [game_key(DAY, GAME)]
+
+
+def test_the_hold_ends_when_the_game_is_re_processed_or_released() -> None:
+    held = event(Hold.HELD, LATER)
+    # Phase 2 re-processed after the game was judged: requested again.
+    assert reasons(found([stat(processed=LATER)], [], held=[held])) == {GAME: Reason.MISSING}
+    # Released since (by an operator, or written later): the newest event wins.
+    released = event(Hold.RELEASED, LATER + timedelta(minutes=1))
+    assert reasons(found([stat()], [], held=[held, released])) == {GAME: Reason.MISSING}
+    assert current([released, held]) == {}
+    # A hold of another processor holds nothing here.
+    other = event(Hold.HELD, LATER, processor=PLAYERS)
+    assert reasons(found([stat()], [], held=[other])) == {GAME: Reason.MISSING}
+    # Judged on an unknown time: it holds until released.
+    unknown = event(Hold.HELD, LATER, judged_on=None)
+    assert reasons(found([stat(processed=LATER)], [], held=[unknown])) == {}
+    assert held.still_holds(EARLY) and not held.still_holds(LATER)
+
+
+def dependent(**rule: Any) -> GapRule:
+    return GapRule(PLAYERS, "nba_raw.nbac_gamebook_player_stats", depends_on=(OFFENSE,), **rule)
+
+
+def test_a_game_waits_on_its_dependencys_quarantine_without_holding_the_others() -> None:
+    offense = Upstream([stat(OTHER, content="c1")], frozenset({game_key(DAY, GAME),
+                                                               game_key(DAY, OTHER)}),
+                       {game_key(DAY, GAME): "team PHI: points is NULL"})
+    gaps = found([stat(rows=20), stat(OTHER, rows=20)], [], rule=dependent(),
+                 upstream={OFFENSE: offense})
+    assert reasons(gaps) == {OTHER: Reason.MISSING}
+    assert [(w.game_ids, w.reason) for w in gaps.waiting] == [
+        ((GAME,), f"waiting on {OFFENSE}, which holds it in quarantine: team PHI: points is "
+                  "NULL")]
+    # A dependency whose Phase 2 has no row of the game: waiting too (an upstream gap there).
+    unloaded = Upstream([], frozenset())
+    gaps = found([stat(rows=20)], [], rule=dependent(), upstream={OFFENSE: unloaded})
+    assert reasons(gaps) == {} and "whose Phase 2 source has no rows" in gaps.waiting[0].reason
+    # A dependency that merely has not computed it yet: the game is a gap, requested.
+    pending = Upstream([], frozenset({game_key(DAY, GAME)}))
+    assert reasons(found([stat(rows=20)], [], rule=dependent(),
+                         upstream={OFFENSE: pending})) == {GAME: Reason.MISSING}
+
+
+# -- lineage and versions ---------------------------------------------------------------------
+
+def test_a_game_computed_from_other_upstream_values_is_stale_naming_the_input() -> None:
+    recorded = upstream_versions({OFFENSE: "c0"})
+    assert parse_upstream_versions(recorded) == {OFFENSE: "c0"}
+    target = [stat(rows=20, inputs=recorded)]
+
+    def judged(content: str | None, inputs: str | None = recorded) -> dict[str, Reason]:
+        offense = Upstream([stat(content=content)], frozenset({game_key(DAY, GAME)}))
+        return reasons(found([stat(rows=20)], [stat(rows=20, inputs=inputs)], rule=dependent(),
+                             upstream={OFFENSE: offense}))
+
+    assert judged("c0") == {}
+    assert judged("c1") == {GAME: Reason.STALE}
+    (candidate,) = found([stat(rows=20)], target, rule=dependent(), upstream={
+        OFFENSE: Upstream([stat(content="c1")], frozenset({game_key(DAY, GAME)}))}).candidates
+    assert candidate.stale_inputs == (OFFENSE,)
+    # Unknown is not old: no recorded inputs, or an upstream game without a version.
+    assert judged("c1", inputs=None) == {}
+    assert judged(None) == {}
+    # Dependencies not read (upstream=None): nothing is stale because of them.
+    assert reasons(found([stat(rows=20)], target, rule=dependent())) == {}
+
+
+def test_a_game_of_the_lookback_re_processed_makes_the_later_games_of_its_teams_stale() -> None:
+    """The upcoming context reads 14 days of schedule: any of them changing changes it."""
+    context = GapRule("upcoming_team_game_context", "nba_raw.nbac_schedule",
+                      rows_per_source_row=2, lookback_days=14)
+    earlier = stat("20250110_PHI_BOS", rows=1, day=DAY - timedelta(days=5), processed=LATER)
+    unrelated = stat("20250110_MIA_ORL", rows=1, day=DAY - timedelta(days=5), processed=LATER)
+    today = stat(rows=1)
+    assert reasons(found([earlier, today], [stat(rows=2)], rule=context)) == {GAME: Reason.STALE}
+    assert reasons(found([unrelated, today], [stat(rows=2)], rule=context)) == {}
+    too_old = stat("20241231_PHI_BOS", rows=1, day=DAY - timedelta(days=15), processed=LATER)
+    assert reasons(found([too_old, today], [stat(rows=2)], rule=context)) == {}
+    times = input_times([(earlier.key, LATER), (today.key, EARLY)], 14)
+    assert times[today.key] == LATER and times[earlier.key] == LATER
+
+
+def test_rows_an_older_version_wrote_are_outdated_and_unknown_versions_never() -> None:
+    versioned = GapRule(OFFENSE, "x", version="2")
+    gaps = found([stat()], [stat(version="1")], rule=versioned)
+    (candidate,) = gaps.candidates
+    assert (candidate.reason, candidate.has_version, candidate.needs_version) == (
+        Reason.OUTDATED, "1", "2")
+    assert reasons(found([stat()], [stat(version="2")], rule=versioned)) == {}
+    assert reasons(found([stat()], [stat(version=None)], rule=versioned)) == {}
+    assert reasons(found([stat()], [stat(version="1")])) == {}  # the rule declares none
+    # A stale game of an old version is stale (the more basic reason), naming both.
+    (both,) = found([stat(processed=LATER)], [stat(version="1")], rule=versioned).candidates
+    assert (both.reason, both.has_version) == (Reason.STALE, "1")
