@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -143,3 +143,13 @@ def test_the_retry_policy_retries_transient_errors_only_within_its_budget() -> N
     with pytest.raises(PermanentError):
         retry_policy(60, sleep=slept.append)(broken)
     assert calls["n"] == 1
+
+
+def test_durations_are_read_in_each_unit_and_a_bad_one_is_named() -> None:
+    from backfill.local.cli.common import parse_duration
+
+    assert [parse_duration(t) for t in ("90s", "30m", "12h", "7d", "2w")] == [
+        timedelta(seconds=90), timedelta(minutes=30), timedelta(hours=12), timedelta(days=7),
+        timedelta(weeks=2)]
+    with pytest.raises(ValueError, match="invalid duration 'soon'"):
+        parse_duration("soon")

@@ -23,16 +23,13 @@ from backfill.domain.schedule import Schedule
 from backfill.domain.window import Window
 from backfill.local.seed import GAMEBOOK, SCHEDULE, TEAM_BOXSCORE, generate_phase2
 from backfill.local.seeding import seeded_window
-from backfill.processors import (
-    BUILTIN_PROCESSORS,
-    PlayerGameSummary,
-    TeamDefenseGameSummary,
-    TeamOffenseGameSummary,
-    UpcomingTeamGameContext,
-)
 from backfill.processors import formulas as f
 from backfill.processors.base import LINEAGE_SCHEMA, GameInput, Processor, Produced, Row
-from backfill.processors.registry import load_registry
+from backfill.processors.player_game_summary import PlayerGameSummary
+from backfill.processors.registry import BUILTIN_PROCESSORS, load_registry
+from backfill.processors.team_defense import TeamDefenseGameSummary
+from backfill.processors.team_offense import TeamOffenseGameSummary
+from backfill.processors.upcoming_team_game_context import UpcomingTeamGameContext
 
 DAY = date(2025, 1, 15)
 GAME = "20250115_NYK_PHI"
