@@ -114,8 +114,11 @@ class LatencyWarehouse(Warehouse):
                  ledger: Ledger | None = None, scope: int = 0,
                  labels: Mapping[str, str] | None = None,
                  sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 latency_bound: bool = True) -> None:
         self.inner = inner
+        # False makes this a counting wrapper (with no delay: plain DuckDB, reads in sequence).
+        self.latency_bound = latency_bound
         self.url = inner.url
         self.delay = delay_from_environment() if delay is None else delay
         self.ledger = ledger or Ledger()
@@ -163,7 +166,7 @@ class LatencyWarehouse(Warehouse):
                labels: Mapping[str, str] | None = None) -> LatencyWarehouse:
         return LatencyWarehouse(self.inner.scoped(deadline, labels), self.delay, self.ledger,
                                 self.ledger.new_scope(), {**dict(self.labels), **(labels or {})},
-                                self._sleep, self._clock)
+                                self._sleep, self._clock, self.latency_bound)
 
     def close(self) -> None:
         self.inner.close()

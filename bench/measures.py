@@ -275,6 +275,51 @@ def close_with_limit(template: Template, folder: Path, window: Window, concurren
     return elapsed
 
 
+@dataclass(frozen=True)
+class PerDate:
+    """One (processor, date) at C=1 in process on plain DuckDB: milliseconds and warehouse
+    calls each, the worker's (no queue) and the limit's."""
+
+    worker_ms: float
+    worker_calls: float
+    limit_ms: float
+    limit_calls: float
+
+
+def per_date(template: Template, folder: Path, window: Window) -> PerDate:
+    """Row 1 taken apart: the worker handed the requests one at a time in process (no queue, no
+    concurrency, audit batched as the runner does) against the limit's compute, both through a
+    counting wrapper (no delay, reads in sequence as on DuckDB)."""
+    warehouse = template.copy(folder)
+    gaps = remove_phase3(warehouse, window)
+    requests = _requests_for(warehouse, window)
+    counted = LatencyWarehouse(DuckDBWarehouse(warehouse.path), 0.0, latency_bound=False)
+    app = app_on(counted, warehouse.path)
+    worker = app.worker(audit_batch_rows=AUDIT_BATCH_ROWS)
+    try:
+        started = time.monotonic()
+        results = [worker.handle(delivery_of(r)) for r in requests]
+        worker_seconds = time.monotonic() - started
+        worker_calls = counted.ledger.count()
+        if worker.audit is not None:
+            worker.audit.flush()
+    finally:
+        app.close()
+    if any(r.outcome is not Outcome.SUCCEEDED for r in results):
+        raise Done(f"C=1: {[r.outcome.value for r in results]}")
+    warehouse = template.copy(folder)
+    remove_phase3(warehouse, window)
+    counted = LatencyWarehouse(DuckDBWarehouse(warehouse.path), 0.0, latency_bound=False)
+    counted.warm([BUILTIN.schedule, *(t for p in BUILTIN.ordered() for t in (p.source, p.target))])
+    started = time.monotonic()
+    references.limit(counted, BUILTIN, gaps, 1)
+    limit_seconds = time.monotonic() - started
+    counted.close()
+    n = len(gaps)
+    return PerDate(worker_seconds / n * 1000, worker_calls / n, limit_seconds / n * 1000,
+                   counted.ledger.count() / n)
+
+
 def gap_count(template: Template, folder: Path, window: Window) -> int:
     return len(remove_phase3(template.copy(folder), window))
 
@@ -308,14 +353,14 @@ def io_bound_run(template: Template, folder: Path, window: Window, concurrency: 
 # -- per-request overhead --------------------------------------------------------------------------
 
 def per_request_ms(template: Template, folder: Path, count: int, malformed: bool) -> float:
-    """Median milliseconds per request through pull, decode, re-check, audit (batched, as the
-    local runner does) and ack, C=1, on plain DuckDB."""
+    """Median milliseconds per request through pull, decode, re-check, audit (a row appended
+    per delivery, as before the rewrite) and ack, C=1, on plain DuckDB."""
     warehouse = template.copy(folder)
     warehouse.close()
     settings = settings_for(warehouse.path)
     ensure_topology(settings)
     app = bootstrap(settings)
-    worker = app.worker(audit_batch_rows=AUDIT_BATCH_ROWS)
+    worker = app.worker(audit_batch_rows=1)
     queue = PubSubQueue(settings.project, settings.requests_topic, settings.dead_letter_topic)
     if malformed:
         for future in [queue.publisher.publish(queue.requests_topic, b"{not json")
