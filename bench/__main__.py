@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -24,6 +25,7 @@ from typing import Any
 
 import click
 from backfill.domain.window import Window
+from backfill.local.cycle import AUDIT_BATCH_ROWS
 from backfill.local.stack import pubsub_emulator
 from backfill.settings import Settings
 from rich.console import Console
@@ -172,6 +174,11 @@ def _repeat(s: Samples, sizes: Sizes, league: Template, folder: Path, w: Windows
     s.take("io run", measures.io_bound_run, league, folder, w.io, sizes.io_concurrency)
     s.take("skip ms", measures.per_request_ms, league, folder, sizes.requests, False)
     s.take("malformed ms", measures.per_request_ms, league, folder, sizes.requests, True)
+    s.take("skip ms batched", measures.per_request_ms, league, folder, sizes.requests, False,
+           AUDIT_BATCH_ROWS)
+    s.take("malformed ms batched", measures.per_request_ms, league, folder, sizes.requests,
+           True, AUDIT_BATCH_ROWS)
+    s.take("pubsub import", measures.pubsub_import)
     s.take("publish batched", measures.publish_rate, folder, sizes.published, True)
     s.take("publish one by one", measures.publish_rate, folder, sizes.published_one_by_one,
            False)
@@ -183,8 +190,10 @@ def lines(s: Samples, sizes: Sizes, w: Windows, dates: int) -> list[Line]:
     out: list[Line] = []
     # -- 1: CPU-bound, plain DuckDB.
     gaps, run, limit = int(s.last("cpu gaps")), m("run x1.0"), m("limit")
+    cpu = lambda name: m(name, lambda v: v.cpu_seconds)  # noqa: E731
     out.append(Line("1", f"run --concurrency {sizes.concurrency} vs limit C={sizes.concurrency}, "
-                    f"{gaps} gaps ({sizes.cpu_dates} dates x 4 processors), plain DuckDB",
+                    f"{gaps} gaps ({sizes.cpu_dates} dates x 4 processors), plain DuckDB (CPU "
+                    f"{cpu('run x1.0'):.0f} s vs {cpu('limit'):.0f} s)",
                     f"{run:.2f} s", f"{limit:.2f} s", f"{run / limit:.2f}x", "<= 1.3x",
                     run / limit <= 1.3))
     pick = lambda field: m("per date", lambda v: getattr(v, field))  # noqa: E731
@@ -195,13 +204,17 @@ def lines(s: Samples, sizes: Sizes, w: Windows, dates: int) -> list[Line]:
                     "", None))
     # -- 2: an I/O-bound processor.
     ideal_io = sizes.io_dates * WAIT_SECONDS / sizes.io_concurrency
-    out.append(Line("2", f"I/O-bound (200 ms/date), N={sizes.io_dates}, C={sizes.io_concurrency}",
+    out.append(Line("2", f"I/O-bound (200 ms/date), N={sizes.io_dates}, C={sizes.io_concurrency} "
+                    f"(CPU {cpu('io run'):.1f} s on {os.cpu_count()} cores)",
                     f"{m('io run'):.2f} s", f"{ideal_io:.2f} s ideal",
                     f"{m('io run') / ideal_io:.2f}x", "<= 1.15x", m("io run") / ideal_io <= 1.15))
     # -- 3: per-request overhead.
     for name, what in (("skip ms", "already filled (skipped)"), ("malformed ms", "malformed")):
         out.append(Line("3", f"per request, {what}, C=1, audit row each, plain DuckDB",
                         f"{m(name):.1f} ms", "", "", "< 10 ms", m(name) < 10))
+    for name, what in (("skip ms batched", "skipped"), ("malformed ms batched", "malformed")):
+        out.append(Line("3", f"the same, {what}, audit rows batched {AUDIT_BATCH_ROWS} at a time "
+                        "(the local runner's way)", f"{m(name):.1f} ms", "", "", "", None))
     # -- 4: detection.
     wall = lambda v: v.wall  # noqa: E731
     inside = lambda v: v.inside  # noqa: E731
@@ -213,6 +226,9 @@ def lines(s: Samples, sizes: Sizes, w: Windows, dates: int) -> list[Line]:
     out.append(Line("4", "the same, detection alone (after imports, in its process)",
                     f"{current:.2f} s", f"{original_in:.2f} s original",
                     f"{current / original_in:.2f}x", "", None))
+    out.append(Line("4", "of which the CLI imports Pub/Sub for a dry run (bootstrap builds the "
+                    f"queue), +{m('pubsub import', lambda v: v.rss_mb):.0f} MB peak",
+                    f"{m('pubsub import', lambda v: v.seconds):.2f} s", "", "", "", None))
     previous = m("previous", inside)
     out.append(Line("4", "detection vs the same without issue 13's inputs (bench variant: no "
                     "lineage columns, lookback or versions)", f"{current:.2f} s",

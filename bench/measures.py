@@ -243,16 +243,29 @@ def original_latency(template: Template, folder: Path, window: Window, delay: fl
 
 # -- CPU-bound: `backfill run` and the limit on plain DuckDB --------------------------------------
 
+@dataclass(frozen=True)
+class Timed:
+    """Seconds to the last gap closed, and this process's CPU seconds meanwhile (DuckDB's own
+    threads included): near twice the wall, both cores were busy."""
+
+    seconds: float
+    cpu_seconds: float
+
+    def __float__(self) -> float:
+        return self.seconds
+
+
 def close_with_run(template: Template, folder: Path, window: Window, concurrency: int,
-                   on_result: Callable[[WorkResult], None] | None = None) -> float:
+                   on_result: Callable[[WorkResult], None] | None = None) -> Timed:
     """`backfill run --concurrency C` in process: seconds from start to the last gap closed."""
     warehouse = template.copy(folder)
     gaps = remove_phase3(warehouse, window)
     settings = settings_for(warehouse.path)
-    started, last = time.monotonic(), [0.0]
+    started, last = time.monotonic(), [0.0, 0.0]
+    cpu = cpu_seconds()
 
     def finished(result: WorkResult) -> None:
-        last[0] = time.monotonic()
+        last[:] = time.monotonic(), cpu_seconds()
         if on_result is not None:
             on_result(result)
 
@@ -261,18 +274,18 @@ def close_with_run(template: Template, folder: Path, window: Window, concurrency
     if outcome.failed or counts["succeeded"] != len(gaps) or counts["dead_lettered"]:
         raise Done(f"run C={concurrency} did not close {len(gaps)} gaps: {counts}")
     _check_closed(DuckDBWarehouse(warehouse.path), window)
-    return last[0] - started
+    return Timed(last[0] - started, last[1] - cpu)
 
 
-def close_with_limit(template: Template, folder: Path, window: Window, concurrency: int) -> float:
+def close_with_limit(template: Template, folder: Path, window: Window, concurrency: int) -> Timed:
     """The limit on the same gaps: seconds to compute every (processor, date) once."""
     warehouse = template.copy(folder)
     gaps = remove_phase3(warehouse, window)
-    started = time.monotonic()
+    started, cpu = time.monotonic(), cpu_seconds()
     references.limit(warehouse, BUILTIN, gaps, concurrency)
-    elapsed = time.monotonic() - started
+    elapsed, cpu = time.monotonic() - started, cpu_seconds() - cpu
     _check_closed(warehouse, window)
-    return elapsed
+    return Timed(elapsed, cpu)
 
 
 @dataclass(frozen=True)
@@ -326,7 +339,7 @@ def gap_count(template: Template, folder: Path, window: Window) -> int:
 
 # -- an I/O-bound processor ------------------------------------------------------------------------
 
-def io_bound_run(template: Template, folder: Path, window: Window, concurrency: int) -> float:
+def io_bound_run(template: Template, folder: Path, window: Window, concurrency: int) -> Timed:
     """`backfill run` of the 200 ms processor alone: seconds to the last gap closed."""
     warehouse = template.copy(folder)
     processors_file = folder / "io-bound.toml"
@@ -336,10 +349,11 @@ def io_bound_run(template: Template, folder: Path, window: Window, concurrency: 
     processor = registry.get(IO_BOUND)
     warehouse.create_table(processor.target, processor.table_schema())
     warehouse.close()
-    started, last = time.monotonic(), [0.0]
+    started, last = time.monotonic(), [0.0, 0.0]
+    cpu = cpu_seconds()
 
     def finished(result: WorkResult) -> None:
-        last[0] = time.monotonic()
+        last[:] = time.monotonic(), cpu_seconds()
 
     outcome = run_cycle(settings, window, processors=[IO_BOUND], concurrency=concurrency,
                         on_result=finished)
@@ -347,20 +361,21 @@ def io_bound_run(template: Template, folder: Path, window: Window, concurrency: 
     if outcome.failed or outcome.as_dict()["succeeded"] != published or not published:
         raise Done(f"I/O-bound run did not close its gaps: {outcome.as_dict()}")
     _check_closed(DuckDBWarehouse(warehouse.path), window, [IO_BOUND], registry)
-    return last[0] - started
+    return Timed(last[0] - started, last[1] - cpu)
 
 
 # -- per-request overhead --------------------------------------------------------------------------
 
-def per_request_ms(template: Template, folder: Path, count: int, malformed: bool) -> float:
+def per_request_ms(template: Template, folder: Path, count: int, malformed: bool,
+                   audit_batch_rows: int = 1) -> float:
     """Median milliseconds per request through pull, decode, re-check, audit (a row appended
-    per delivery, as before the rewrite) and ack, C=1, on plain DuckDB."""
+    per delivery, as before the rewrite, unless batched) and ack, C=1, on plain DuckDB."""
     warehouse = template.copy(folder)
     warehouse.close()
     settings = settings_for(warehouse.path)
     ensure_topology(settings)
     app = bootstrap(settings)
-    worker = app.worker(audit_batch_rows=1)
+    worker = app.worker(audit_batch_rows=audit_batch_rows)
     queue = PubSubQueue(settings.project, settings.requests_topic, settings.dead_letter_topic)
     if malformed:
         for future in [queue.publisher.publish(queue.requests_topic, b"{not json")
@@ -428,6 +443,29 @@ def detect_process(template: Template, folder: Path, window: Window, which: str)
                    for line in done.stdout.splitlines() if line.startswith(detection.PREFIX)),
                   wall)
     return Process(wall, int(last.removeprefix(PREFIX)) / 1024, inside)
+
+
+@dataclass(frozen=True)
+class ImportCost:
+    seconds: float
+    rss_mb: float
+
+
+def pubsub_import() -> ImportCost:
+    """What importing the Pub/Sub client adds to a process that already has the CLI's detection
+    imported: the CLI's `detect --dry-run` pays it (bootstrap builds the queue and inbox)."""
+    code = ("import time\n"
+            "import backfill.local.cli, backfill.local.duckdb_warehouse, backfill.service.detect\n"
+            "def peak():\n"
+            "    status = open('/proc/self/status').read()\n"
+            "    return int(status.split('VmHWM:')[1].split()[0])\n"
+            "before, started = peak(), time.monotonic()\n"
+            "import google.cloud.pubsub_v1\n"
+            "print(time.monotonic() - started, peak() - before)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO, check=True)
+    seconds, kib = done.stdout.split()
+    return ImportCost(float(seconds), int(kib) / 1024)
 
 
 def diff_seconds(keys: int) -> float:
