@@ -40,7 +40,8 @@ $(STAMP): pyproject.toml terraform/requirements.lock
 	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
 	touch $@
 
-# Benchmarks (bench/): every row of the table, medians of BENCH_RUNS, written to bench/RESULTS.md.
+# Benchmarks (bench/): every row of the table, medians of BENCH_RUNS, written to bench/RESULTS.md;
+# BENCH_LATENCY_SECONDS sets the latency-bound warehouse's delay per call (default 0.25).
 BENCH_RUNS ?= 3
 BENCH_STAMP := $(VENV)/.bench-installed
 

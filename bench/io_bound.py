@@ -1,4 +1,9 @@
-"""A bench-only processor shaped like a BigQuery job: it waits 200 ms per date, then writes."""
+"""A bench-only processor shaped like a BigQuery job: it waits 200 ms per date, then writes.
+
+Its compute waits while the warehouse itself answers instantly (plain DuckDB): the row it serves
+shows what Backfill adds to a date whose work is waiting, not what round trips cost (the
+latency-bound rows do that, bench/latency.py).
+"""
 
 from __future__ import annotations
 
@@ -6,26 +11,37 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import date
 
+from backfill.domain.games import GameKey
+from backfill.domain.schedule import Schedule
 from backfill.domain.tables import TableRef, schema
-from backfill.processors.base import Processor, Row
+from backfill.processors.base import GameInput, Produced, Row
+from backfill.processors.upcoming_team_game_context import UpcomingTeamGameContext
 
 WAIT_SECONDS = 0.2
 NAME = "bench_io_bound"
 
 
-class IOBoundProcessor(Processor):
-    """One row per scheduled game of the date, after waiting as a remote job would."""
+class IOBoundProcessor(UpcomingTeamGameContext):
+    """One row per scheduled game of the date, after waiting as a remote job would (the
+    context's reading of the schedule, without its lookback)."""
 
     name = NAME
-    source = TableRef("nba_raw", "nbac_schedule")
     target = TableRef("bench", "io_bound_game_summary")
-    schema = schema(game_id="STRING", game_date="DATE", source_processed_at="TIMESTAMP")
+    schema = schema(game_id="STRING", game_date="DATE")
+    version: str | None = None  # type: ignore[assignment]
+    source_lookback_days = 0
+    rows_per_source_row = 1
 
-    def compute(self, game_date: date, source_rows: Sequence[Row],
-                upstream: Mapping[str, Sequence[Row]]) -> list[Row]:
-        """Wait, then one row per game of game_date."""
+    def produce(self, game_date: date, source_rows: Sequence[Row],
+                upstream: Mapping[str, Sequence[Row]], types: Mapping[GameKey, str | None],
+                held_upstream: Mapping[GameKey, str] | None = None) -> Produced:
+        """Wait once for the date, then compute its games."""
         time.sleep(WAIT_SECONDS)
-        return [{"game_id": r["game_id"], "game_date": game_date} for r in source_rows]
+        return super().produce(game_date, source_rows, upstream, types, held_upstream)
+
+    def compute_game(self, game: GameInput) -> list[Row]:
+        (today,) = Schedule.from_rows(game.rows).games
+        return [{"game_id": today.date_based_id, "game_date": game.game_date}]
 
 
 PROCESSORS_TOML = f"""[[processor]]

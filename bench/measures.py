@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -10,27 +11,42 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from backfill.adapters.pubsub_queue import Consumer, PubSubQueue, ensure_topology
-from backfill.bootstrap import build_worker, registry_from_file
-from backfill.domain.gaps import GameStat, GapRule, find_gaps
+from backfill.adapters.pubsub_queue import PubSubQueue
+from backfill.bootstrap import bootstrap, consumer, ensure_topology, registry_of
+from backfill.domain.gaps import Evidence, GameStat, GapRule, judge
+from backfill.domain.outcome import Outcome
 from backfill.domain.request import Reason, Request
+from backfill.domain.schedule import Schedule
 from backfill.domain.window import Window
-from backfill.local.cycle import run_cycle, topology
+from backfill.local.cycle import AUDIT_BATCH_ROWS, run_cycle
+from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.ports import Delivery
-from backfill.service.work import Outcome, WorkResult
+from backfill.service.detect import detect
+from backfill.service.work import WorkResult
 from backfill.settings import Settings
 from google.cloud import pubsub_v1
 
-from bench import references
+from bench import detection, references
+from bench.inprocess import Drained, MemoryQueue, app_on, delivery_of, drain
 from bench.io_bound import NAME as IO_BOUND
 from bench.io_bound import PROCESSORS_TOML
+from bench.latency import LatencyWarehouse, rounds
 from bench.peak import PREFIX
-from bench.warehouses import BUILTIN, Template, open_gaps, remove_phase3
+from bench.warehouses import BUILTIN, OPS, Template, open_gaps, remove_phase3
 
 REPO = Path(__file__).resolve().parent.parent
+FUNCTION, FUNCTION_SHARED, RUNNER = "function", "function-threads", "runner"
+# How each mode audits: a function appends its delivery's rows before it answers; the local
+# runner buffers them and appends them 200 at a time, and what is left when drained.
+AUDIT_BATCH = {FUNCTION: 1, FUNCTION_SHARED: 1, RUNNER: AUDIT_BATCH_ROWS}
+# Whether the C threads share one Worker (one process) or have one each: C function instances
+# of one request each (terraform's default worker_concurrency = 1) have a Worker each; one
+# instance serving C at once (worker_concurrency = C) shares its Worker, as the runner does.
+SHARED_WORKER = {FUNCTION: False, FUNCTION_SHARED: True, RUNNER: True}
 
 
 def settings_for(warehouse_path: Path, **changes: object) -> Settings:
@@ -48,93 +64,318 @@ class Done(Exception):
     """A measured run did not do everything it was asked: its time would mean nothing."""
 
 
-# -- row 1 and 6: closing gaps with the real processors ------------------------------------------
+def _check_closed(warehouse: DuckDBWarehouse, window: Window, names: list[str] | None = None,
+                  registry: object = BUILTIN) -> None:
+    left = open_gaps(warehouse, window, registry, names)  # type: ignore[arg-type]
+    warehouse.close()
+    if left:
+        raise Done(f"{left} gaps still open after the run")
 
-def close_with_run(template: Template, folder: Path, window: Window, concurrency: int) -> float:
+
+def warm_latency(warehouse: DuckDBWarehouse, delay: float) -> LatencyWarehouse:
+    """The latency wrapper on a warehouse copy, every table the rows touch already described."""
+    latency = LatencyWarehouse(DuckDBWarehouse(warehouse.path), delay)
+    latency.warm([BUILTIN.schedule, OPS.log, OPS.quarantine, OPS.runs,
+                  *(t for p in BUILTIN.ordered() for t in (p.source, p.target))])
+    return latency
+
+
+# -- latency-bound: round trips on one delivery's critical path ------------------------------------
+
+@dataclass(frozen=True)
+class RoundTrips:
+    """Sequential warehouse rounds of one delivery of each kind (the most any processor took),
+    and all warehouse calls it made (cached describes not counted)."""
+
+    fresh: int
+    skip: int
+    dead_letter: int
+    cold: int  # the first delivery of a process: nothing described yet
+    fresh_calls: int
+
+
+def round_trips(template: Template, folder: Path, mode: str, delay: float) -> RoundTrips:
+    """One delivery at a time on the latency wrapper, so every call logged while
+    `Worker.handle` runs is that delivery's. Per processor: a skip on a complete date first (in
+    a fresh process: `cold`), then again (warm), then the fresh gap of an emptied date."""
+    warehouse = template.copy(folder)
+    middle = len(template.game_dates) // 2
+    full_day, gap_day = template.game_dates[middle - 1], template.game_dates[middle]
+    gaps = remove_phase3(warehouse, Window(gap_day, gap_day))
+    latency = LatencyWarehouse(DuckDBWarehouse(warehouse.path), delay)
+    app = app_on(latency, warehouse.path)
+    worker = app.worker(audit_batch_rows=AUDIT_BATCH[mode])
+
+    def delivered(delivery: Delivery, expected: Outcome) -> tuple[int, int]:
+        started = time.monotonic()
+        result = worker.handle(delivery)
+        calls = latency.ledger.between(started, time.monotonic())
+        if result.outcome is not expected:
+            raise Done(f"expected {expected.value}, got {result.outcome.value}: {result.error}")
+        return rounds(calls), len(calls)
+
+    def request(name: str, day: date) -> Delivery:
+        return delivery_of(Request(processor=name, game_date=day, reason=Reason.MISSING))
+
+    try:
+        cold = delivered(request(BUILTIN.names[0], full_day), Outcome.SKIPPED)[0]
+        for name in BUILTIN.names[1:]:  # every table described, as a busy process has them
+            delivered(request(name, full_day), Outcome.SKIPPED)
+        skip = max(delivered(request(name, full_day), Outcome.SKIPPED)[0]
+                   for name in BUILTIN.names)
+        fresh = [delivered(request(name, day), Outcome.SUCCEEDED) for name, day in gaps]
+        dead = delivered(Delivery(b"{not json", {}), Outcome.DEAD_LETTERED)[0]
+        if worker.audit is not None:
+            worker.audit.flush()
+    finally:
+        app.close()
+    if {name for name, _ in gaps} != set(BUILTIN.names):
+        raise Done(f"expected a gap of every processor on {gap_day}, found {gaps}")
+    return RoundTrips(max(r for r, _ in fresh), skip, dead, cold, max(c for _, c in fresh))
+
+
+# -- latency-bound: closing N date-gaps ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Closed:
+    seconds: float
+    gaps: int
+    retries: int = 0
+    calls: int = 0
+    attempt_rounds: tuple[int, ...] = ()  # rounds of each delivery attempt's scoped path
+    cpu_seconds: float = 0.0  # this process's CPU time meanwhile (DuckDB's work included)
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _requests_for(warehouse: DuckDBWarehouse, window: Window) -> list[Request]:
+    """The requests detection publishes for the window, in its order (oldest date first,
+    dependencies before dependents): detected on plain DuckDB, before any timing."""
+    queue = MemoryQueue()
+    detect(warehouse, BUILTIN, OPS, queue, window)
+    warehouse.close()
+    return queue.published
+
+
+def close_latency(template: Template, folder: Path, window: Window, concurrency: int,
+                  delay: float, mode: str, audit: bool = True, waves: bool = False) -> Closed:
+    """The real worker, `concurrency` threads, on the latency wrapper: seconds from the first
+    delivery to the last result (a runner-mode drain then appends the audit rows left).
+
+    Two bench-only changes measure what stands in the way of the ideal: `audit=False` drops
+    the audit append (Worker.audit = None), `waves` hands a processor's requests over only once
+    its dependencies' are all done (so none waits and comes back)."""
+    warehouse = template.copy(folder)
+    gaps = remove_phase3(warehouse, window)
+    requests = _requests_for(warehouse, window)
+    if len(requests) != len(gaps):
+        raise Done(f"detection published {len(requests)} requests for {len(gaps)} gaps")
+    latency = warm_latency(warehouse, delay)
+    app = app_on(latency, warehouse.path)
+    shared = app.worker(audit_batch_rows=AUDIT_BATCH[mode])
+    workers = ([shared] * concurrency if SHARED_WORKER[mode] else
+               [app.worker(audit_batch_rows=AUDIT_BATCH[mode]) for _ in range(concurrency)])
+    if not audit:
+        for worker in workers:
+            worker.audit = None
+    cpu = cpu_seconds()
+    try:
+        drained = Drained()
+        for wave in (_levels(requests) if waves else [requests]):
+            drained = drained.then(drain(workers, wave))
+        for worker in workers:  # a runner drained appends what its batch still holds
+            if worker.audit is not None:
+                worker.audit.flush()
+        cpu = cpu_seconds() - cpu
+    finally:
+        app.close()
+    outcomes = drained.outcomes()
+    if outcomes != {Outcome.SUCCEEDED.value: len(requests)}:
+        raise Done(f"{mode} C={concurrency}: {outcomes}")
+    _check_closed(DuckDBWarehouse(warehouse.path), window)
+    scoped = latency.ledger.by_scope()
+    return Closed(drained.seconds, len(gaps), drained.retries, latency.ledger.count(),
+                  tuple(rounds(calls) for calls in scoped.values()), cpu)
+
+
+def _levels(requests: list[Request]) -> list[list[Request]]:
+    """The requests by dependency level: processors depending on none first."""
+    depth: dict[str, int] = {}
+    for p in BUILTIN.ordered():
+        depth[p.name] = 1 + max((depth[d] for d in p.depends_on), default=-1)
+    return [[r for r in requests if depth[r.processor] == level]
+            for level in sorted(set(depth.values()))]
+
+
+def ideal_latency(template: Template, folder: Path, window: Window, concurrency: int,
+                  delay: float) -> Closed:
+    """Each date: one read round, the processor's compute, one write round; `concurrency` at a
+    time, dependencies' dates in an earlier wave; on the same latency wrapper."""
+    warehouse = template.copy(folder)
+    gaps = remove_phase3(warehouse, window)
+    latency = warm_latency(warehouse, delay)
+    started, cpu = time.monotonic(), cpu_seconds()
+    references.limit(latency, BUILTIN, gaps, concurrency)
+    elapsed, cpu = time.monotonic() - started, cpu_seconds() - cpu
+    latency.close()
+    _check_closed(DuckDBWarehouse(warehouse.path), window)
+    return Closed(elapsed, len(gaps), calls=latency.ledger.count(), cpu_seconds=cpu)
+
+
+def original_latency(template: Template, folder: Path, window: Window, delay: float,
+                     sample_dates: int | None) -> references.OriginalRun:
+    """The original loop on the latency wrapper (its reads and writes also pay BigQuery's
+    describe once per table, as the adapter does)."""
+    warehouse = template.copy(folder)
+    remove_phase3(warehouse, window)
+    latency = warm_latency(warehouse, delay)
+    try:
+        run = references.original_loop(latency, BUILTIN, window, sample_dates)
+    finally:
+        latency.close()
+    if run.complete:
+        _check_closed(DuckDBWarehouse(warehouse.path), window)
+    return run
+
+
+# -- CPU-bound: `backfill run` and the limit on plain DuckDB --------------------------------------
+
+@dataclass(frozen=True)
+class Timed:
+    """Seconds to the last gap closed, and this process's CPU seconds meanwhile (DuckDB's own
+    threads included): near twice the wall, both cores were busy."""
+
+    seconds: float
+    cpu_seconds: float
+
+    def __float__(self) -> float:
+        return self.seconds
+
+
+def close_with_run(template: Template, folder: Path, window: Window, concurrency: int,
+                   on_result: Callable[[WorkResult], None] | None = None) -> Timed:
     """`backfill run --concurrency C` in process: seconds from start to the last gap closed."""
     warehouse = template.copy(folder)
     gaps = remove_phase3(warehouse, window)
     settings = settings_for(warehouse.path)
-    started, last = time.monotonic(), [0.0]
+    started, last = time.monotonic(), [0.0, 0.0]
+    cpu = cpu_seconds()
 
     def finished(result: WorkResult) -> None:
-        last[0] = time.monotonic()
+        last[:] = time.monotonic(), cpu_seconds()
+        if on_result is not None:
+            on_result(result)
 
     outcome = run_cycle(settings, window, concurrency=concurrency, on_result=finished)
     counts = outcome.as_dict()
     if outcome.failed or counts["succeeded"] != len(gaps) or counts["dead_lettered"]:
         raise Done(f"run C={concurrency} did not close {len(gaps)} gaps: {counts}")
-    _check_closed(warehouse, window)
-    return last[0] - started
+    _check_closed(DuckDBWarehouse(warehouse.path), window)
+    return Timed(last[0] - started, last[1] - cpu)
 
 
-def close_with_original(template: Template, folder: Path, window: Window) -> float:
-    """The original loop on the same gaps: seconds to the last gap closed."""
-    warehouse = template.copy(folder)
-    remove_phase3(warehouse, window)
-    started = time.monotonic()
-    references.original_loop(warehouse, BUILTIN, window)
-    elapsed = time.monotonic() - started
-    _check_closed(warehouse, window)
-    return elapsed
-
-
-def close_with_limit(template: Template, folder: Path, window: Window, concurrency: int) -> float:
-    """The limit on the same gaps: seconds to run every (processor, date) once."""
+def close_with_limit(template: Template, folder: Path, window: Window, concurrency: int) -> Timed:
+    """The limit on the same gaps: seconds to compute every (processor, date) once."""
     warehouse = template.copy(folder)
     gaps = remove_phase3(warehouse, window)
-    started = time.monotonic()
+    started, cpu = time.monotonic(), cpu_seconds()
     references.limit(warehouse, BUILTIN, gaps, concurrency)
-    elapsed = time.monotonic() - started
+    elapsed, cpu = time.monotonic() - started, cpu_seconds() - cpu
     _check_closed(warehouse, window)
-    return elapsed
+    return Timed(elapsed, cpu)
+
+
+@dataclass(frozen=True)
+class PerDate:
+    """One (processor, date) at C=1 in process on plain DuckDB: milliseconds and warehouse
+    calls each, the worker's (no queue) and the limit's."""
+
+    worker_ms: float
+    worker_calls: float
+    limit_ms: float
+    limit_calls: float
+
+
+def per_date(template: Template, folder: Path, window: Window) -> PerDate:
+    """Row 1 taken apart: the worker handed the requests one at a time in process (no queue, no
+    concurrency, audit batched as the runner does) against the limit's compute, both through a
+    counting wrapper (no delay, reads in sequence as on DuckDB)."""
+    warehouse = template.copy(folder)
+    gaps = remove_phase3(warehouse, window)
+    requests = _requests_for(warehouse, window)
+    counted = LatencyWarehouse(DuckDBWarehouse(warehouse.path), 0.0, latency_bound=False)
+    app = app_on(counted, warehouse.path)
+    worker = app.worker(audit_batch_rows=AUDIT_BATCH_ROWS)
+    try:
+        started = time.monotonic()
+        results = [worker.handle(delivery_of(r)) for r in requests]
+        worker_seconds = time.monotonic() - started
+        worker_calls = counted.ledger.count()
+        if worker.audit is not None:
+            worker.audit.flush()
+    finally:
+        app.close()
+    if any(r.outcome is not Outcome.SUCCEEDED for r in results):
+        raise Done(f"C=1: {[r.outcome.value for r in results]}")
+    warehouse = template.copy(folder)
+    remove_phase3(warehouse, window)
+    counted = LatencyWarehouse(DuckDBWarehouse(warehouse.path), 0.0, latency_bound=False)
+    counted.warm([BUILTIN.schedule, *(t for p in BUILTIN.ordered() for t in (p.source, p.target))])
+    started = time.monotonic()
+    references.limit(counted, BUILTIN, gaps, 1)
+    limit_seconds = time.monotonic() - started
+    counted.close()
+    n = len(gaps)
+    return PerDate(worker_seconds / n * 1000, worker_calls / n, limit_seconds / n * 1000,
+                   counted.ledger.count() / n)
 
 
 def gap_count(template: Template, folder: Path, window: Window) -> int:
     return len(remove_phase3(template.copy(folder), window))
 
 
-def _check_closed(warehouse: object, window: Window, names: list[str] | None = None,
-                  registry: object = BUILTIN) -> None:
-    left = open_gaps(warehouse, registry, window, names)  # type: ignore[arg-type]
-    if left:
-        raise Done(f"{left} gaps still open after the run")
+# -- an I/O-bound processor ------------------------------------------------------------------------
 
-
-# -- row 2: an I/O-bound processor ---------------------------------------------------------------
-
-def io_bound_run(template: Template, folder: Path, window: Window, concurrency: int) -> float:
+def io_bound_run(template: Template, folder: Path, window: Window, concurrency: int) -> Timed:
     """`backfill run` of the 200 ms processor alone: seconds to the last gap closed."""
     warehouse = template.copy(folder)
     processors_file = folder / "io-bound.toml"
     processors_file.write_text(PROCESSORS_TOML, encoding="utf-8")
-    registry = registry_from_file(str(processors_file))
-    processor = registry.get(IO_BOUND)
-    warehouse.create_table(processor.target, processor.schema)
-    warehouse.close()
     settings = settings_for(warehouse.path, processors_file=str(processors_file))
-    started, last = time.monotonic(), [0.0]
+    registry = registry_of(settings)
+    processor = registry.get(IO_BOUND)
+    warehouse.create_table(processor.target, processor.table_schema())
+    warehouse.close()
+    started, last = time.monotonic(), [0.0, 0.0]
+    cpu = cpu_seconds()
 
     def finished(result: WorkResult) -> None:
-        last[0] = time.monotonic()
+        last[:] = time.monotonic(), cpu_seconds()
 
     outcome = run_cycle(settings, window, processors=[IO_BOUND], concurrency=concurrency,
                         on_result=finished)
-    if outcome.failed or outcome.as_dict()["succeeded"] != len(outcome.detection.published):
+    published = sum(len(p.detection.published) for p in outcome.passes)
+    if outcome.failed or outcome.as_dict()["succeeded"] != published or not published:
         raise Done(f"I/O-bound run did not close its gaps: {outcome.as_dict()}")
-    _check_closed(warehouse, window, [IO_BOUND], registry)
-    return last[0] - started
+    _check_closed(DuckDBWarehouse(warehouse.path), window, [IO_BOUND], registry)
+    return Timed(last[0] - started, last[1] - cpu)
 
 
-# -- row 3: per-request overhead -----------------------------------------------------------------
+# -- per-request overhead --------------------------------------------------------------------------
 
-def per_request_ms(template: Template, folder: Path, count: int, malformed: bool) -> float:
-    """Median milliseconds per request through pull, decode, re-check, audit and ack (C=1)."""
+def per_request_ms(template: Template, folder: Path, count: int, malformed: bool,
+                   audit_batch_rows: int = 1) -> float:
+    """Median milliseconds per request through pull, decode, re-check, audit (a row appended
+    per delivery, as before the rewrite, unless batched) and ack, C=1, on plain DuckDB."""
     warehouse = template.copy(folder)
     warehouse.close()
     settings = settings_for(warehouse.path)
-    ensure_topology(topology(settings))
-    worker = build_worker(settings)
+    ensure_topology(settings)
+    app = bootstrap(settings)
+    worker = app.worker(audit_batch_rows=audit_batch_rows)
     queue = PubSubQueue(settings.project, settings.requests_topic, settings.dead_letter_topic)
     if malformed:
         for future in [queue.publisher.publish(queue.requests_topic, b"{not json")
@@ -151,7 +392,7 @@ def per_request_ms(template: Template, folder: Path, count: int, malformed: bool
     wrong: list[str] = []
 
     def handle(delivery: Delivery) -> bool:
-        result = worker.handle(delivery[0], delivery[1], delivery[2])
+        result = worker.handle(delivery)
         if result.outcome is not expected:
             wrong.append(f"{result.outcome}: {result.error}")
         finished.append(time.monotonic())
@@ -159,41 +400,72 @@ def per_request_ms(template: Template, folder: Path, count: int, malformed: bool
             all_done.set()
         return result.outcome.acknowledged
 
-    consumer = Consumer(settings.project, settings.requests_subscription, handle, 1)
+    pulling = consumer(settings, handle, 1)
     all_done.wait(timeout=300)
-    consumer.stop()
+    pulling.stop()
+    if worker.audit is not None:
+        worker.audit.flush()
+    app.close()
     if wrong or len(finished) < count:
         raise Done(f"{len(finished)} of {count} handled; unexpected: {wrong[:3]}")
     gaps = [b - a for a, b in zip(finished, finished[1:], strict=False)]
     return statistics.median(gaps) * 1000 if gaps else 0.0
 
 
-# -- row 4 and 6: detection at scale -------------------------------------------------------------
+# -- detection at scale ----------------------------------------------------------------------------
 
-def detect_process(template: Template, folder: Path, window: Window,
-                   original: bool) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of `backfill detect --dry-run --json` (or the original
-    detection), each a process of its own."""
+@dataclass(frozen=True)
+class Process:
+    wall: float      # the whole process
+    rss_mb: float    # its peak RSS
+    inside: float    # the detection alone (bench.detection), else the whole process
+
+
+def detect_process(template: Template, folder: Path, window: Window, which: str) -> Process:
+    """`backfill detect --dry-run --json` (`cli`) or bench.detection's `current`, `previous`,
+    `original`, each a process of its own."""
     warehouse = template.copy(folder)
     warehouse.close()
     url = f"duckdb://{warehouse.path}"
-    command = (["bench.references", url, str(window.start), str(window.end)] if original else
-               ["backfill.local.cli", "--warehouse", url, "detect",
-                "--start-date", str(window.start), "--end-date", str(window.end), "--dry-run",
-                "--json"])
-    return _timed_process(command)
-
-
-def _timed_process(command: list[str]) -> tuple[float, float]:
+    command = (["backfill.local", "--warehouse", url, "detect", "--start-date",
+                str(window.start), "--end-date", str(window.end), "--dry-run", "--json"]
+               if which == "cli" else
+               ["bench.detection", which, url, str(window.start), str(window.end)])
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "bench.peak", *command], capture_output=True,
                           text=True, env=env, cwd=REPO, check=False)
-    elapsed = time.monotonic() - started
+    wall = time.monotonic() - started
     last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
     if done.returncode != 0 or not last.startswith(PREFIX):
         raise Done(f"{command[0]} exited {done.returncode}: {done.stderr[-500:]!r}")
-    return elapsed, int(last.removeprefix(PREFIX)) / 1024
+    inside = next((float(line.removeprefix(detection.PREFIX).split()[0])
+                   for line in done.stdout.splitlines() if line.startswith(detection.PREFIX)),
+                  wall)
+    return Process(wall, int(last.removeprefix(PREFIX)) / 1024, inside)
+
+
+@dataclass(frozen=True)
+class ImportCost:
+    seconds: float
+    rss_mb: float
+
+
+def pubsub_import() -> ImportCost:
+    """What importing the Pub/Sub client adds to a process that already has the CLI's detection
+    imported: the CLI's `detect --dry-run` pays it (bootstrap builds the queue and inbox)."""
+    code = ("import time\n"
+            "import backfill.local.cli, backfill.local.duckdb_warehouse, backfill.service.detect\n"
+            "def peak():\n"
+            "    status = open('/proc/self/status').read()\n"
+            "    return int(status.split('VmHWM:')[1].split()[0])\n"
+            "before, started = peak(), time.monotonic()\n"
+            "import google.cloud.pubsub_v1\n"
+            "print(time.monotonic() - started, peak() - before)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO, check=True)
+    seconds, kib = done.stdout.split()
+    return ImportCost(float(seconds), int(kib) / 1024)
 
 
 def diff_seconds(keys: int) -> float:
@@ -201,20 +473,21 @@ def diff_seconds(keys: int) -> float:
     first = date(2020, 10, 1)
     phase2 = [GameStat(f"00224{i:05d}", first + timedelta(days=i % 1500), 2) for i in range(keys)]
     phase3 = [g for i, g in enumerate(phase2) if i % 10]
+    window = Window(first, first + timedelta(days=1500))
     started = time.monotonic()
-    found = find_gaps("p", phase2, phase3, [], GapRule()).candidates
+    found = judge(GapRule("p", "raw.p"), Evidence(window, phase2, phase3, Schedule())).candidates
     elapsed = time.monotonic() - started
     if sum(len(c.game_ids) for c in found) != keys - len(phase3):
         raise Done("the difference found the wrong games")
     return elapsed
 
 
-# -- row 5: publishing ---------------------------------------------------------------------------
+# -- publishing ------------------------------------------------------------------------------------
 
 def publish_rate(folder: Path, count: int, batched: bool) -> float:
     """Requests per second to the emulator: the adapter's batching, or one result() each."""
     settings = settings_for(folder / "unused.duckdb")
-    ensure_topology(topology(settings))
+    ensure_topology(settings)
     requests = [Request(processor="team_offense_game_summary",
                         game_date=date(2024, 11, 1) + timedelta(days=i % 150),
                         reason=Reason.MISSING) for i in range(count)]

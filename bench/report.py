@@ -12,6 +12,7 @@ from rich.table import Table
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+PROFILES_BEGIN, PROFILES_END = "<!-- bench:profiles:begin -->", "<!-- bench:profiles:end -->"
 COLUMNS = ("row", "what", "Backfill", "reference", "ratio", "goal", "met")
 
 
@@ -47,9 +48,21 @@ def markdown(lines: list[Line], runs: int) -> str:
     return head + "\n".join(rows) + "\n"
 
 
-def write_results(lines: list[Line], runs: int) -> None:
-    """Replace the generated table in RESULTS.md; the notes around it are kept."""
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else f"{BEGIN}\n{END}\n"
-    before, _, rest = text.partition(BEGIN)
-    _, _, after = rest.partition(END)
-    RESULTS.write_text(f"{before}{BEGIN}\n{markdown(lines, runs)}{END}{after}", encoding="utf-8")
+def _between(text: str, begin: str, end: str, body: str) -> str:
+    """`text` with what lies between the two markers replaced (both added at the end if
+    missing); everything around them is kept."""
+    if begin not in text:
+        text = f"{text.rstrip()}\n\n{begin}\n{end}\n"
+    before, _, rest = text.partition(begin)
+    _, _, after = rest.partition(end)
+    return f"{before}{begin}\n{body}{end}{after}"
+
+
+def write_results(lines: list[Line], runs: int, profiles: list[str] | None = None) -> None:
+    """Replace the generated table (and profiles) in RESULTS.md; the notes around them are
+    kept."""
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    text = _between(text, BEGIN, END, markdown(lines, runs))
+    if profiles is not None:
+        text = _between(text, PROFILES_BEGIN, PROFILES_END, "\n".join(profiles))
+    RESULTS.write_text(text, encoding="utf-8")
