@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -62,19 +61,36 @@ def registry_of(settings: Settings) -> Registry:
                                   settings.analytics_dataset)
 
 
-@dataclass
 class Backfill:
-    """The application wired together: what every entry point works with."""
+    """The application wired together: what every entry point works with. The Pub/Sub clients
+    are made on first use (a dry-run detection never imports them: a third of a second)."""
 
-    settings: Settings
-    warehouse: Warehouse
-    registry: Registry
-    queue: RequestQueue
-    inbox: DeadLetterInbox
-    ops: OpsTables = field(init=False)
+    def __init__(self, settings: Settings, warehouse: Warehouse, registry: Registry,
+                 queue: RequestQueue | None = None, inbox: DeadLetterInbox | None = None) -> None:
+        self.settings = settings
+        self.warehouse = warehouse
+        self.registry = registry
+        self.ops = OpsTables(settings.audit_dataset)
+        self._queue = queue
+        self._inbox = inbox
 
-    def __post_init__(self) -> None:
-        self.ops = OpsTables(self.settings.audit_dataset)
+    @property
+    def queue(self) -> RequestQueue:
+        if self._queue is None:
+            from backfill.adapters.pubsub_queue import PubSubQueue
+
+            self._queue = PubSubQueue(self.settings.project, self.settings.requests_topic,
+                                      self.settings.dead_letter_topic)
+        return self._queue
+
+    @property
+    def inbox(self) -> DeadLetterInbox:
+        if self._inbox is None:
+            from backfill.adapters.pubsub_inbox import PubSubInbox
+
+            self._inbox = PubSubInbox(self.settings.project,
+                                      self.settings.dead_letter_subscription)
+        return self._inbox
 
     def worker(self, *, audit_batch_rows: int = 1) -> Worker:
         """A worker whose results go to the audit trail, `audit_batch_rows` rows at a time (a
@@ -96,13 +112,6 @@ def bootstrap(settings: Settings, *, warehouse: Warehouse | None = None,
               queue: RequestQueue | None = None, inbox: DeadLetterInbox | None = None,
               registry: Registry | None = None) -> Backfill:
     """Build everything from settings; anything passed in is used instead (tests pass fakes)."""
-    if queue is None or inbox is None:
-        from backfill.adapters.pubsub_inbox import PubSubInbox
-        from backfill.adapters.pubsub_queue import PubSubQueue
-
-        queue = queue or PubSubQueue(settings.project, settings.requests_topic,
-                                     settings.dead_letter_topic)
-        inbox = inbox or PubSubInbox(settings.project, settings.dead_letter_subscription)
     return Backfill(settings, warehouse or warehouse_from_settings(settings),
                     registry or registry_of(settings), queue, inbox)
 

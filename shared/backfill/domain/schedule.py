@@ -8,6 +8,7 @@ game keeps its official id on its new date: a game is (game_id, game_date), neve
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -30,7 +31,7 @@ class ScheduledGame:
     status: int | None
     processed_at: datetime | None
 
-    @property
+    @functools.cached_property
     def key(self) -> GameKey:
         return teams_key(self.game_date, self.away, self.home)
 
@@ -71,9 +72,13 @@ class Schedule:
                            r["home_team_tricode"], r.get("game_status"), r.get("processed_at"))
              for r in newest.values()), key=lambda g: (g.game_date, g.game_id))))
 
-    def types(self) -> dict[GameKey, str | None]:
-        """Each game's type by its key."""
+    @functools.cached_property
+    def _types(self) -> dict[GameKey, str | None]:
         return {game.key: game.game_type for game in self.games}
+
+    def types(self) -> dict[GameKey, str | None]:
+        """Each game's type by its key (worked out once: every processor asks)."""
+        return self._types
 
     def between(self, start: date, end: date) -> list[ScheduledGame]:
         return [game for game in self.games if start <= game.game_date <= end]
