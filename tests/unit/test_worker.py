@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -12,8 +14,8 @@ from backfill.domain.errors import PermanentError, TransientError
 from backfill.domain.outcome import Outcome
 from backfill.domain.request import Reason, Request
 from backfill.domain.runs import cancel_row
-from backfill.ports import Delivery, Read, Replace, Warehouse
-from backfill.service.audit import read_history
+from backfill.ports import Change, Delivery, Read, Replace, Warehouse
+from backfill.service.audit import AuditLog, read_history
 from backfill.service.ledger import append, run_rows
 from backfill.service.work import WorkResult
 
@@ -208,3 +210,32 @@ def test_a_hand_typed_request_is_filled_under_a_manual_run_of_its_own(
     assert run.published == {OFFENSE: 1}
     assert audited(filled_app)[0]["run_id"] == run.run_id
 
+
+
+class _MeetingWarehouse(FlakyWarehouse):
+    """Each write waits for the other delivery's write to start: an instance that appended its
+    audit rows one delivery at a time would never get there (a timing a real DuckDB cannot be
+    made to show: its writes are quick)."""
+
+    def __init__(self, real: Warehouse) -> None:
+        super().__init__(real, TransientError("unused"), failures=0)
+        self.meeting = threading.Barrier(2, timeout=5)
+
+    def write(self, changes: Sequence[Change]) -> None:
+        self.meeting.wait()
+        super().write(changes)
+
+
+def test_an_instance_serving_two_deliveries_appends_their_audit_rows_side_by_side(
+        filled_app: Backfill) -> None:
+    meeting = _MeetingWarehouse(filled_app.warehouse)
+    audit = AuditLog(cast(Warehouse, meeting), filled_app.ops)
+    results = [WorkResult(Outcome.SKIPPED, Request(processor=OFFENSE, game_date=DAY - timedelta(
+        days=n), detection_run_id="run-a"), attempts=1) for n in range(2)]
+    threads = [threading.Thread(target=audit.record, args=(r,)) for r in results]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert audit.write_failures == 0
+    assert sorted(r["game_date"] for r in audited(filled_app)) == [DAY - timedelta(days=1), DAY]

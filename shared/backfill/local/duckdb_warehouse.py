@@ -181,7 +181,7 @@ class DuckDBWarehouse(Warehouse):
         if getattr(self._local, "held", False):
             # A nested operation could wait for a hand-over that waits for this one: deadlock.
             raise RuntimeError("nested warehouse connection in one thread")
-        if not create and not self.path.exists():
+        if not create and not self._hold.is_open and not self.path.exists():
             # DuckDB would create an empty file: a typo must not read as "every table missing".
             raise ConfigurationError(f"warehouse file {self.path} does not exist "
                                      "(create one with `backfill seed`)")
@@ -248,6 +248,11 @@ class _FileHold:
             while self._in_use:
                 self._changed.wait()
             self._close()
+
+    @property
+    def is_open(self) -> bool:
+        """Whether this process has the file open now (then it exists: no need to look)."""
+        return self._con is not None
 
     def _held_too_long(self) -> bool:
         return time.monotonic() - self._opened_at > self._max_hold

@@ -90,23 +90,26 @@ class AuditLog:
 
     def flush(self, deadline: Deadline | None = None) -> None:
         """Write what is buffered; on failure log the rows (so they are not lost) and count it."""
+        # Taken under the lock, written outside it: an instance serving several deliveries at
+        # once would otherwise append one delivery's rows at a time (a round trip each).
         with self._lock:
             rows, self._rows = self._rows, []
             runs, self._runs = self._runs, []
-            if not rows and not runs:
-                return
-            warehouse = self.warehouse.scoped(deadline)
-            changes = [log_rows(self.ops, rows)] if rows else []
-            if runs:
-                changes.append(run_rows(self.ops, runs))
-            try:
-                append(warehouse, changes)
-            except Exception as exc:  # noqa: BLE001 - the audit trail must never fail a request
+        if not rows and not runs:
+            return
+        changes = [log_rows(self.ops, rows)] if rows else []
+        if runs:
+            changes.append(run_rows(self.ops, runs))
+        try:
+            append(self.warehouse.scoped(deadline), changes)
+        except Exception as exc:  # noqa: BLE001 - the audit trail must never fail a request
+            with self._lock:
                 self.write_failures += 1
-                log.error("audit write to %s failed (%d so far): %s: %s; rows: %s", self.ops.log,
-                          self.write_failures, type(exc).__name__, exc,
-                          json.dumps(rows + runs, default=_json_default),
-                          extra={"event": "audit_write_failed"})
+                failures = self.write_failures
+            log.error("audit write to %s failed (%d so far): %s: %s; rows: %s", self.ops.log,
+                      failures, type(exc).__name__, exc,
+                      json.dumps(rows + runs, default=_json_default),
+                      extra={"event": "audit_write_failed"})
 
 
 def read_history(warehouse: Warehouse, ops: OpsTables, *, since: datetime, until: datetime,

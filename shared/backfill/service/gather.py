@@ -73,7 +73,11 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
     reads = {
         "schedule": lambda: warehouse.read_rows(registry.schedule_read(day - timedelta(
             days=lookback), day)),
-        "quarantine": optional(lambda: warehouse.read_rows(Read(ops.quarantine, day, day)), []),
+        # Backfill's own tables are read only once they exist (the quarantine's first hold,
+        # the first run recorded): a table that is absent has nothing to say.
+        **({} if described["quarantine"] is None else {
+            "quarantine": optional(lambda: warehouse.read_rows(Read(ops.quarantine, day, day)),
+                                   [])}),
         **({} if processor.source_is_schedule else {
             "source": lambda: warehouse.read_rows(processor.source_read(start, day))}),
         **({} if target_info is None else {
@@ -86,7 +90,7 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
         if not dependency.source_is_schedule:
             reads[f"games:{dependency.name}"] = partial(warehouse.scan_games, dependency.source_scan(
                 Window(day - timedelta(days=dependency.source_lookback_days), day)))
-    if request.detection_run_id:
+    if request.detection_run_id and described["runs"] is not None:
         reads["run"] = optional(lambda: warehouse.read_rows(Read(
             ops.runs, request.requested_at - timedelta(days=RUN_SEARCH_DAYS),
             request.requested_at + timedelta(days=RUN_SEARCH_DAYS), by="recorded_at",
@@ -103,6 +107,6 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
             r for r in schedule_rows
             if r["game_date"] >= day - timedelta(days=d.source_lookback_days))
             if d.source_is_schedule else found[f"games:{d.name}"] for d in dependencies},
-        quarantine=[QuarantineEvent.from_row(r) for r in found["quarantine"]],
+        quarantine=[QuarantineEvent.from_row(r) for r in found.get("quarantine", [])],
         cancelled=bool(found.get("run")))
 
