@@ -453,7 +453,8 @@ class ImportCost:
 
 def pubsub_import() -> ImportCost:
     """What importing the Pub/Sub client adds to a process that already has the CLI's detection
-    imported: the CLI's `detect --dry-run` pays it (bootstrap builds the queue and inbox)."""
+    imported: what `detect --dry-run` saves since `bootstrap.Backfill` makes the Pub/Sub clients
+    on first use (it paid it while bootstrap built them up front)."""
     code = ("import time\n"
             "import backfill.local.cli, backfill.local.duckdb_warehouse, backfill.service.detect\n"
             "def peak():\n"

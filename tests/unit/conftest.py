@@ -75,19 +75,20 @@ def close_all_gaps(app: Backfill) -> list[WorkResult]:
     return deliver_published(app)
 
 
-@pytest.fixture
-def shapes_app(tmp_path: Path, shapes_template: Path) -> Iterator[Backfill]:
-    path = tmp_path / "warehouse.duckdb"
-    shutil.copy(shapes_template, path)
+def app_on_copy(template: Path, folder: Path) -> Iterator[Backfill]:
+    """An app on a copy of a warehouse template, closed after the test."""
+    path = folder / "warehouse.duckdb"
+    shutil.copy(template, path)
     app = make_app(path)
     yield app
     app.close()
+
+
+@pytest.fixture
+def shapes_app(tmp_path: Path, shapes_template: Path) -> Iterator[Backfill]:
+    yield from app_on_copy(shapes_template, tmp_path)
 
 
 @pytest.fixture
 def filled_app(tmp_path: Path, filled_template: Path) -> Iterator[Backfill]:
-    path = tmp_path / "warehouse.duckdb"
-    shutil.copy(filled_template, path)
-    app = make_app(path)
-    yield app
-    app.close()
+    yield from app_on_copy(filled_template, tmp_path)
