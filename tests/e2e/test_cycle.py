@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from backfill.local.duckdb_warehouse import DuckDBWarehouse
-from backfill.local.seed import PHASE2_SCHEMAS
+from backfill.local.seed.league import PHASE2_SCHEMAS
 from backfill.ports import Replace
 from backfill.processors import formulas
 from backfill.processors.nba_raw import GAMEBOOK, TEAM_BOXSCORE

@@ -26,7 +26,7 @@ from backfill.domain.tables import OpsTables, TableRef
 from backfill.local.demo import corrupt_minutes
 from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.local.runner import RunSummary, serve, work_until_drained
-from backfill.local.seed import PHASE2_SCHEMAS
+from backfill.local.seed.league import PHASE2_SCHEMAS
 from backfill.ports import Delivery, Replace
 from backfill.processors.nba_raw import GAMEBOOK
 from backfill.service.runs import find_run, run_progress

@@ -22,7 +22,7 @@ from backfill.domain.dead_letter import Why
 from backfill.domain.outcome import Outcome
 from backfill.domain.request import Reason, Request
 from backfill.local.duckdb_warehouse import DuckDBWarehouse
-from backfill.local.seed import PHASE2_SCHEMAS
+from backfill.local.seed.league import PHASE2_SCHEMAS
 from backfill.local.status_page import COLOURS
 from backfill.ports import Delivery, Replace
 from backfill.processors.nba_raw import TEAM_BOXSCORE

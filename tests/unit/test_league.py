@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from backfill.domain.tables import TableRef
-from backfill.local.seed import (
+from backfill.local.seed.league import (
     GAMEBOOK,
     PHASE2_SCHEMAS,
     SCHEDULE,
@@ -35,39 +35,43 @@ DATE_BASED = re.compile(r"^(\d{8})_([A-Z]{3})_([A-Z]{3})$")
 MINUTES = re.compile(r"^(\d+):([0-5]\d)$")
 TYPE_OF = {code: name for name, code in TYPE_CODES.items()}
 
+
+def by_type(**columns: str) -> dict[str, str]:
+    """Column -> type, from the names of each type's columns."""
+    return {name: kind for kind, names in columns.items() for name in names.split()}
+
+
 # Column -> type of the three tables in the public DDL (najicham/nba-stats-scraper,
 # schemas/bigquery/raw/*.sql), for every column the league writes.
 DDL: dict[TableRef, dict[str, str]] = {
-    SCHEDULE: dict(
-        game_id="STRING", game_code="STRING", season="STRING", season_nba_format="STRING",
-        season_year="INT64", game_date="DATE", game_status="INT64", game_status_text="STRING",
-        home_team_tricode="STRING", home_team_name="STRING", away_team_tricode="STRING",
-        away_team_name="STRING", is_regular_season="BOOL", is_playoffs="BOOL",
-        is_all_star="BOOL", is_emirates_cup="BOOL", playoff_round="STRING",
-        is_christmas="BOOL", day_of_week="STRING", is_weekend="BOOL",
-        neutral_site_flag="BOOL", home_team_score="INT64", away_team_score="INT64",
-        winning_team_tricode="STRING", data_source="STRING", processed_at="TIMESTAMP"),
-    TEAM_BOXSCORE: dict(
-        game_id="STRING", nba_game_id="STRING", game_date="DATE", season_year="INT64",
-        team_abbr="STRING", team_name="STRING", team_city="STRING", is_home="BOOL",
-        minutes="STRING", fg_made="INT64", fg_attempted="INT64", fg_percentage="FLOAT64",
-        three_pt_made="INT64", three_pt_attempted="INT64", three_pt_percentage="FLOAT64",
-        ft_made="INT64", ft_attempted="INT64", ft_percentage="FLOAT64",
-        offensive_rebounds="INT64", defensive_rebounds="INT64", total_rebounds="INT64",
-        assists="INT64", steals="INT64", blocks="INT64", turnovers="INT64",
-        personal_fouls="INT64", points="INT64", plus_minus="INT64", processed_at="TIMESTAMP"),
-    GAMEBOOK: dict(
-        game_id="STRING", game_code="STRING", game_date="DATE", season_year="INT64",
-        home_team_abbr="STRING", away_team_abbr="STRING", player_name="STRING",
-        player_name_original="STRING", player_lookup="STRING", team_abbr="STRING",
-        player_status="STRING", dnp_reason="STRING", minutes="STRING",
-        minutes_decimal="FLOAT64", points="INT64", field_goals_made="INT64",
-        field_goals_attempted="INT64", three_pointers_made="INT64",
-        three_pointers_attempted="INT64", free_throws_made="INT64",
-        free_throws_attempted="INT64", offensive_rebounds="INT64", defensive_rebounds="INT64",
-        total_rebounds="INT64", assists="INT64", steals="INT64", blocks="INT64",
-        turnovers="INT64", personal_fouls="INT64", plus_minus="INT64",
-        processed_at="TIMESTAMP"),
+    SCHEDULE: by_type(
+        STRING="game_id game_code season season_nba_format game_status_text home_team_tricode "
+               "home_team_name away_team_tricode away_team_name playoff_round day_of_week "
+               "winning_team_tricode data_source",
+        INT64="season_year game_status home_team_score away_team_score",
+        DATE="game_date",
+        BOOL="is_regular_season is_playoffs is_all_star is_emirates_cup is_christmas is_weekend "
+             "neutral_site_flag",
+        TIMESTAMP="processed_at"),
+    TEAM_BOXSCORE: by_type(
+        STRING="game_id nba_game_id team_abbr team_name team_city minutes",
+        DATE="game_date",
+        INT64="season_year fg_made fg_attempted three_pt_made three_pt_attempted ft_made "
+              "ft_attempted offensive_rebounds defensive_rebounds total_rebounds assists steals "
+              "blocks turnovers personal_fouls points plus_minus",
+        BOOL="is_home",
+        FLOAT64="fg_percentage three_pt_percentage ft_percentage",
+        TIMESTAMP="processed_at"),
+    GAMEBOOK: by_type(
+        STRING="game_id game_code home_team_abbr away_team_abbr player_name player_name_original "
+               "player_lookup team_abbr player_status dnp_reason minutes",
+        DATE="game_date",
+        INT64="season_year points field_goals_made field_goals_attempted three_pointers_made "
+              "three_pointers_attempted free_throws_made free_throws_attempted offensive_rebounds "
+              "defensive_rebounds total_rebounds assists steals blocks turnovers personal_fouls "
+              "plus_minus",
+        FLOAT64="minutes_decimal",
+        TIMESTAMP="processed_at"),
 }
 NEEDED = {SCHEDULE: nba_raw.SCHEDULE_COLUMNS, TEAM_BOXSCORE: nba_raw.TEAM_BOXSCORE_COLUMNS,
           GAMEBOOK: nba_raw.GAMEBOOK_COLUMNS}

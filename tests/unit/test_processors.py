@@ -21,7 +21,7 @@ from backfill.domain.games import GameKey, game_key
 from backfill.domain.lineage import CONTENT_VERSION, PROCESSOR_VERSION, SOURCE_PROCESSED_AT
 from backfill.domain.schedule import Schedule
 from backfill.domain.window import Window
-from backfill.local.seed import GAMEBOOK, SCHEDULE, TEAM_BOXSCORE, generate_phase2
+from backfill.local.seed.league import GAMEBOOK, SCHEDULE, TEAM_BOXSCORE, generate_phase2
 from backfill.local.seeding import seeded_window
 from backfill.processors import formulas as f
 from backfill.processors.base import LINEAGE_SCHEMA, GameInput, Processor, Produced, Row

@@ -37,20 +37,25 @@ def input_times(games: Iterable[tuple[GameKey, datetime | None]],
         own[key] = _newest(own.get(key), stamp)
     if lookback_days == 0:
         return own
-    by_team: dict[str, list[tuple[date, datetime | None]]] = defaultdict(list)
+    # Each team's games by date, and their times: a game's window is one slice of each list.
+    days: dict[str, list[date]] = defaultdict(list)
+    stamps: dict[str, list[datetime]] = defaultdict(list)
     for key, stamp in sorted(own.items(), key=lambda item: item[0][0]):
+        if stamp is None:
+            continue  # a game without a time adds nothing to its teams' newest
         for team in key_teams(key):
-            by_team[team].append((key[0], stamp))
-    days = {team: [day for day, _ in games] for team, games in by_team.items()}
-    times = {}
+            days[team].append(key[0])
+            stamps[team].append(stamp)
+    span = timedelta(days=lookback_days)
+    times: dict[GameKey, datetime | None] = {}
     for key, stamp in own.items():
-        newest = stamp
+        seen = [] if stamp is None else [stamp]
         for team in key_teams(key):
-            first = bisect_left(days[team], key[0] - timedelta(days=lookback_days))
-            last = bisect_right(days[team], key[0])
-            for _, other in by_team[team][first:last]:
-                newest = _newest(newest, other)
-        times[key] = newest
+            team_days = days.get(team)
+            if team_days:
+                seen += stamps[team][bisect_left(team_days, key[0] - span):
+                                     bisect_right(team_days, key[0])]
+        times[key] = max(seen, default=None)
     return times
 
 

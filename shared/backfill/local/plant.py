@@ -17,7 +17,7 @@ from backfill.domain.games import flipped
 from backfill.domain.schedule import Schedule
 from backfill.domain.tables import Schema, TableRef
 from backfill.domain.window import Window
-from backfill.local.seed import PHASE2_SCHEMAS, generate_phase2, season
+from backfill.local.seed.league import PHASE2_SCHEMAS, generate_phase2, season
 from backfill.local.seeding import phase2_tables
 from backfill.ports import Read, Replace, Row, Warehouse
 from backfill.processors.nba_raw import GAMEBOOK, SCHEDULE, TEAM_BOXSCORE

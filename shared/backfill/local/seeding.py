@@ -15,7 +15,7 @@ from backfill.domain.games import GameKey
 from backfill.domain.schedule import Schedule
 from backfill.domain.tables import TableRef
 from backfill.domain.window import Window
-from backfill.local.seed import PHASE2_SCHEMAS, generate_phase2
+from backfill.local.seed.league import PHASE2_SCHEMAS, generate_phase2
 from backfill.ports import Replace, Row, Warehouse
 from backfill.processors.base import Processor
 from backfill.processors.registry import Registry
