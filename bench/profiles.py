@@ -54,7 +54,7 @@ DETECTION_STAGES: tuple[Stage, ...] = (
     ("domain/gaps.py:judge (the comparison, 4 processors)", "domain/gaps.py:judge"),
     ("domain/lineage.py:input_times", "domain/lineage.py:input_times"),
     ("domain/gaps.py:upstream_gaps", "domain/gaps.py:upstream_gaps"),
-    ("domain/schedule.py:types (once per judge)", "domain/schedule.py:types"),
+    ("domain/schedule.py:types (every game keyed, on the first call)", "domain/schedule.py:types"),
     ("domain/gaps.py:game_gap", "domain/gaps.py:game_gap"),
     ("domain/gaps.py:by_key", "domain/gaps.py:by_key"),
 )
