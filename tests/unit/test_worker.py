@@ -211,7 +211,6 @@ def test_a_hand_typed_request_is_filled_under_a_manual_run_of_its_own(
     assert audited(filled_app)[0]["run_id"] == run.run_id
 
 
-
 class _MeetingWarehouse(FlakyWarehouse):
     """Each write waits for the other delivery's write to start: an instance that appended its
     audit rows one delivery at a time would never get there (a timing a real DuckDB cannot be
