@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from backfill.domain.errors import PermanentError, TableNotFound
@@ -14,7 +16,7 @@ from backfill.domain.runs import (
     runs_from_rows,
 )
 from backfill.domain.tables import OpsTables
-from backfill.ports import Read, Warehouse
+from backfill.ports import Read, Row, Warehouse
 from backfill.service.audit import read_history
 from backfill.service.ledger import append, run_rows
 
@@ -22,6 +24,8 @@ log = logging.getLogger("backfill.runs")
 
 # The pace an ETA is computed from: requests ended over this many last minutes.
 RATE_WINDOW = timedelta(minutes=5)
+# A run's audit rows are looked for from a minute before it started (clocks of two machines).
+CLOCK_SLACK = timedelta(minutes=1)
 
 
 def recent_runs(warehouse: Warehouse, ops: OpsTables, *, since: datetime,
@@ -51,16 +55,33 @@ def find_run(warehouse: Warehouse, ops: OpsTables, run_id: str, *, now: datetime
 def run_progress(warehouse: Warehouse, ops: OpsTables, run: Run, *, now: datetime,
                  stall_after: timedelta) -> RunProgress:
     """How far `run` got, counted from its audit rows."""
-    rows = read_history(warehouse, ops, since=run.started_at - timedelta(minutes=1),
-                        until=now + timedelta(minutes=1), run_id=run.run_id)
+    rows = read_history(warehouse, ops, since=run.started_at - CLOCK_SLACK,
+                        until=now + CLOCK_SLACK, run_id=run.run_id)
     return progress(run, rows, now=now, rate_window=RATE_WINDOW, stall_after=stall_after)
 
 
 def latest_progress(warehouse: Warehouse, ops: OpsTables, *, since: datetime, now: datetime,
                     stall_after: timedelta, limit: int | None = None) -> list[RunProgress]:
     """The progress of the runs started since `since`, newest first (at most `limit`)."""
-    return [run_progress(warehouse, ops, run, now=now, stall_after=stall_after)
-            for run in recent_runs(warehouse, ops, since=since, now=now)[:limit]]
+    return _progress_of(warehouse, ops, recent_runs(warehouse, ops, since=since, now=now)[:limit],
+                        now=now, stall_after=stall_after)
+
+
+def _progress_of(warehouse: Warehouse, ops: OpsTables, runs: Sequence[Run], *, now: datetime,
+                 stall_after: timedelta) -> list[RunProgress]:
+    """Each run's progress from one read of the audit rows since the oldest started, not a
+    query per run (the detector looks at a week of runs, a hand-typed request each, per call)."""
+    if not runs:
+        return []
+    by_run: dict[str, list[Row]] = defaultdict(list)
+    for row in read_history(warehouse, ops, since=min(r.started_at for r in runs) - CLOCK_SLACK,
+                            until=now + CLOCK_SLACK):
+        if row.get("run_id"):
+            by_run[row["run_id"]].append(row)
+    return [progress(run, [r for r in by_run[run.run_id]
+                           if r["logged_at"] >= run.started_at - CLOCK_SLACK],
+                     now=now, rate_window=RATE_WINDOW, stall_after=stall_after)
+            for run in runs]
 
 
 def cancel(warehouse: Warehouse, ops: OpsTables, run_id: str, *, by: str,
@@ -76,12 +97,10 @@ def report_stalled(warehouse: Warehouse, ops: OpsTables, *, now: datetime,
                    stall_after: timedelta, since: timedelta = timedelta(days=7)) -> list[str]:
     """Log one `run_stalled` event per run whose outstanding count has not moved for
     `stall_after` (an alert counts them); returns their ids."""
-    stalled = []
-    for run in recent_runs(warehouse, ops, since=now - since, now=now):
-        found = run_progress(warehouse, ops, run, now=now, stall_after=stall_after)
-        if found.stalled:
-            stalled.append(run.run_id)
-            log.warning("run %s has %d requests outstanding and none ended for %s", run.run_id,
-                        found.outstanding, stall_after,
-                        extra={"event": "run_stalled", "run_id": run.run_id})
-    return stalled
+    stalled = [found for found in latest_progress(warehouse, ops, since=now - since, now=now,
+                                                  stall_after=stall_after) if found.stalled]
+    for found in stalled:
+        log.warning("run %s has %d requests outstanding and none ended for %s",
+                    found.run.run_id, found.outstanding, stall_after,
+                    extra={"event": "run_stalled", "run_id": found.run.run_id})
+    return [found.run.run_id for found in stalled]
