@@ -13,7 +13,13 @@ import flask
 
 from backfill.adapters.pubsub_push import decode_push
 from backfill.bootstrap import Backfill, bootstrap
-from backfill.domain.errors import BackfillError, BadRequest, InvalidRequest, TransientError
+from backfill.domain.errors import (
+    BackfillError,
+    BadRequest,
+    ConfigurationError,
+    InvalidRequest,
+    TransientError,
+)
 from backfill.domain.runs import Trigger
 from backfill.domain.window import Window, today_in
 from backfill.entrypoints.logs import configure_function_logging
@@ -106,10 +112,10 @@ def _detect_options(body: bytes, app: Backfill) -> dict[str, Any]:
     if unknown:
         raise BadRequest(f"unknown field {sorted(unknown)[0]!r}")
     names = _names(options.get("processors"))
-    strangers = [name for name in names or () if name not in app.registry]
-    if strangers:
-        raise BadRequest(f"unknown processor {strangers[0]!r}; known: "
-                         f"{', '.join(app.registry.names)}")
+    try:
+        app.registry.ordered(names)
+    except ConfigurationError as exc:  # an unknown name: the caller's mistake
+        raise BadRequest(str(exc)) from None
     return {"window": _window(options, app.settings),
             "max_messages": _count(options, "max_messages"), "processors": names,
             "dry_run": options.get("dry_run") is True}

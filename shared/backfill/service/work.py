@@ -19,7 +19,7 @@ from tenacity import RetryError
 
 from backfill.domain.dead_letter import Why
 from backfill.domain.deadline import Deadline
-from backfill.domain.errors import BackfillError, InvalidRequest
+from backfill.domain.errors import BackfillError, ConfigurationError, InvalidRequest
 from backfill.domain.games import id_spellings
 from backfill.domain.outcome import Done, Ended, Failure, Outcome, Policy, Verdict, settle
 from backfill.domain.quarantine import Hold, QuarantineEvent
@@ -117,10 +117,10 @@ class Worker:
         return result
 
     def _processor(self, request: Request) -> Processor:
-        if request.processor not in self.registry:
-            raise InvalidRequest(f"unknown processor {request.processor!r}; "
-                                 f"known: {', '.join(self.registry.names)}")
-        return self.registry.get(request.processor)
+        try:
+            return self.registry.get(request.processor)
+        except ConfigurationError as exc:  # an unknown name: the request's fault
+            raise InvalidRequest(str(exc)) from None
 
     def _work(self, request: Request, processor: Processor, delivery: Delivery,
               deadline: Deadline, started: float) -> WorkResult:

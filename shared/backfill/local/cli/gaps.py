@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import click
 from rich.table import Table
 
-from backfill.bootstrap import consumer, ensure_topology
+from backfill.bootstrap import consumer, registry_of
 from backfill.domain.errors import TransientError
 from backfill.domain.request import MAX_DAYS_AHEAD, Reason, Request
 from backfill.domain.runs import Run, Trigger, new_run_id
@@ -104,9 +104,7 @@ def run_command(ctx: click.Context, start_date: date | None, end_date: date | No
 
     settings = common.settings_from(ctx)
     window = common.resolve_window(settings, start_date, end_date, lookback_days)
-    app = common.app_from(ctx)
-    common.check_processors(app.registry, processors)
-    app.close()
+    common.check_processors(registry_of(settings), processors)
     with Reporter("run") as progress:
         outcome = run_cycle(settings, window, processors=processors, concurrency=concurrency,
                             max_messages=max_messages, timeout_seconds=timeout_seconds,
@@ -131,9 +129,7 @@ def publish(ctx: click.Context, processor: str, dates: tuple[date, ...], start_d
             end_date: date | None, force: bool, dry_run: bool) -> None:
     """Publish requests by hand to rerun dates of one processor (a manual run)."""
     app = common.app_from(ctx, publishing=not dry_run)
-    if processor not in app.registry:
-        raise click.BadParameter(f"unknown processor {processor!r}; known: "
-                                 f"{', '.join(app.registry.names)}", param_hint="'--processor'")
+    common.check_processors(app.registry, [processor])
     if dates and (start_date or end_date):
         raise click.UsageError("give either --date or --start-date/--end-date")
     if not dates and not (start_date or end_date):
@@ -221,10 +217,8 @@ def worker_command(ctx: click.Context, concurrency: int) -> None:
     from backfill.local.render import result_json
     from backfill.local.runner import serve
 
-    settings = common.settings_from(ctx)
-    if settings.pubsub_emulator_host:
-        ensure_topology(settings)
-    worker = common.app_from(ctx).worker()
+    app = common.app_from(ctx, publishing=True)  # on the emulator: the topology first
+    settings, worker = app.settings, app.worker()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
