@@ -22,7 +22,6 @@ class Hold(StrEnum):
     RELEASED = "released"
 
 
-QUARANTINE_TABLE = "quarantine"
 QUARANTINE_SCHEMA = schema(processor="STRING", game_date="DATE", game_id="STRING",
                            state="STRING", reason="STRING", source_processed_at="TIMESTAMP",
                            request_id="STRING", run_id="STRING", recorded_at="TIMESTAMP")

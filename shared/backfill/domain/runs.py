@@ -12,7 +12,7 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -57,7 +57,6 @@ class Run:
     window: tuple[date, date] | None = None
     processors: tuple[str, ...] = ()
     cancelled_at: datetime | None = None
-    cancelled_by: str | None = None
 
     @property
     def total_published(self) -> int:
@@ -97,8 +96,7 @@ def runs_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[Run]:
             first = cancelled.get(row["run_id"])
             if first is None or row["recorded_at"] < first["recorded_at"]:
                 cancelled[row["run_id"]] = row
-    runs = [Run(**{**run.__dict__, "cancelled_at": cancelled[run.run_id]["recorded_at"],
-                   "cancelled_by": cancelled[run.run_id].get("started_by")})
+    runs = [replace(run, cancelled_at=cancelled[run.run_id]["recorded_at"])
             if run.run_id in cancelled else run for run in started.values()]
     return sorted(runs, key=lambda r: r.started_at, reverse=True)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from backfill.domain.games import GameKey
@@ -24,7 +24,6 @@ from backfill.processors.registry import Registry
 @dataclass
 class SeedReport:
     window: Window
-    rows: dict[str, int] = field(default_factory=dict)
     games: int = 0
     dates: int = 0
 
@@ -54,7 +53,6 @@ def seed(warehouse: Warehouse, registry: Registry, window: Window,
         warehouse.create_table(table, PHASE2_SCHEMAS[league_table])
         warehouse.write([Replace(table, whole.start, whole.end, phase2[table],
                                  PHASE2_SCHEMAS[league_table])])
-        report.rows[str(table)] = len(phase2[table])
         progress(f"{table}: {len(phase2[table])} rows")
     types = Schedule.from_rows(phase2[registry.schedule]).types()
     game_dates = sorted({row["game_date"] for rows in phase2.values() for row in rows})
@@ -68,7 +66,6 @@ def seed(warehouse: Warehouse, registry: Registry, window: Window,
         warehouse.create_table(processor.target, processor.table_schema())
         warehouse.write([Replace(processor.target, whole.start, whole.end, rows,
                                  processor.table_schema())])
-        report.rows[str(processor.target)] = len(rows)
         progress(f"{processor.target}: {len(rows)} rows")
     return report
 

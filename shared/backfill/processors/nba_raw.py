@@ -48,6 +48,3 @@ GAMEBOOK_COLUMNS = schema(
     plus_minus="INT64",
     processed_at="TIMESTAMP",
 )
-
-# Official schedule status of a game that has been played.
-FINAL = 3

@@ -12,14 +12,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from backfill.domain.games import GameKey
+from backfill.domain.games import DEFAULT_GAME_TYPES, GameKey
 from backfill.domain.schedule import Schedule
 from backfill.domain.tables import TableRef, schema
 from backfill.processors.base import GameInput, Processor, Row
 from backfill.processors.nba_raw import SCHEDULE, SCHEDULE_COLUMNS
 
 RECENT_DAYS = 7
-COUNTED_TYPES = frozenset({"regular_season", "play_in", "playoffs", "nba_cup_final"})
+COUNTED_TYPES = DEFAULT_GAME_TYPES  # rest counts the competitive games detection checks
 
 
 class UpcomingTeamGameContext(Processor):

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
-from backfill.domain.games import TYPE_CODES
+from backfill.domain.games import TYPE_CODES, date_based_id
+from backfill.domain.window import Window
 from backfill.local.seed.play import Result, play, team_seasons
 from backfill.local.seed.teams import ALL_STAR_EAST, ALL_STAR_WEST, DIVISIONS, EAST, TEAMS, WEST
 
@@ -58,11 +59,6 @@ class Game:
         return self.away if self.home_wins else self.home
 
 
-def date_based_id(day: date, away: str, home: str) -> str:
-    """The date-based id: 20250115_NYK_PHI."""
-    return f"{day.year}{day.month:02d}{day.day:02d}_{away}_{home}"
-
-
 def game_code(day: date, away: str, home: str) -> str:
     """NBA.com's game code: 20250115/NYKPHI."""
     return f"{day.year}{day.month:02d}{day.day:02d}/{away}{home}"
@@ -79,7 +75,8 @@ def morning_after(day: date) -> datetime:
 
 
 def days(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    """Every date from `first` to `last`, both included (as a list: seeding indexes it)."""
+    return list(Window(first, last).dates())
 
 
 def weekday_on_or_after(day: date, weekday: int) -> date:
