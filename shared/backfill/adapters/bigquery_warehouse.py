@@ -131,7 +131,7 @@ class BigQueryWarehouse(Warehouse):
             return
         # Independent statements at once: each is atomic on its own and idempotent to repeat.
         failures = []
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(changes))) as pool:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(changes)) as pool:
             for future in [pool.submit(self._apply, change) for change in changes]:
                 try:
                     future.result()
@@ -270,9 +270,14 @@ class BigQueryWarehouse(Warehouse):
                 _cancel(lambda: job.cancel(retry=None, timeout=CANCEL_TIMEOUT_SECONDS), job_id)
                 text = (f"{table}: BigQuery job {job.job_id} did not finish in time and was "
                         f"cancelled ({type(exc).__name__})")
-                if self._deadline is not None and self._deadline.left() <= 0:
-                    raise OutOfTime(f"the delivery ran out of time: {text}") from None
-                raise TransientError(text) from None
+                raise self._late(text) from None
+
+    def _late(self, text: str) -> TransientError:
+        """A call that did not finish in time: the delivery's end when its deadline has passed
+        (no retry can help), a transient failure otherwise."""
+        if self._deadline is not None and self._deadline.left() <= 0:
+            return OutOfTime(f"the delivery ran out of time: {text}")
+        return TransientError(text)
 
     def _require_partitioned(self, table: TableRef, column: str) -> None:
         info = self.describe(table)
@@ -343,9 +348,7 @@ class BigQueryWarehouse(Warehouse):
                 concurrent.futures.TimeoutError) as exc:
             detail = f": {exc}" if str(exc) else ""
             text = f"{table}: BigQuery did not answer in time ({type(exc).__name__}{detail})"
-            if self._deadline is not None and self._deadline.left() <= 0:
-                raise OutOfTime(f"the delivery ran out of time: {text}") from None
-            raise TransientError(text) from None
+            raise self._late(text) from None
 
 
 class _Shared:

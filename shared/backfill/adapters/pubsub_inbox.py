@@ -72,22 +72,19 @@ class PubSubLease(Lease):
             self._hold(list(self._ack_ids.values()))
             self._renewed = self._clock()
 
-    def _hold(self, ack_ids: list[str]) -> None:
+    def _hold(self, ack_ids: list[str], seconds: int = HOLD_SECONDS) -> None:
+        """Keep (or, at 0 seconds, give back) the leases, a batch of ids per call."""
         for start in range(0, len(ack_ids), PULL_BATCH):
             self._subscriber.modify_ack_deadline(subscription=self._path,
                                                  ack_ids=ack_ids[start:start + PULL_BATCH],
-                                                 ack_deadline_seconds=HOLD_SECONDS)
+                                                 ack_deadline_seconds=seconds)
 
     def acknowledge(self, message_id: str) -> None:
         ack_id = self._ack_ids.pop(message_id)
         self._subscriber.acknowledge(subscription=self._path, ack_ids=[ack_id])
 
     def release(self) -> None:
-        ack_ids = list(self._ack_ids.values())
-        for start in range(0, len(ack_ids), PULL_BATCH):
-            self._subscriber.modify_ack_deadline(subscription=self._path,
-                                                 ack_ids=ack_ids[start:start + PULL_BATCH],
-                                                 ack_deadline_seconds=0)
+        self._hold(list(self._ack_ids.values()), seconds=0)
         self._ack_ids.clear()
 
 

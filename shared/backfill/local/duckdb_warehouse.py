@@ -310,8 +310,6 @@ def _stored(value: Any) -> Any:
 
 
 def _ndjson_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+    """A value as the spool file holds it: stored as a parameter would be, dates as text."""
+    value = _stored(value)
+    return value.isoformat() if isinstance(value, date) else value
