@@ -9,7 +9,6 @@ being retried pass after pass.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -62,13 +61,10 @@ class CycleOutcome:
                 or self.consumer_error is not None)
 
     def as_dict(self) -> dict[str, Any]:
-        outcomes: Counter[str] = Counter()
-        for p in self.passes:
-            outcomes.update(p.run.outcomes)
         return {"run_id": self.detection.run_id, "run_ids": [p.detection.run_id for p in self.passes],
                 "detected": len(self.detection.candidates),
                 "published": sum(len(p.detection.published) for p in self.passes),
-                **RunSummary(outcomes).as_dict(),
+                **RunSummary([r for p in self.passes for r in p.run.results]).as_dict(),
                 "redeliveries": sum(p.run.redeliveries for p in self.passes),
                 "unaccounted": len(self.unaccounted),
                 "deferred": self.passes[-1].detection.deferred,
@@ -90,9 +86,10 @@ def run_cycle(settings: Settings, window: Window, *, processors: Sequence[str] =
         outcome = CycleOutcome()
         published: set[tuple[str, date]] = set()
         try:
-            for _ in range(_levels(app) + 1):
+            for level in range(_levels(app) + 1):
                 found = _pass(app, window, processors, max_messages, started_by, published,
-                              concurrency, timeout_seconds, progress, on_result)
+                              concurrency, timeout_seconds, progress, on_result,
+                              first=level == 0)
                 outcome.passes.append(found)
                 if not found.detection.published:
                     break
@@ -104,12 +101,17 @@ def run_cycle(settings: Settings, window: Window, *, processors: Sequence[str] =
 def _pass(app: Backfill, window: Window, processors: Sequence[str], max_messages: int | None,
           started_by: str, published: set[tuple[str, date]], concurrency: int,
           timeout_seconds: float, progress: Progress | None,
-          on_result: Callable[[WorkResult], None] | None) -> CyclePass:
-    worker = app.worker(audit_batch_rows=AUDIT_BATCH_ROWS)
+          on_result: Callable[[WorkResult], None] | None, *, first: bool) -> CyclePass:
+    """One detection and the work it published. The first pass also drains what the queue
+    held before it; a later one that published nothing has nothing to wait for (the pass
+    before drained the queue), so it does not sit out the drain's quiet time."""
     report = detect(app.warehouse, app.registry, app.ops, app.queue, window,
                     processors=processors or None, max_messages=max_messages,
                     run=Pass(Trigger.CLI, started_by),
                     only_new=published)
+    if not report.published and not first:
+        return CyclePass(report, RunSummary())
+    worker = app.worker(audit_batch_rows=AUDIT_BATCH_ROWS)
     published.update((r.processor, r.game_date) for r in report.published)
     shown = progress or NoProgress()
     shown.start(len(report.published))

@@ -25,11 +25,14 @@ ConsumerFactory = Callable[[Callable[[Delivery], bool], int], Stoppable]
 class RunSummary:
     """Counts of terminal outcomes; `unaccounted` are expected requests that never finished."""
 
-    outcomes: Counter[str] = field(default_factory=Counter)
     results: list[WorkResult] = field(default_factory=list)
     redeliveries: int = 0
     unaccounted: list[str] = field(default_factory=list)
     consumer_error: str | None = None
+
+    @property
+    def outcomes(self) -> Counter[str]:
+        return Counter(result.outcome for result in self.results)
 
     def as_dict(self) -> dict[str, Any]:
         return {**{o.value: self.outcomes[o] for o in Outcome if o is not Outcome.RETRY},
@@ -74,7 +77,6 @@ def work_until_drained(worker: Worker, consume: ConsumerFactory, expected: Itera
             if result.outcome is Outcome.RETRY:
                 summary.redeliveries += 1
             else:
-                summary.outcomes[result.outcome] += 1
                 summary.results.append(result)
                 if result.request is not None:
                     waiting.discard(result.request.request_id)
