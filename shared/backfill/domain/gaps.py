@@ -70,6 +70,13 @@ class Upstream:
     source_keys: frozenset[GameKey] | None = None
     holding: Mapping[GameKey, str] = field(default_factory=dict)
 
+    @classmethod
+    def judged(cls, target: Sequence[GameStat], source: Iterable[GameStat],
+               gaps: Gaps) -> Upstream:
+        """What a dependency, once judged, tells its dependents (detection and re-check)."""
+        return cls(target, frozenset(g.key for g in source),
+                   {key: event.reason for key, event in gaps.holding.items()})
+
 
 @dataclass(frozen=True)
 class Evidence:
@@ -264,10 +271,15 @@ def _blocked(key: GameKey, dependencies: Mapping[str, Upstream],
         if targets[name].get(key) is not None and targets[name][key].rows:
             continue
         if key in dependency.holding:
-            return f"waiting on {name}, which holds it in quarantine: {dependency.holding[key]}"
+            return held_upstream(name, dependency.holding[key])
         if dependency.source_keys is not None and key not in dependency.source_keys:
             return f"waiting on {name}, whose Phase 2 source has no rows of it"
     return ""
+
+
+def held_upstream(name: str, why: str) -> str:
+    """Why a game waits on a dependency that holds it in quarantine."""
+    return f"waiting on {name}, which holds it in quarantine: {why}"
 
 
 def _content(stat: GameStat | None) -> str | None:

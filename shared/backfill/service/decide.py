@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from backfill.domain.games import GameKey
-from backfill.domain.gaps import Candidate, Evidence, Upstream, judge
+from backfill.domain.gaps import Candidate, Evidence, Upstream, held_upstream, judge
 from backfill.domain.outcome import Cancelled, Skipped, Waiting
 from backfill.domain.quarantine import QuarantineEvent, current
 from backfill.domain.request import Request
@@ -50,8 +50,7 @@ def decide(request: Request, processor: Processor, registry: Registry,
             window, gathered.upstream_source[name], phase3, gathered.schedule,
             held=held.get(name, {})))
         not_ready += found.candidates
-        upstream[name] = Upstream(phase3, frozenset(g.key for g in gathered.upstream_source[name]),
-                                  {k: e.reason for k, e in found.holding.items()})
+        upstream[name] = Upstream.judged(phase3, gathered.upstream_source[name], found)
     mine = judge(processor.gap_rule(), Evidence(
         window, processor.phase2_stats(gathered.source_rows), gathered.target,
         gathered.schedule, upstream, held.get(processor.name, {})))
@@ -65,6 +64,5 @@ def decide(request: Request, processor: Processor, registry: Registry,
         return Waiting(f"{first.processor} is {first.reason.value} for {day} "
                        f"({len(first.game_ids)} games)")
     return Compute(gap, gathered.schedule.types(), held.get(processor.name, {}),
-                   {key: f"waiting on {name}, which holds it in quarantine: {why}"
-                    for name, dependency in upstream.items()
+                   {key: held_upstream(name, why) for name, dependency in upstream.items()
                     for key, why in dependency.holding.items()})

@@ -115,8 +115,7 @@ def find_gaps(warehouse: Warehouse, registry: Registry, ops: OpsTables, window: 
         gaps = judge(p.gap_rule(), Evidence(
             window, source, target, read.schedule,
             known if len(known) == len(p.depends_on) else None, held.get(p.name, {})))
-        upstream[p.name] = Upstream(target or [], frozenset(g.key for g in source),
-                                    {k: e.reason for k, e in gaps.holding.items()})
+        upstream[p.name] = Upstream.judged(target or [], source, gaps)
         results[p.name] = ProcessorResult(p.name, gaps, upstream_error=read.schedule.error)
     return [results[p.name] for p in involved if p.name in reported]
 
