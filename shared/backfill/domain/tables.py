@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from backfill.domain.errors import ConfigurationError, SchemaMismatch
+from backfill.domain.errors import ConfigurationError, SchemaMismatch, TableNotFound
 
 ColumnType = Literal["STRING", "INT64", "FLOAT64", "BOOL", "DATE", "TIMESTAMP"]
 COLUMN_TYPES: frozenset[str] = frozenset({"STRING", "INT64", "FLOAT64", "BOOL", "DATE", "TIMESTAMP"})
@@ -77,12 +77,15 @@ class TableInfo:
     partitioned_by: str | None = None
 
 
-def check_columns(table: TableRef, info: TableInfo, needed: Schema,
-                  names: Mapping[str, str] | None = None) -> None:
-    """Raise SchemaMismatch naming the first needed column `table` lacks or types differently.
+def check_columns(table: TableRef, info: TableInfo | None, needed: Schema,
+                  names: Mapping[str, str] | None = None, *, where: str) -> None:
+    """Raise TableNotFound when `table` does not exist in `where` (its description `info` is
+    None), SchemaMismatch naming the first needed column it lacks or types differently.
 
     `names` maps a needed column to the table's own name for it (a processor's column mapping).
     """
+    if info is None:
+        raise TableNotFound(f"table {table} does not exist in {where}")
     for column in needed:
         physical = (names or {}).get(column.name, column.name)
         found = info.columns.get(physical)

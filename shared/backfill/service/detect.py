@@ -231,10 +231,8 @@ def _schedule(warehouse: Warehouse, registry: Registry, info: TableInfo | None,
               start: Any, end: Any) -> Schedule:
     """The schedule of the window and its lookback; an unreadable one is reported, not raised."""
     try:
-        if info is None:
-            return Schedule(error=f"no game types or upstream gaps: table {registry.schedule} "
-                                  f"does not exist in {warehouse.url}")
-        check_columns(registry.schedule, info, SCHEDULE_COLUMNS, registry.schedule_columns)
+        check_columns(registry.schedule, info, SCHEDULE_COLUMNS, registry.schedule_columns,
+                      where=warehouse.url)
         rows = warehouse.read_rows(registry.schedule_read(start, end))
     except ConfigurationError:
         raise
@@ -247,10 +245,9 @@ def _source_problem(warehouse: Warehouse, processor: Processor,
                     info: TableInfo | None) -> str | None:
     """Why a processor's source cannot be scanned: missing, or a needed column missing or typed
     otherwise (then its report says which, and the others still run)."""
-    if info is None:
-        return f"TableNotFound: table {processor.source} does not exist in {warehouse.url}"
     try:
-        check_columns(processor.source, info, processor.source_columns, processor.columns)
+        check_columns(processor.source, info, processor.source_columns, processor.columns,
+                      where=warehouse.url)
     except BackfillError as exc:
         return f"{type(exc).__name__}: {exc}"
     return None

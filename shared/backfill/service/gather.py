@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
-from backfill.domain.errors import TableNotFound
 from backfill.domain.gaps import GameStat
 from backfill.domain.quarantine import QuarantineEvent
 from backfill.domain.request import Request
@@ -64,9 +63,7 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
              registry.schedule_columns),
             *((d.source, described[f"source:{d.name}"], d.source_columns, d.columns)
               for d in dependencies)):
-        if info is None:
-            raise TableNotFound(f"table {table} does not exist in {warehouse.url}")
-        check_columns(table, info, needed, names)
+        check_columns(table, info, needed, names, where=warehouse.url)
     target_info: TableInfo | None = described["target"]
     start = day - timedelta(days=processor.source_lookback_days)
     window = Window(day, day)
