@@ -35,7 +35,8 @@ class RunSummary:
         return Counter(result.outcome for result in self.results)
 
     def as_dict(self) -> dict[str, Any]:
-        return {**{o.value: self.outcomes[o] for o in Outcome if o is not Outcome.RETRY},
+        counts = self.outcomes
+        return {**{o.value: counts[o] for o in Outcome if o is not Outcome.RETRY},
                 "redeliveries": self.redeliveries, "unaccounted": len(self.unaccounted)}
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import click
 from rich.table import Table
 
-from backfill.bootstrap import consumer, registry_of
+from backfill.bootstrap import consumer
 from backfill.domain.errors import TransientError
 from backfill.domain.request import MAX_DAYS_AHEAD, Reason, Request
 from backfill.domain.runs import Run, Trigger, new_run_id
@@ -104,7 +104,9 @@ def run_command(ctx: click.Context, start_date: date | None, end_date: date | No
 
     settings = common.settings_from(ctx)
     window = common.resolve_window(settings, start_date, end_date, lookback_days)
-    common.check_processors(registry_of(settings), processors)
+    app = common.app_from(ctx)  # the whole configuration checked before the stack starts
+    common.check_processors(app.registry, processors)
+    app.close()
     with Reporter("run") as progress:
         outcome = run_cycle(settings, window, processors=processors, concurrency=concurrency,
                             max_messages=max_messages, timeout_seconds=timeout_seconds,
