@@ -153,6 +153,12 @@ def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
                 connection.close()
                 local.connection = None
                 raise
+            # Recorded before the answer is relayed: a client that has its answer must find the
+            # exchange recorded (a test reads the record as soon as the call returns).
+            recorder.record(Exchange(
+                self.command, urlsplit(self.path).path,
+                json.loads(body) if body.strip() else None, answer.status, start,
+                time.monotonic()))
             try:
                 self.send_response(answer.status, answer.reason)
                 for key, value in answer.getheaders():
@@ -164,10 +170,6 @@ def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
             except OSError:  # the client gave up waiting (a held request): it still happened
                 self.close_connection = True
-            recorder.record(Exchange(
-                self.command, urlsplit(self.path).path,
-                json.loads(body) if body.strip() else None, answer.status, start,
-                time.monotonic()))
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
 
