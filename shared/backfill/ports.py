@@ -41,10 +41,13 @@ class Read:
     equals: tuple[tuple[str, Scalar], ...] = ()
     newest_first: bool = False
     limit: int | None = None
+    # (name, column) each row's hash covers: every row then carries its game's fingerprint
+    # (fingerprint.READ_FINGERPRINT), made in the same statement as the rows. Needs `columns`.
+    hashed: tuple[tuple[str, str], ...] = ()
 
 
-# What a scan reports per game beyond its row count, and the GameStat field each lands in.
-SCAN_FIELDS = ("processed_at", "version", "inputs", "content")
+# The greatest values a scan may report per game, as GameStat names them.
+SCAN_FIELDS = ("version", "inputs")
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,9 @@ class Scan:
     `names` renames the logical columns the scan names (game_id, game_date, the count and maxima
     columns) to the table's own. `count_where` counts only rows whose column has one of some
     values (only active players). `maxima` maps a GameStat field to the column whose greatest
-    value per game it reports.
+    value per game it reports. `hashed` lists the (name, column) pairs whose values make each
+    game's fingerprint; `stored_hash` is the column where the write recorded each row's hash,
+    so the scan counts the rows whose values no longer match it (or repeat another row's).
     """
 
     table: TableRef
@@ -62,6 +67,8 @@ class Scan:
     names: tuple[tuple[str, str], ...] = ()
     count_where: tuple[str, tuple[str, ...]] | None = None
     maxima: tuple[tuple[str, str], ...] = ()
+    hashed: tuple[tuple[str, str], ...] = ()
+    stored_hash: str | None = None
 
     def column(self, name: str) -> str:
         return dict(self.names).get(name, name)
@@ -70,7 +77,9 @@ class Scan:
 @dataclass(frozen=True)
 class Replace:
     """Make `rows` the only rows of dates [start, end] in `table`, except the games stored under
-    the ids in `keep`, whose old rows stay (games refused this time)."""
+    the ids in `keep`, whose old rows stay (games refused this time). With `hash_into`, the
+    warehouse writes into that column each new row's hash over the `hashed` columns, in SQL
+    within the write (the hash a target scan checks the row against)."""
 
     table: TableRef
     start: date
@@ -78,6 +87,8 @@ class Replace:
     rows: Sequence[Row]
     columns: Schema
     keep: tuple[str, ...] = ()
+    hash_into: str | None = None
+    hashed: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         stray = next((r for r in self.rows if not isinstance(r.get("game_date"), date)

@@ -23,6 +23,7 @@ class Reason(StrEnum):
     MISSING = "missing"
     INCOMPLETE = "incomplete"
     STALE = "stale"
+    TAMPERED = "tampered"  # Phase 3 rows no longer match the hashes their write recorded
     OUTDATED = "outdated"
     MANUAL = "manual"  # published by hand: `backfill publish`, or a body typed without a reason
     REPLAY = "replay"
