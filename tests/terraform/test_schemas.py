@@ -58,7 +58,7 @@ def test_every_schema_can_be_partitioned_and_clustered_as_terraform_does() -> No
         types = {c["name"]: c["type"] for c in columns}
         assert types.get("game_date") == "DATE", path.name
         assert types.get("game_id") == "STRING", path.name
-        assert "source_processed_at" in types, path.name
+        assert {"inputs", "row_hash", "processor_version"} <= set(types), path.name
         assert all(c["mode"] == "NULLABLE" for c in columns), path.name
         assert len(types) == len(columns), f"{path.name} repeats a column"
         assert set(types.values()) <= {"STRING", "INT64", "FLOAT64", "BOOL", "DATE", "TIMESTAMP"}

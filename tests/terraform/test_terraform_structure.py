@@ -583,7 +583,7 @@ AUDIT_SCHEMAS = {
         ("game_id", "STRING"),
         ("state", "STRING"),
         ("reason", "STRING"),
-        ("source_processed_at", "TIMESTAMP"),
+        ("inputs", "STRING"),
         ("request_id", "STRING"),
         ("run_id", "STRING"),
         ("recorded_at", "TIMESTAMP"),

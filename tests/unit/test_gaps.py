@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from backfill.domain.fingerprint import Fingerprint, Inputs, combine, game_inputs
 from backfill.domain.games import (
     DEFAULT_GAME_TYPES,
     GAME_TYPES,
@@ -18,7 +19,6 @@ from backfill.domain.games import (
     game_type,
     id_spellings,
 )
-from backfill.domain.fingerprint import Fingerprint, Inputs, combine, game_inputs
 from backfill.domain.gaps import Evidence, GameStat, GapRule, Gaps, Upstream, judge
 from backfill.domain.quarantine import Hold, QuarantineEvent, current
 from backfill.domain.request import Reason

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from backfill.domain.errors import BadData
-from backfill.domain.games import GameKey, game_key
 from backfill.domain.fingerprint import (
     INPUTS,
     PROCESSOR_VERSION,
@@ -25,12 +24,13 @@ from backfill.domain.fingerprint import (
     ROW_HASH,
     Inputs,
 )
+from backfill.domain.games import GameKey, game_key
 from backfill.domain.schedule import Schedule
 from backfill.domain.window import Window
 from backfill.local.seed.league import GAMEBOOK, SCHEDULE, TEAM_BOXSCORE, generate_phase2
 from backfill.local.seeding import seeded_window
 from backfill.processors import formulas as f
-from backfill.processors.base import LINEAGE_SCHEMA, GameInput, Processor, Produced, Row
+from backfill.processors.base import GameInput, Processor, Produced, Row
 from backfill.processors.player_game_summary import PlayerGameSummary
 from backfill.processors.registry import BUILTIN_PROCESSORS, load_registry
 from backfill.processors.team_defense import TeamDefenseGameSummary
