@@ -1,7 +1,10 @@
 """Seed a warehouse: the synthetic league as Phase 2, and Phase 3 computed by the processors.
 
 The window is widened by the processors' longest lookback (the context reads two weeks of
-schedule), so the first dates asked for are computed as a longer run would compute them.
+schedule), so the first dates asked for are computed as a longer run would compute them. Each
+processor computes from rows read back from the warehouse, as the worker reads them (with the
+content fingerprints the warehouse attaches, which Phase 3 records), and its write is hashed by
+the warehouse: a seeded warehouse is complete by detection's own judging.
 """
 
 from __future__ import annotations
@@ -58,31 +61,38 @@ def seed(warehouse: Warehouse, registry: Registry, window: Window,
     game_dates = sorted({row["game_date"] for rows in phase2.values() for row in rows})
     report.dates = len(game_dates)
     report.games = len(types)
-    computed: dict[str, dict[date, list[Row]]] = defaultdict(dict)
     for processor in registry.ordered():
         if processor.source not in phase2:
             continue  # a configured processor whose source the league does not make
-        rows = _compute(processor, phase2[processor.source], game_dates, computed, types)
+        source = (phase2[processor.source] if processor.source_is_schedule else
+                  warehouse.read_rows(processor.source_read(whole.start, whole.end)))
+        upstream = {name: _by_date(warehouse.read_rows(
+            registry.get(name).target_read(whole.start, whole.end)))
+            for name in processor.depends_on}
+        rows = _compute(processor, source, game_dates, upstream, types)
         warehouse.create_table(processor.target, processor.table_schema())
-        warehouse.write([Replace(processor.target, whole.start, whole.end, rows,
-                                 processor.table_schema())])
+        warehouse.write([processor.replacement(whole.start, whole.end, rows)])
         progress(f"{processor.target}: {len(rows)} rows")
     return report
 
 
 def _compute(processor: Processor, source: list[Row], game_dates: list[date],
-             computed: dict[str, dict[date, list[Row]]],
+             upstream: Mapping[str, Mapping[date, list[Row]]],
              types: Mapping[GameKey, str | None]) -> list[Row]:
     """Every date's rows, each date computed from the source rows of its lookback."""
-    by_date: dict[date, list[Row]] = defaultdict(list)
-    for row in source:
-        by_date[row["game_date"]].append(row)
+    by_date = _by_date(source)
     out: list[Row] = []
     for day in game_dates:
         rows = [row for offset in range(processor.source_lookback_days, -1, -1)
                 for row in by_date.get(day - timedelta(days=offset), [])]
-        upstream = {name: computed[name].get(day, []) for name in processor.depends_on}
-        produced = processor.produce(day, rows, upstream, types)
-        computed[processor.name][day] = produced.rows
+        produced = processor.produce(day, rows, {name: games.get(day, []) for name, games
+                                                 in upstream.items()}, types)
         out += produced.rows
     return out
+
+
+def _by_date(rows: list[Row]) -> dict[date, list[Row]]:
+    found: dict[date, list[Row]] = defaultdict(list)
+    for row in rows:
+        found[row["game_date"]].append(row)
+    return found

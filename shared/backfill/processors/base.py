@@ -154,9 +154,10 @@ class Processor(ABC):
         fingerprint (the one `target_scan` reports)."""
         return Read(self.target, start, end, columns=self._own(), hashed=self._own())
 
-    def replacement(self, game_date: date, rows: Sequence[Row], keep: tuple[str, ...]) -> Replace:
-        """The write of a computed date: the warehouse hashes each new row over our columns."""
-        return Replace(self.target, game_date, game_date, rows, self.table_schema(), keep,
+    def replacement(self, start: date, end: date, rows: Sequence[Row],
+                    keep: tuple[str, ...] = ()) -> Replace:
+        """The write of computed dates: the warehouse hashes each new row over our columns."""
+        return Replace(self.target, start, end, rows, self.table_schema(), keep,
                        hash_into=ROW_HASH, hashed=tuple(c.name for c in self.schema))
 
     def _own(self) -> tuple[tuple[str, str], ...]:

@@ -165,7 +165,7 @@ class Worker:
                                      decision.types, decision.held_upstream)
         keep = tuple(sorted({spelling for key in (*produced.refused, *produced.waiting)
                              for spelling in id_spellings(key)}))
-        changes: list[Change] = [processor.replacement(day, produced.rows, keep)]
+        changes: list[Change] = [processor.replacement(day, day, produced.rows, keep)]
         at = self.now()
         events = [QuarantineEvent(processor.name, day, game_id, Hold.HELD, why,
                                   produced.inputs.get(key), at, request.request_id,
