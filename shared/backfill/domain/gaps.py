@@ -68,18 +68,21 @@ class GapRule:
 @dataclass(frozen=True)
 class Upstream:
     """What one dependency holds for the window: its Phase 3 games, the games its Phase 2
-    source has (None: not read), and the games it holds in quarantine, with why."""
+    source has (None: not read), the games it holds in quarantine, with why, and its games
+    that are gaps of its own (their content is not judged against until they are filled)."""
 
     target: Sequence[GameStat]
     source_keys: frozenset[GameKey] | None = None
     holding: Mapping[GameKey, str] = field(default_factory=dict)
+    unsettled: frozenset[GameKey] = frozenset()
 
     @classmethod
     def judged(cls, target: Sequence[GameStat], source: Iterable[GameStat],
                gaps: Gaps) -> Upstream:
         """What a dependency, once judged, tells its dependents (detection and re-check)."""
         return cls(target, frozenset(g.key for g in source),
-                   {key: event.reason for key, event in gaps.holding.items()})
+                   {key: event.reason for key, event in gaps.holding.items()},
+                   frozenset(gaps.gap_keys))
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ def current_inputs(rule: GapRule, key: GameKey,
                    ) -> Inputs:
     """What a game would be computed from now: the processor's version, its source's
     fingerprint over the lookback (`source` from `game_inputs`), and each dependency's Phase 3
-    content (None when not read, or when the dependency has no rows of the game: unknown)."""
+    content (None when not read, or when the dependency's game has no rows or is a gap of its
+    own: unknown)."""
     return Inputs(rule.version, {rule.source: source.get(key), **{
         name: None if upstream is None else upstream.get(name, {}).get(key)
         for name in rule.depends_on}})
@@ -162,8 +166,10 @@ class Gaps:
     waiting: list[GamesOfDate] = field(default_factory=list)
     # The checked Phase 2 games of each date (status counts games by them).
     games: dict[date, tuple[str, ...]] = field(default_factory=dict)
-    # Games still held in quarantine, and the input time each was judged against.
+    # Games still held in quarantine, with the event that holds each.
     holding: dict[GameKey, QuarantineEvent] = field(default_factory=dict)
+    # Every game found a gap (requested, held or waiting).
+    gap_keys: set[GameKey] = field(default_factory=set)
 
     def candidate(self, game_date: date) -> Candidate | None:
         return next((c for c in self.candidates if c.game_date == game_date), None)
@@ -212,8 +218,9 @@ def judge(rule: GapRule, evidence: Evidence) -> Gaps:
     target = by_key(evidence.target or ())
     upstream = None if evidence.upstream is None else {
         name: by_key(up.target) for name, up in evidence.upstream.items()}
-    contents = None if upstream is None else {
-        name: {k: g.fingerprint for k, g in games.items() if g.rows}
+    contents = None if evidence.upstream is None or upstream is None else {
+        name: {k: g.fingerprint for k, g in games.items()
+               if g.rows and k not in evidence.upstream[name].unsettled}
         for name, games in upstream.items()}
     found = Gaps(games=_ids_by_date(checked.values()))
     gaps: dict[GameKey, GameGap] = {}
@@ -222,6 +229,7 @@ def judge(rule: GapRule, evidence: Evidence) -> Gaps:
         gap = game_gap(rule, game, now, target.get(key))
         if gap is None:
             continue
+        found.gap_keys.add(key)
         hold = evidence.held.get(key)
         blocked = _blocked(key, evidence.upstream or {}, upstream or {})
         if hold is not None and hold.still_holds(now):

@@ -10,7 +10,7 @@ the warehouse: a seeded warehouse is complete by detection's own judging.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -57,23 +57,35 @@ def seed(warehouse: Warehouse, registry: Registry, window: Window,
         warehouse.write([Replace(table, whole.start, whole.end, phase2[table],
                                  PHASE2_SCHEMAS[league_table])])
         progress(f"{table}: {len(phase2[table])} rows")
-    types = Schedule.from_rows(phase2[registry.schedule]).types()
-    game_dates = sorted({row["game_date"] for rows in phase2.values() for row in rows})
-    report.dates = len(game_dates)
-    report.games = len(types)
-    for processor in registry.ordered():
-        if processor.source not in phase2:
-            continue  # a configured processor whose source the league does not make
-        source = (phase2[processor.source] if processor.source_is_schedule else
-                  warehouse.read_rows(processor.source_read(whole.start, whole.end)))
+    report.dates = len({row["game_date"] for rows in phase2.values() for row in rows})
+    report.games = len(Schedule.from_rows(phase2[registry.schedule]).games)
+    compute_phase3(warehouse, registry, whole,
+                   [p for p in registry.ordered() if p.source in phase2], progress)
+    return report
+
+
+def compute_phase3(warehouse: Warehouse, registry: Registry, window: Window,
+                   processors: Sequence[Processor],
+                   progress: Callable[[str], None] = lambda _: None) -> None:
+    """Replace the window's Phase 3 rows of each processor (in run order) with what it computes
+    from the warehouse's Phase 2 as it is now, as if every date had always held those rows."""
+    lookback = max((p.source_lookback_days for p in processors), default=0)
+    schedule_rows = warehouse.read_rows(registry.schedule_read(
+        window.start - timedelta(days=lookback), window.end))
+    types = Schedule.from_rows(schedule_rows).types()
+    for processor in processors:
+        since = window.start - timedelta(days=processor.source_lookback_days)
+        source = ([r for r in schedule_rows if r["game_date"] >= since]
+                  if processor.source_is_schedule else
+                  warehouse.read_rows(processor.source_read(since, window.end)))
         upstream = {name: _by_date(warehouse.read_rows(
-            registry.get(name).target_read(whole.start, whole.end)))
+            registry.get(name).target_read(window.start, window.end)))
             for name in processor.depends_on}
+        game_dates = sorted({r["game_date"] for r in source if r["game_date"] >= window.start})
         rows = _compute(processor, source, game_dates, upstream, types)
         warehouse.create_table(processor.target, processor.table_schema())
-        warehouse.write([processor.replacement(whole.start, whole.end, rows)])
+        warehouse.write([processor.replacement(window.start, window.end, rows)])
         progress(f"{processor.target}: {len(rows)} rows")
-    return report
 
 
 def _compute(processor: Processor, source: list[Row], game_dates: list[date],
