@@ -4,8 +4,9 @@ The gaps: whole dates missing for one processor, single games missing within a d
 missing for a processor deployed late, a configured processor whose Phase 2 table is absent
 (an error), a game whose gamebook has a corrupt minutes string (the date's other games are filled,
 that game is held in quarantine), a team box-score correction that propagates through the team
-summaries to the player summaries, and one planted gap of each reason (missing, incomplete,
-stale, upstream) next to decoys that must not be reported.
+summaries to the player summaries, a schedule reload that changes nothing (it must publish
+nothing), and one planted gap of each reason (missing, incomplete, stale, upstream) next to
+decoys that must not be reported.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ DEFENSE_OUTAGE = (date(2024, 11, 8), date(2024, 11, 11))  # team_defense crashed
 SINGLE_GAMES_DATE = date(2024, 11, 27)      # two player_game_summary games lost
 POISON_DATE = date(2024, 12, 4)             # a corrupt minutes string in one game's gamebook
 PLAYERS = "player_game_summary"
+CONTEXT = "upcoming_team_game_context"
 
 PROCESSORS_TOML = """\
 # A processor configured by a user: balldontlie box scores, whose Phase 2 table was never loaded.
@@ -157,6 +159,10 @@ def verify(first: CycleOutcome, second: CycleOutcome, expected: Expected) -> lis
              for r in p.detection.published}
     held = {g for p in second.detection.processors if p.name == PLAYERS
             for q in p.gaps.quarantined for g in q.game_ids}
+    reload = next(p for p in expected.planted if p.case is Case.RELOAD)
+    context = {(r.processor, r.game_date) for cycle in (first, second) for p in cycle.passes
+               for r in p.detection.published if r.processor == CONTEXT
+               and r.game_date >= LATE_DEPLOY}
     reasons = sorted({r.value for r in expected.gaps.values()})
     return [
         (found == expected.gaps,
@@ -179,6 +185,8 @@ def verify(first: CycleOutcome, second: CycleOutcome, expected: Expected) -> lis
         ((PLAYERS, stale.game_date, Reason.STALE) in later,
          "the box-score correction reached the player summaries: team offense and defense were "
          "recomputed, then the players of that game in a second pass of the same run"),
+        (not context, f"the schedule reload that changed nothing ({reload.what.split(': ')[1]}) "
+         "published nothing: no upcoming-context date after the late deploy was requested"),
         (not second.detection.published and expected.poisoned in held,
          "the second cycle publishes nothing: the quarantined game is reported, not retried"),
     ]
