@@ -185,8 +185,8 @@ def verify(first: CycleOutcome, second: CycleOutcome, expected: Expected) -> lis
         ((PLAYERS, stale.game_date, Reason.STALE) in later,
          "the box-score correction reached the player summaries: team offense and defense were "
          "recomputed, then the players of that game in a second pass of the same run"),
-        (not context, f"the schedule reload that changed nothing ({reload.what.split(': ')[1]}) "
-         "published nothing: no upcoming-context date after the late deploy was requested"),
+        (not context, f"the schedule reload that changed nothing published nothing ({reload.what}):"
+         " no upcoming-context date after the late deploy was requested"),
         (not second.detection.published and expected.poisoned in held,
          "the second cycle publishes nothing: the quarantined game is reported, not retried"),
     ]

@@ -228,8 +228,8 @@ def _reload(planter: Planter, window: Window) -> list[Planted]:
     planter.warehouse.write([Replace(table, start, window.end, reloaded,
                                      PHASE2_SCHEMAS[SCHEDULE])])
     return [Planted(Case.RELOAD, window.end, (), (),
-                    f"{SCHEDULE}: {len(reloaded)} games of {start}..{window.end} reloaded "
-                    "unchanged (MERGE_UPDATE: deleted, loaded again, processed_at moved)")]
+                    f"{SCHEDULE}: {len(reloaded)} games of {start}..{window.end} deleted and "
+                    "loaded again unchanged, processed_at moved")]
 
 
 _PLANTERS: dict[Case, Callable[[Planter, date, list[str]], list[Planted]]] = {
