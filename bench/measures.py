@@ -422,7 +422,7 @@ class Process:
 
 
 def detect_process(template: Template, folder: Path, window: Window, which: str) -> Process:
-    """`backfill detect --dry-run --json` (`cli`) or bench.detection's `current`, `previous`,
+    """`backfill detect --dry-run --json` (`cli`) or bench.detection's `current`, `without`,
     `original`, each a process of its own."""
     warehouse = template.copy(folder)
     warehouse.close()
