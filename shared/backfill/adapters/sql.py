@@ -22,11 +22,12 @@ _ROW = "_backfill_row_hash"
 class Dialect:
     quote: str        # of identifiers: " (DuckDB) or ` (BigQuery)
     placeholder: str  # prefix of a named parameter: $ (DuckDB) or @ (BigQuery)
-    # A row's values as one JSON object, one of its fields, and a text's hash as text.
+    # A row's values as one struct, one of its fields, the struct made hashable, its hash as
+    # text: BigQuery hashes the struct's JSON text, DuckDB the struct itself.
     struct: str       # {} is the list of fields
     field: str        # {name} and {column}
     to_json: str      # {} is the struct
-    hash_text: str    # {} is the text
+    hash_text: str    # {} is the text (or the struct)
 
     def table(self, table: TableRef) -> str:
         return self.quote + f"{self.quote}.{self.quote}".join((table.dataset, table.table)) \
@@ -36,8 +37,8 @@ class Dialect:
         return f"{self.placeholder}{name}"
 
     def row_hash(self, columns: Sequence[tuple[str, str]], qualifier: str = "") -> str:
-        """One row's hash over (name, column) pairs: the JSON of its values keyed by name, so
-        the same values hash the same in a scan, a read and the write."""
+        """One row's hash over (name, column) pairs: its values keyed by name, so the same
+        values hash the same in a scan, a read and the write."""
         values = self.struct.format(", ".join(
             self.field.format(name=identifier(name), column=qualifier + identifier(column))
             for name, column in columns))
@@ -50,8 +51,11 @@ class Dialect:
         return self.hash_text.format(f"STRING_AGG({row_hash}, ',' ORDER BY {row_hash})")
 
 
-DUCKDB = Dialect('"', "$", "struct_pack({})", "{name} := {column}",
-                 "CAST(to_json({}) AS VARCHAR)", "md5({})")
+# DuckDB hashes the row's struct itself (its `hash`, 64 bits like FARM_FINGERPRINT): a JSON text
+# of every row first costs four times as much, and detection hashes every row it scans. Its
+# values are DuckDB's own, pinned with DuckDB's version (a new version may change them once).
+DUCKDB = Dialect('"', "$", "struct_pack({})", "{name} := {column}", "{}",
+                 "CAST(hash({}) AS VARCHAR)")
 BIGQUERY = Dialect("`", "@", "STRUCT({})", "{column} AS {name}", "TO_JSON_STRING({})",
                    "CAST(FARM_FINGERPRINT({}) AS STRING)")
 
