@@ -207,7 +207,8 @@ class BigQueryWarehouse(Warehouse):
         # arrive together, whoever runs it and however often. No load job, so no load quota.
         names = column_list(change.columns)
         # The row hash is computed here, by the same SQL a target scan checks it with.
-        hashed = BIGQUERY.row_hash([(n, n) for n in change.hashed], qualifier="source.")
+        hashed = BIGQUERY.text(BIGQUERY.row_hash([(n, n) for n in change.hashed],
+                                                 qualifier="source."))
         values = ", ".join(hashed if c.name == change.hash_into else f"source.{c.name}"
                            for c in change.columns)
         sql = (f"MERGE {table} AS target "  # noqa: S608 - identifiers validated

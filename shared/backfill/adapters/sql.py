@@ -22,12 +22,13 @@ _ROW = "_backfill_row_hash"
 class Dialect:
     quote: str        # of identifiers: " (DuckDB) or ` (BigQuery)
     placeholder: str  # prefix of a named parameter: $ (DuckDB) or @ (BigQuery)
-    # A row's values as one struct, one of its fields, the struct made hashable, its hash as
-    # text: BigQuery hashes the struct's JSON text, DuckDB the struct itself.
-    struct: str       # {} is the list of fields
-    field: str        # {name} and {column}
-    to_json: str      # {} is the struct
-    hash_text: str    # {} is the text (or the struct)
+    # A row's values as one struct ({} the fields; a field from {name} and {column}), the
+    # struct's hash in the engine's own 64-bit type, and a group's sorted row hashes hashed
+    # ({} a row hash), as text.
+    struct: str
+    field: str
+    hash_struct: str
+    hash_sorted: str
 
     def table(self, table: TableRef) -> str:
         return self.quote + f"{self.quote}.{self.quote}".join((table.dataset, table.table)) \
@@ -38,26 +39,32 @@ class Dialect:
 
     def row_hash(self, columns: Sequence[tuple[str, str]], qualifier: str = "") -> str:
         """One row's hash over (name, column) pairs: its values keyed by name, so the same
-        values hash the same in a scan, a read and the write."""
-        values = self.struct.format(", ".join(
+        values hash the same in a scan, a read and the write (`text` makes it the stored one)."""
+        return self.hash_struct.format(self.struct.format(", ".join(
             self.field.format(name=identifier(name), column=qualifier + identifier(column))
-            for name, column in columns))
-        return self.hash_text.format(self.to_json.format(values))
+            for name, column in columns)))
+
+    def text(self, expression: str) -> str:
+        return f"CAST({expression} AS STRING)"
 
     def game_hash(self, row_hash: str) -> str:
         """The fingerprint of a group's row hashes: sorted, then hashed, so it does not depend
         on the order rows are stored in and a duplicated row changes it (XOR would cancel it,
         and an INT64 SUM can overflow on BigQuery)."""
-        return self.hash_text.format(f"STRING_AGG({row_hash}, ',' ORDER BY {row_hash})")
+        return self.hash_sorted.format(row_hash)
 
 
-# DuckDB hashes the row's struct itself (its `hash`, 64 bits like FARM_FINGERPRINT): a JSON text
-# of every row first costs four times as much, and detection hashes every row it scans. Its
-# values are DuckDB's own, pinned with DuckDB's version (a new version may change them once).
-DUCKDB = Dialect('"', "$", "struct_pack({})", "{name} := {column}", "{}",
-                 "CAST(hash({}) AS VARCHAR)")
-BIGQUERY = Dialect("`", "@", "STRUCT({})", "{column} AS {name}", "TO_JSON_STRING({})",
-                   "CAST(FARM_FINGERPRINT({}) AS STRING)")
+# BigQuery hashes each row's JSON text with FARM_FINGERPRINT and a group's sorted hashes joined
+# by commas. DuckDB hashes the row's struct itself and the sorted list of a group's hashes (its
+# `hash`, 64 bits like FARM_FINGERPRINT): no text per row, which costs detection, hashing every
+# row it scans, three times as much. DuckDB's values are pinned with its version (a new version
+# may change them once: everything is then recomputed once).
+DUCKDB = Dialect('"', "$", "struct_pack({})", "{name} := {column}", "hash({})",
+                 "CAST(hash(list_sort(list({0}))) AS VARCHAR)")
+BIGQUERY = Dialect("`", "@", "STRUCT({})", "{column} AS {name}",
+                   "FARM_FINGERPRINT(TO_JSON_STRING({}))",
+                   "CAST(FARM_FINGERPRINT(STRING_AGG(CAST({0} AS STRING), ',' ORDER BY {0})) "
+                   "AS STRING)")
 
 
 def scan_sql(scan: Scan, dialect: Dialect) -> tuple[str, dict[str, Any]]:
@@ -88,7 +95,7 @@ def scan_sql(scan: Scan, dialect: Dialect) -> tuple[str, dict[str, Any]]:
         fingerprint = dialect.game_hash(_ROW)
         if scan.stored_hash:
             stored = identifier(scan.stored_hash)
-            tampered = (f"SUM(CASE WHEN {stored} = {_ROW} THEN 0 ELSE 1 END) "
+            tampered = (f"SUM(CASE WHEN {stored} = {dialect.text(_ROW)} THEN 0 ELSE 1 END) "
                         f"+ COUNT(*) - COUNT(DISTINCT {_ROW})")
     # Identifiers are validated names; every value is a parameter.
     sql = (f"SELECT {game_id} AS game_id, {game_date} AS game_date, "  # noqa: S608

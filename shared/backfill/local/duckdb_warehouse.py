@@ -151,7 +151,7 @@ class DuckDBWarehouse(Warehouse):
         """Record each new row's hash, in SQL and in the write's transaction: every row of the
         range but the kept games' is new (one UPDATE covers both insert paths)."""
         where, parameters = _replaced(change)
-        hashed = DUCKDB.row_hash([(name, name) for name in change.hashed])
+        hashed = DUCKDB.text(DUCKDB.row_hash([(name, name) for name in change.hashed]))
         con.execute(f"UPDATE {DUCKDB.table(change.table)} "  # noqa: S608 - validated names
                     f"SET {identifier(str(change.hash_into))} = {hashed} WHERE {where}",
                     parameters)
