@@ -1,0 +1,119 @@
+"""Which IAM permission each Google API call needs, on which resource, and which permissions the
+few roles terraform/iam.tf grants carry: the table the permission contract is checked against
+(tests/integration/test_permission_contract.py).
+
+From Google's references, read on 2026-12-03:
+- the BigQuery REST reference and "BigQuery IAM roles and permissions"
+  (https://cloud.google.com/bigquery/docs/access-control, the per-method "Required
+  permissions" of tables, tabledata, jobs and datasets);
+- "Use the legacy streaming API": tabledata.insertAll needs bigquery.tables.updateData,
+  bigquery.tables.get and bigquery.datasets.get;
+- "Understand jobs": jobs.insert needs bigquery.jobs.create on the project, and a job's creator
+  is granted bigquery.jobs.get and bigquery.jobs.update on that job (polling and cancelling
+  one's own job needs no role);
+- DML needs bigquery.tables.updateData (and getData, it reads the table) on its target, and a
+  query bigquery.tables.getData on every table it reads;
+- Pub/Sub access control: Publisher.Publish needs pubsub.topics.publish on the topic.
+
+Roles list only their BigQuery and Pub/Sub permissions that a call here could need (a role
+shown lacking one it has would fail the contract, never pass it wrongly). The module's custom
+roles are read from terraform/iam.tf itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Where a permission is checked: the table (dataset.table), its dataset, the project, the job
+# (the caller's own), or the topic.
+TABLE, DATASET, PROJECT, OWN_JOB, TOPIC = "table", "dataset", "project", "own job", "topic"
+
+METHOD_PERMISSIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    # BigQuery REST v2, by the API's method names (tests/bigquery_emulator/recorder.kind_of).
+    "datasets.get": (("bigquery.datasets.get", DATASET),),
+    "datasets.insert": (("bigquery.datasets.create", PROJECT),),
+    "tables.get": (("bigquery.tables.get", TABLE),),
+    "tables.list": (("bigquery.tables.list", DATASET),),
+    "tables.insert": (("bigquery.tables.create", DATASET),),
+    "tables.patch": (("bigquery.tables.update", TABLE),),
+    "tables.update": (("bigquery.tables.update", TABLE),),
+    "tables.delete": (("bigquery.tables.delete", TABLE),),
+    "tabledata.list": (("bigquery.tables.getData", TABLE),),
+    "tabledata.insertAll": (("bigquery.tables.updateData", TABLE), ("bigquery.tables.get", TABLE),
+                            ("bigquery.datasets.get", DATASET)),
+    # A query job also needs the data permissions of its statement (statement_permissions).
+    "jobs.insert": (("bigquery.jobs.create", PROJECT),),
+    "jobs.get": (("bigquery.jobs.get", OWN_JOB),),
+    "jobs.getQueryResults": (("bigquery.jobs.get", OWN_JOB),),
+    "jobs.cancel": (("bigquery.jobs.update", OWN_JOB),),
+    # Pub/Sub gRPC, by full method name.
+    "/google.pubsub.v1.Publisher/Publish": (("pubsub.topics.publish", TOPIC),),
+    "/google.pubsub.v1.Publisher/GetTopic": (("pubsub.topics.get", TOPIC),),
+    "/google.pubsub.v1.Publisher/CreateTopic": (("pubsub.topics.create", PROJECT),),
+}
+
+_VIEWER = frozenset({
+    "bigquery.datasets.get", "bigquery.datasets.getIamPolicy", "bigquery.tables.createSnapshot",
+    "bigquery.tables.export", "bigquery.tables.get", "bigquery.tables.getData",
+    "bigquery.tables.getIamPolicy", "bigquery.tables.list", "bigquery.routines.get",
+    "bigquery.routines.list", "bigquery.models.getData", "bigquery.models.getMetadata",
+    "bigquery.models.list", "bigquery.models.export"})
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "roles/bigquery.dataViewer": _VIEWER,
+    "roles/bigquery.dataEditor": _VIEWER | {
+        "bigquery.datasets.create", "bigquery.datasets.updateTag", "bigquery.tables.create",
+        "bigquery.tables.delete", "bigquery.tables.update", "bigquery.tables.updateData",
+        "bigquery.tables.updateTag", "bigquery.tables.restoreSnapshot", "bigquery.routines.create",
+        "bigquery.routines.delete", "bigquery.routines.update", "bigquery.models.create",
+        "bigquery.models.delete", "bigquery.models.updateData", "bigquery.models.updateMetadata"},
+    "roles/bigquery.jobUser": frozenset({"bigquery.config.get", "bigquery.jobs.create"}),
+    "roles/pubsub.publisher": frozenset({"pubsub.topics.publish"}),
+}
+
+_TABLE = re.compile(r"`(\w+)`\.`(\w+)`")
+_DML = re.compile(r"^\s*(?:MERGE|DELETE\s+FROM|INSERT\s+INTO|UPDATE)\s+`(\w+)`\.`(\w+)`",
+                  re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Need:
+    """One permission a call needs, on one resource ("dataset.table", "dataset", "project", a
+    job id, or a topic's Terraform address)."""
+
+    method: str
+    permission: str
+    resource: str
+
+
+def statement_permissions(sql: str) -> list[tuple[str, str]]:
+    """(permission, "dataset.table") a query's statement needs on each table it names."""
+    target = _DML.match(sql)
+    written = f"{target.group(1)}.{target.group(2)}" if target else None
+    needs = []
+    for dataset, table in dict.fromkeys(_TABLE.findall(sql)):
+        name = f"{dataset}.{table}"
+        needs.append(("bigquery.tables.getData", name))
+        if name == written:
+            needs.append(("bigquery.tables.updateData", name))
+    return needs
+
+
+def covers(target: str, resource: str) -> bool:
+    """Whether a grant on `target` reaches `resource` (IAM's project > dataset > table)."""
+    return target in ("project", resource) or (
+        "." in resource and target == resource.split(".")[0] and "." not in target)
+
+
+def missing(needs: list[Need], grants: list[tuple[str, str]],
+            custom: dict[str, frozenset[str]]) -> list[str]:
+    """One line per need no grant (target, role) covers, naming the call and the permission."""
+    roles = {**ROLE_PERMISSIONS, **custom}
+    gaps = []
+    for need in needs:
+        if any(need.permission in roles.get(role, frozenset()) and covers(target, need.resource)
+               for target, role in grants):
+            continue
+        gaps.append(f"{need.method} needs {need.permission} on {need.resource}: no grant "
+                    "carries it")
+    return sorted(set(gaps))
