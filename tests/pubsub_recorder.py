@@ -16,30 +16,41 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-
 from backfill.local.stack import free_port
 
 # Methods whose requests and answers are streams (the subscriber's pull); the rest are unary.
 _STREAMING = frozenset({"/google.pubsub.v1.Subscriber/StreamingPull"})
 
 
+@dataclass(frozen=True)
+class Call:
+    """One RPC: its full method name, and its request as sent (None for a stream's)."""
+
+    method: str
+    request: bytes | None
+
+
 @dataclass
 class GrpcRecorder:
-    """The proxy's address and the method of every call that went through it, in order."""
+    """The proxy's address and every call that went through it, in arrival order."""
 
     upstream: str
     host: str = ""
-    methods: list[str] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, method: str) -> None:
+    def record(self, call: Call) -> None:
         with self._lock:
-            self.methods.append(method)
+            self.calls.append(call)
 
-    def since(self, mark: int) -> list[str]:
-        """The methods called after the first `mark` calls (mark = len(recorder.methods))."""
+    def mark(self) -> int:
         with self._lock:
-            return self.methods[mark:]
+            return len(self.calls)
+
+    def since(self, mark: int) -> list[Call]:
+        """The calls made after `mark` (a `mark()` taken before them)."""
+        with self._lock:
+            return self.calls[mark:]
 
 
 @contextmanager
@@ -66,19 +77,24 @@ class _Forward(grpc.GenericRpcHandler):
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
         method: str = handler_call_details.method  # type: ignore[attr-defined]
-        self._recorder.record(method)
         metadata = tuple(handler_call_details.invocation_metadata or ())  # type: ignore[attr-defined]
         if method in _STREAMING:
             upstream_stream = self._channel.stream_stream(method)
 
             def streams(requests: Iterator[bytes], context: grpc.ServicerContext) -> Any:
-                return _relayed(lambda: upstream_stream(requests, metadata=metadata), context)
+                self._recorder.record(Call(method, None))
+                return _relayed(lambda: upstream_stream(requests, metadata=metadata,
+                                                        timeout=context.time_remaining()),
+                                context)
 
             return grpc.stream_stream_rpc_method_handler(streams)
         upstream_unary = self._channel.unary_unary(method)
 
         def unary(request: bytes, context: grpc.ServicerContext) -> Any:
-            return _relayed(lambda: upstream_unary(request, metadata=metadata), context)
+            self._recorder.record(Call(method, request))
+            return _relayed(lambda: upstream_unary(request, metadata=metadata,
+                                                   timeout=context.time_remaining()),
+                            context)
 
         return grpc.unary_unary_rpc_method_handler(unary)
 

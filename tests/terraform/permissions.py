@@ -23,7 +23,13 @@ roles are read from terraform/iam.tf itself.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from google.pubsub_v1.types import GetTopicRequest, PublishRequest
+
+from tests.bigquery_emulator.recorder import Exchange
+from tests.pubsub_recorder import Call
 
 # Where a permission is checked: the table (dataset.table), its dataset, the project, the job
 # (the caller's own), or the topic.
@@ -71,6 +77,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "roles/pubsub.publisher": frozenset({"pubsub.topics.publish"}),
 }
 
+# Requests that name a topic, to read which one from the bytes sent.
+_TOPIC_REQUESTS: dict[str, type[PublishRequest] | type[GetTopicRequest]] = {
+    "/google.pubsub.v1.Publisher/Publish": PublishRequest,
+    "/google.pubsub.v1.Publisher/GetTopic": GetTopicRequest,
+}
 _TABLE = re.compile(r"`(\w+)`\.`(\w+)`")
 _DML = re.compile(r"^\s*(?:MERGE|DELETE\s+FROM|INSERT\s+INTO|UPDATE)\s+`(\w+)`\.`(\w+)`",
                   re.IGNORECASE)
@@ -117,3 +128,47 @@ def missing(needs: list[Need], grants: list[tuple[str, str]],
         gaps.append(f"{need.method} needs {need.permission} on {need.resource}: no grant "
                     "carries it")
     return sorted(set(gaps))
+
+
+def bigquery_needs(exchanges: Sequence[Exchange]) -> list[Need]:
+    """What every recorded BigQuery call needs. Polling or cancelling a job this caller
+    inserted needs nothing more: its creator holds bigquery.jobs.get and jobs.update on it."""
+    own = {e.job_id for e in exchanges if e.kind == "jobs.insert"}
+    needs = []
+    for exchange in exchanges:
+        kind = exchange.kind
+        # projects/P/datasets/D/tables/T/...
+        parts = exchange.path.removeprefix("/bigquery/v2/").split("/")
+        places = {PROJECT: "project", DATASET: parts[3] if len(parts) > 3 else "?",
+                  TABLE: f"{parts[3]}.{parts[5]}" if len(parts) > 5 else "?",
+                  OWN_JOB: f"job {exchange.job_id}"}
+        for permission, on in _permissions(kind):
+            if on == OWN_JOB and exchange.job_id in own:
+                continue
+            needs.append(Need(kind, permission, places.get(on, on)))
+        if kind == "jobs.insert":
+            sql = exchange.body["configuration"]["query"]["query"]
+            needs += [Need(kind, permission, table)
+                      for permission, table in statement_permissions(sql)]
+    return needs
+
+
+def pubsub_needs(calls: Sequence[Call], topics: Mapping[str, str]) -> list[Need]:
+    """What every recorded Pub/Sub call needs; `topics` maps a topic id to its Terraform
+    address (the resource its grants name)."""
+    needs = []
+    for call in calls:
+        topic = "?"
+        request = _TOPIC_REQUESTS.get(call.method)
+        if request is not None and call.request is not None:
+            name = request.deserialize(call.request).topic
+            topic = topics.get(name.rsplit("/", 1)[-1], name)
+        needs += [Need(call.method, permission, topic if on == TOPIC else "project")
+                  for permission, on in _permissions(call.method)]
+    return needs
+
+
+def _permissions(method: str) -> tuple[tuple[str, str], ...]:
+    """The table's permissions for `method`; one nothing grants when the table lacks it."""
+    return METHOD_PERMISSIONS.get(
+        method, ((f"(unknown: add {method} to tests/terraform/permissions.py)", PROJECT),))

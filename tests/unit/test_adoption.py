@@ -14,7 +14,7 @@ from backfill.domain.errors import ConfigurationError
 from backfill.domain.request import Reason, Request
 from backfill.domain.tables import Schema, TableRef
 from backfill.domain.window import Window
-from backfill.ports import Delivery, Read, Warehouse
+from backfill.ports import Delivery, Read, Replace, Warehouse
 from backfill.processors.base import LINEAGE_SCHEMA
 from backfill.service.detect import detect
 
@@ -44,9 +44,7 @@ def deliver(app: Backfill, warehouse: Warehouse | None = None) -> None:
 def test_a_column_backfill_does_not_write_refuses_the_table_before_any_request(
         filled_app: Backfill) -> None:
     target = filled_app.registry.get(OFFENSE).target
-    sql(table_path(filled_app), f"ALTER TABLE {target} ADD COLUMN broadcast VARCHAR")
-    sql(table_path(filled_app), f"UPDATE {target} SET broadcast = 'TNT'")
-    filled_app.warehouse.write([])  # nothing: the warehouse sees the file as it now is
+    sql(table_path(filled_app), f"ALTER TABLE {target} ADD COLUMN broadcast VARCHAR DEFAULT 'TNT'")
 
     report = detect(filled_app.warehouse, filled_app.registry, filled_app.ops, filled_app.queue,
                     Window(DAY, DAY))
@@ -88,10 +86,11 @@ class DeniedWarehouse:
 
 def test_a_permission_the_deployment_lacks_is_its_error_not_a_dead_letter(
         filled_app: Backfill) -> None:
-    target = filled_app.registry.get(OFFENSE).target
+    offense = filled_app.registry.get(OFFENSE)
+    target = offense.target
     for column in LINEAGE_SCHEMA:  # a table the pipeline made before Backfill
         sql(table_path(filled_app), f"ALTER TABLE {target} DROP COLUMN {column.name}")
-    sql(table_path(filled_app), f"DELETE FROM {target} WHERE game_date = '{DAY}'")
+    filled_app.warehouse.write([Replace(target, DAY, DAY, [], offense.schema)])  # a gap
     denied = DeniedWarehouse(filled_app.warehouse)
     with pytest.raises(ConfigurationError) as raised:
         deliver(filled_app, cast(Warehouse, denied))

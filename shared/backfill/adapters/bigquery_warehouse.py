@@ -188,25 +188,22 @@ class BigQueryWarehouse(Warehouse):
 
     def _insert(self, client: bigquery.Client, table: TableRef, columns: Schema,
                 wanted: list[bigquery.SchemaField], partitioned_by: str) -> bigquery.Table:
-        """A new table (tables.insert); its dataset only when BigQuery says there is none, so a
+        """A new table (tables.insert), and its dataset only if datasets.get finds none: a
         deployment whose datasets exist never asks for datasets.create."""
+        dataset = f"{self.project}.{table.dataset}"
+        try:
+            self._bounded(lambda: client.get_dataset(dataset, retry=self._retry(),
+                                                     timeout=self._timeout()))
+        except exceptions.NotFound:
+            self._bounded(lambda: client.create_dataset(
+                dataset, exists_ok=True, retry=self._retry(), timeout=self._timeout()))
         definition = bigquery.Table(self._table_id(table), schema=wanted)
         if partitioned_by in {c.name for c in columns}:
             definition.time_partitioning = bigquery.TimePartitioning(field=partitioned_by)
         if "game_id" in {c.name for c in columns}:
             definition.clustering_fields = ["game_id"]
-
-        def create() -> bigquery.Table:
-            return self._bounded(lambda: client.create_table(
-                definition, exists_ok=True, retry=self._retry(), timeout=self._timeout()))
-
-        try:
-            return create()
-        except exceptions.NotFound:
-            self._bounded(lambda: client.create_dataset(
-                f"{self.project}.{table.dataset}", exists_ok=True, retry=self._retry(),
-                timeout=self._timeout()))
-            return create()
+        return self._bounded(lambda: client.create_table(
+            definition, exists_ok=True, retry=self._retry(), timeout=self._timeout()))
 
     def _replace(self, change: Replace) -> None:
         self._require_partitioned(change.table, "game_date")
