@@ -59,20 +59,13 @@ METHOD_PERMISSIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "/google.pubsub.v1.Publisher/CreateTopic": (("pubsub.topics.create", PROJECT),),
 }
 
-_VIEWER = frozenset({
-    "bigquery.datasets.get", "bigquery.datasets.getIamPolicy", "bigquery.tables.createSnapshot",
-    "bigquery.tables.export", "bigquery.tables.get", "bigquery.tables.getData",
-    "bigquery.tables.getIamPolicy", "bigquery.tables.list", "bigquery.routines.get",
-    "bigquery.routines.list", "bigquery.models.getData", "bigquery.models.getMetadata",
-    "bigquery.models.list", "bigquery.models.export"})
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "roles/bigquery.dataViewer": _VIEWER,
-    "roles/bigquery.dataEditor": _VIEWER | {
-        "bigquery.datasets.create", "bigquery.datasets.updateTag", "bigquery.tables.create",
-        "bigquery.tables.delete", "bigquery.tables.update", "bigquery.tables.updateData",
-        "bigquery.tables.updateTag", "bigquery.tables.restoreSnapshot", "bigquery.routines.create",
-        "bigquery.routines.delete", "bigquery.routines.update", "bigquery.models.create",
-        "bigquery.models.delete", "bigquery.models.updateData", "bigquery.models.updateMetadata"},
+    "roles/bigquery.dataViewer": frozenset({
+        "bigquery.datasets.get", "bigquery.datasets.getIamPolicy",
+        "bigquery.tables.createSnapshot", "bigquery.tables.export", "bigquery.tables.get",
+        "bigquery.tables.getData", "bigquery.tables.getIamPolicy", "bigquery.tables.list",
+        "bigquery.routines.get", "bigquery.routines.list", "bigquery.models.export",
+        "bigquery.models.getData", "bigquery.models.getMetadata", "bigquery.models.list"}),
     "roles/bigquery.jobUser": frozenset({"bigquery.config.get", "bigquery.jobs.create"}),
     "roles/pubsub.publisher": frozenset({"pubsub.topics.publish"}),
 }

@@ -18,7 +18,8 @@ tests say what the emulator does instead: it drops a job's labels, byte limit an
 reports BigQuery's serialization conflict), cannot type an empty ARRAY<STRUCT> parameter (an
 empty replacement is a DELETE on both), answers every job at once (a slow one is simulated by
 holding its answers back), and its tables.patch changes its metadata but not its storage
-(columns added that way cannot be queried there).
+(columns added that way cannot be queried there; the tests' harness ALTERs them into storage
+after the patch, tests/integration/emulated.py).
 """
 
 from __future__ import annotations
