@@ -87,11 +87,9 @@ class Upstream:
     holding: Mapping[GameKey, str] = field(default_factory=dict)
 
     @classmethod
-    def judged(cls, target: Sequence[GameStat], source: Iterable[GameStat],
-               gaps: Gaps) -> Upstream:
+    def judged(cls, target: Sequence[GameStat], gaps: Gaps) -> Upstream:
         """What a dependency, once judged, tells its dependents (detection and re-check)."""
-        return cls(target, frozenset(g.key for g in source),
-                   {key: event.reason for key, event in gaps.holding.items()})
+        return cls(target, gaps.phase2, {key: event.reason for key, event in gaps.holding.items()})
 
 
 @dataclass(frozen=True)
@@ -167,6 +165,8 @@ class Gaps:
     games: dict[date, tuple[str, ...]] = field(default_factory=dict)
     # Games still held in quarantine, and the input time each was judged against.
     holding: dict[GameKey, QuarantineEvent] = field(default_factory=dict)
+    # Every game the Phase 2 source has (its lookback too), matched through the schedule.
+    phase2: frozenset[GameKey] = frozenset()
 
     def candidate(self, game_date: date) -> Candidate | None:
         return next((c for c in self.candidates if c.game_date == game_date), None)
@@ -220,7 +220,7 @@ def judge(rule: GapRule, evidence: Evidence) -> Gaps:
     target = by_key(evidence.target or ())
     upstream = None if evidence.upstream is None else {
         name: by_key(up.target) for name, up in evidence.upstream.items()}
-    found = Gaps(games=_ids_by_date(checked.values()))
+    found = Gaps(games=_ids_by_date(checked.values()), phase2=frozenset(source))
     gaps: dict[GameKey, GameGap] = {}
     unfit: list[GamesOfDate] = []
     for key, game in checked.items():

@@ -51,7 +51,7 @@ def decide(request: Request, processor: Processor, registry: Registry,
             window, gathered.upstream_source[name], phase3, gathered.schedule,
             held=held.get(name, {})))
         not_ready += found.candidates
-        upstream[name] = Upstream.judged(phase3, gathered.upstream_source[name], found)
+        upstream[name] = Upstream.judged(phase3, found)
     mine = judge(processor.gap_rule(), Evidence(
         window, processor.phase2_stats(gathered.source_rows), gathered.target,
         gathered.schedule, upstream, held.get(processor.name, {})))

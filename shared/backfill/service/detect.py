@@ -118,7 +118,7 @@ def find_gaps(warehouse: Warehouse, registry: Registry, ops: OpsTables, window: 
             window, source, target, read.schedule,
             known if len(known) == len(p.depends_on) else None, held.get(p.name, {}),
             played if p.source_is_schedule else None))
-        upstream[p.name] = Upstream.judged(target or [], source, gaps)
+        upstream[p.name] = Upstream.judged(target or [], gaps)
         results[p.name] = ProcessorResult(p.name, gaps, upstream_error=read.schedule.error)
     return [results[p.name] for p in involved if p.name in reported]
 
