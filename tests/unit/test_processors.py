@@ -303,6 +303,32 @@ def test_a_player_game_without_its_team_rows_waits_while_the_others_are_written(
     assert held.waiting == {KEY: (GAME, "team PHI: points is NULL")}
 
 
+class ComputesNothing(TeamOffenseGameSummary):
+    """A processor whose computation of one game gives no rows."""
+
+    def compute_game(self, game: GameInput) -> list[Row]:
+        return [] if game.key == KEY else super().compute_game(game)
+
+
+def test_a_game_computed_to_no_rows_is_refused_so_its_old_rows_are_kept() -> None:
+    other = "20250115_GSW_LAC"
+    produced = produce(ComputesNothing(), [*BOX, team_row("GSW", False, other),
+                                           team_row("LAC", True, other)])
+    assert {r["game_id"] for r in produced.rows} == {other}
+    assert produced.refused == {KEY: (GAME, "computed no rows from its 2 rows of "
+                                            "nba_raw.nbac_team_boxscore")}
+
+
+def test_a_box_score_under_its_official_id_is_computed_as_its_scheduled_game() -> None:
+    v1 = [{**row, "game_id": "0022400100"} for row in BOX]
+    schedule = Schedule.from_rows([{"game_id": "0022400100", "game_date": DAY, "game_status": 3,
+                                    "away_team_tricode": "NYK", "home_team_tricode": "PHI",
+                                    "processed_at": PROCESSED}])
+    produced = produce(TeamOffenseGameSummary(), v1, schedule=schedule)
+    assert {r["game_id"] for r in produced.rows} == {GAME}
+    assert produced.written == {KEY: GAME}
+
+
 # -- upcoming team game context -----------------------------------------------------------
 
 def schedule_row(day: date, away: str, home: str, official: str = "0022400100",
