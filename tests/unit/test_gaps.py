@@ -359,3 +359,5 @@ def test_a_box_score_under_its_official_id_is_matched_through_the_schedule() -> 
     assert found([v1], [stat()], schedule) == Gaps(games={DAY: (GAME,)},
                                                    phase2=frozenset({game_key(DAY, GAME)}))
     assert reasons(found([v1], [], schedule)) == {GAME: Reason.MISSING}
+    # One the schedule lacks is matched by the two teams its rows name: no gap, no orphan.
+    assert found([stat("0022400100", teams=BOTH)], [stat()]).candidates == []

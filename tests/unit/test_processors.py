@@ -189,7 +189,11 @@ def test_a_team_game_is_one_game_whatever_its_ids_and_bad_games_are_refused_alon
     assert {r["game_id"] for r in produced.rows} == {GAME}  # rebuilt from is_home, once
     assert len(produced.rows) == 2 and list(produced.written.values()) == [GAME]
     ((refused_id, why),) = produced.refused.values()
-    assert refused_id == other and "expected one away and one home team" in why
+    assert (refused_id, why) == (other, "nba_raw.nbac_team_boxscore has no rows of team LAC")
+    # Two rows of one game that are not one away and one home row: refused when computed.
+    ((_, why),) = produce(TeamOffenseGameSummary(), [team_row("NYK", False),
+                                                     team_row("PHI", False)]).refused.values()
+    assert "expected one away and one home team" in why
     null = [team_row("NYK", False, turnovers=None), team_row("PHI", True)]
     ((_, why),) = produce(TeamDefenseGameSummary(), null).refused.values()
     assert why == "team NYK: turnovers is NULL, expected a whole number"

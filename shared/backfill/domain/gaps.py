@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from backfill.domain.games import DEFAULT_GAME_TYPES, GameKey, game_key
+from backfill.domain.games import DEFAULT_GAME_TYPES, GameKey, game_key, id_spellings, teams_key
 from backfill.domain.lineage import input_times, parse_upstream_versions
 from backfill.domain.quarantine import QuarantineEvent
 from backfill.domain.request import Reason
@@ -197,15 +197,22 @@ def by_key(games: Iterable[GameStat]) -> dict[GameKey, GameStat]:
 
 
 def phase2_games(stats: Iterable[GameStat], schedule: Schedule) -> dict[GameKey, GameStat]:
-    """A Phase 2 source's games by key: a game stored under its official id (a v1 box-score
-    row) is matched through the schedule to its teams, like every other spelling."""
-    def matched(stat: GameStat) -> GameStat:
-        if not isinstance(stat.key[1], str):
-            return stat
-        scheduled = schedule.find(stat.key)
-        return stat if scheduled is None else replace(
-            stat, game_id=scheduled.date_based_id, key=scheduled.key)
-    return by_key(matched(stat) for stat in stats)
+    """A Phase 2 source's games by key, each matched to its teams (`matched`)."""
+    return by_key(matched(stat, schedule) for stat in stats)
+
+
+def matched(stat: GameStat, schedule: Schedule) -> GameStat:
+    """A game stored under its official id (a v1 box-score row) matched to its teams, like every
+    other spelling: through the schedule, else by the two teams its rows name."""
+    if not isinstance(stat.key[1], str):
+        return stat
+    scheduled = schedule.find(stat.key)
+    if scheduled is not None:
+        return replace(stat, game_id=scheduled.date_based_id, key=scheduled.key)
+    if len(stat.teams) == 2:
+        key = teams_key(stat.game_date, *sorted(stat.teams))
+        return replace(stat, game_id=id_spellings(key)[0], key=key)
+    return stat
 
 
 def judge(rule: GapRule, evidence: Evidence) -> Gaps:

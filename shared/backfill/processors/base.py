@@ -18,7 +18,7 @@ from typing import Any
 
 from backfill.domain.errors import BadData
 from backfill.domain.games import DEFAULT_GAME_TYPES, GameKey, game_key
-from backfill.domain.gaps import GameStat, GapRule, phase2_games
+from backfill.domain.gaps import GameStat, GapRule, by_key, matched
 from backfill.domain.lineage import (
     CONTENT_VERSION,
     PROCESSOR_VERSION,
@@ -187,7 +187,10 @@ class Processor(ABC):
         """
         rule = self.gap_rule()
         types = schedule.types()
-        stats = phase2_games(self.phase2_stats(source_rows), schedule)
+        stored = self.phase2_stats(source_rows)
+        found = [matched(stat, schedule) for stat in stored]
+        keys = {stat.key: game.key for stat, game in zip(stored, found, strict=True)}
+        stats = by_key(found)
         times = input_times(((k, s.processed_at) for k, s in stats.items()),
                             self.source_lookback_days)
         day_rows = [r for r in source_rows if r["game_date"] == game_date]
@@ -196,8 +199,7 @@ class Processor(ABC):
         produced = Produced(input_times=times)
         games: dict[GameKey, list[Row]] = defaultdict(list)
         for key, rows in self.split(game_date, day_rows).items():
-            scheduled = schedule.find(key) if isinstance(key[1], str) else None
-            games[scheduled.key if scheduled is not None else key] += rows
+            games[keys.get(key, key)] += rows
         for key, rows in sorted(games.items(), key=lambda kv: str(kv[0])):
             if not rule.checks(types.get(key)):
                 continue
