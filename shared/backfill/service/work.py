@@ -169,7 +169,7 @@ class Worker:
         news together: the refused and waiting games keep their old rows."""
         day = request.game_date
         produced = processor.produce(day, gathered.source_rows, gathered.upstream_rows,
-                                     decision.types, decision.held_upstream)
+                                     decision.schedule, decision.held_upstream)
         keep = tuple(sorted({spelling for key in (*produced.refused, *produced.waiting)
                              for spelling in id_spellings(key)}))
         changes: list[Change] = [Replace(processor.target, day, day, produced.rows,
