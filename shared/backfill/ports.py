@@ -57,7 +57,9 @@ class Scan:
     `names` renames the logical columns the scan names (game_id, game_date, the count and maxima
     columns) to the table's own. `count_where` counts only rows whose column has one of some
     values (only active players). `maxima` maps a GameStat field to the column whose greatest
-    value per game it reports. `hashed` lists the (name, column) pairs whose values make each
+    value per game it reports. `teams` names the column whose counted values are the teams a
+    game has rows of, `unique` one whose counted values must not repeat in a game (the sanity
+    facts of domain/sanity.py). `hashed` lists the (name, column) pairs whose values make each
     game's fingerprint; `stored_hash` is the column where the write recorded each row's hash,
     so the scan counts the rows whose values no longer match it (or repeat another row's).
     """
@@ -67,6 +69,8 @@ class Scan:
     names: tuple[tuple[str, str], ...] = ()
     count_where: tuple[str, tuple[str, ...]] | None = None
     maxima: tuple[tuple[str, str], ...] = ()
+    teams: str | None = None
+    unique: str | None = None
     hashed: tuple[tuple[str, str], ...] = ()
     stored_hash: str | None = None
 

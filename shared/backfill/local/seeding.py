@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from backfill.domain.games import GameKey
 from backfill.domain.schedule import Schedule
 from backfill.domain.tables import TableRef
 from backfill.domain.window import Window
@@ -72,7 +71,7 @@ def compute_phase3(warehouse: Warehouse, registry: Registry, window: Window,
     lookback = max((p.source_lookback_days for p in processors), default=0)
     schedule_rows = warehouse.read_rows(registry.schedule_read(
         window.start - timedelta(days=lookback), window.end))
-    types = Schedule.from_rows(schedule_rows).types()
+    schedule = Schedule.from_rows(schedule_rows)
     for processor in processors:
         since = window.start - timedelta(days=processor.source_lookback_days)
         source = ([r for r in schedule_rows if r["game_date"] >= since]
@@ -82,7 +81,7 @@ def compute_phase3(warehouse: Warehouse, registry: Registry, window: Window,
             registry.get(name).target_read(window.start, window.end)))
             for name in processor.depends_on}
         game_dates = sorted({r["game_date"] for r in source if r["game_date"] >= window.start})
-        rows = _compute(processor, source, game_dates, upstream, types)
+        rows = _compute(processor, source, game_dates, upstream, schedule)
         warehouse.create_table(processor.target, processor.table_schema())
         warehouse.write([processor.replacement(window.start, window.end, rows)])
         progress(f"{processor.target}: {len(rows)} rows")
@@ -90,7 +89,7 @@ def compute_phase3(warehouse: Warehouse, registry: Registry, window: Window,
 
 def _compute(processor: Processor, source: list[Row], game_dates: list[date],
              upstream: Mapping[str, Mapping[date, list[Row]]],
-             types: Mapping[GameKey, str | None]) -> list[Row]:
+             schedule: Schedule) -> list[Row]:
     """Every date's rows, each date computed from the source rows of its lookback."""
     by_date = _by_date(source)
     out: list[Row] = []
@@ -98,7 +97,7 @@ def _compute(processor: Processor, source: list[Row], game_dates: list[date],
         rows = [row for offset in range(processor.source_lookback_days, -1, -1)
                 for row in by_date.get(day - timedelta(days=offset), [])]
         produced = processor.produce(day, rows, {name: games.get(day, []) for name, games
-                                                 in upstream.items()}, types)
+                                                 in upstream.items()}, schedule)
         out += produced.rows
     return out
 

@@ -29,7 +29,15 @@ from backfill.domain.fingerprint import (
     schedule_fingerprints,
 )
 from backfill.domain.games import DEFAULT_GAME_TYPES, GameKey, game_key
-from backfill.domain.gaps import GameStat, GapRule, current_inputs, spellings_fingerprint
+from backfill.domain.gaps import (
+    GameStat,
+    GapRule,
+    by_key,
+    current_inputs,
+    matched,
+    spellings_fingerprint,
+)
+from backfill.domain.sanity import Sanity
 from backfill.domain.schedule import Schedule
 from backfill.domain.tables import Column, Schema, TableRef
 from backfill.domain.window import Window
@@ -38,11 +46,17 @@ from backfill.ports import Read, Replace, Row, Scan
 # The columns Backfill adds to every Phase 3 table, after the processor's own.
 LINEAGE_SCHEMA = (Column(INPUTS, "STRING"), Column(ROW_HASH, "STRING"),
                   Column(PROCESSOR_VERSION, "STRING"))
+# Lineage columns of tables written before content fingerprints: a target may keep them (they
+# are no longer written, so each date's rewrite leaves them NULL), never counted as foreign.
+RETIRED_LINEAGE = (Column("source_processed_at", "TIMESTAMP"), Column("upstream_versions", "STRING"),
+                   Column("content_version", "STRING"))
 # What a target scan reports per game, from which column.
 _TARGET_MAXIMA = (("version", PROCESSOR_VERSION), ("inputs", INPUTS))
-# The source column that says when a row was loaded: never part of a fingerprint (a reload
-# that changes nothing moves it).
-_LOADED_AT = "processed_at"
+# Source columns never part of a fingerprint: when a row was loaded (a reload that changes
+# nothing moves it), and the id spelling it is stored under (a game is matched whatever its id,
+# and the scan groups by it already: the same rows re-keyed under another spelling are no
+# change).
+_NOT_CONTENT = ("processed_at", "game_id")
 
 
 @dataclass(frozen=True)
@@ -87,6 +101,10 @@ class Processor(ABC):
     # Phase 3 rows each counted Phase 2 row gives, and which Phase 2 rows count at all.
     rows_per_source_row: int = 1
     count_source_where: tuple[str, tuple[str, ...]] | None = None
+    # Sanity facts of the source (domain/sanity.py): the column naming each counted row's team
+    # (every team of a game must have counted rows), one no two counted rows of a game may share.
+    source_team_column: str | None = None
+    source_unique_column: str | None = None
     # The source is the schedule: appended rows, one game each (domain/schedule.py).
     source_is_schedule: bool = False
 
@@ -121,6 +139,10 @@ class Processor(ABC):
         """Every column of the Phase 3 target table: the processor's own, then Backfill's."""
         return self.schema + LINEAGE_SCHEMA
 
+    def owned_schema(self) -> Schema:
+        """The columns a target table may have: the table's, and retired lineage columns."""
+        return self.table_schema() + RETIRED_LINEAGE
+
     def source_read(self, start: date, end: date) -> Read:
         """The source rows a computation reads: the needed columns, under Backfill's names, each
         row with its game's fingerprint."""
@@ -129,16 +151,18 @@ class Processor(ABC):
                     hashed=self.fingerprinted())
 
     def source_scan(self, window: Window, fingerprints: bool = True) -> Scan:
-        """What detection reads of the Phase 2 source: counted rows and, unless told not to
-        (a benchmark's baseline), each game's fingerprint."""
+        """What detection reads of the Phase 2 source: counted rows, the sanity facts and,
+        unless told not to (a benchmark's baseline), each game's fingerprint."""
         names = tuple((c.name, self.physical(c.name)) for c in self.source_columns)
-        return Scan(self.source, window, names, self.count_source_where,
+        return Scan(self.source, window, names, self.count_source_where, (),
+                    self.source_team_column, self.source_unique_column,
                     hashed=self.fingerprinted() if fingerprints else ())
 
     def fingerprinted(self) -> tuple[tuple[str, str], ...]:
-        """The source columns a game's fingerprint covers: every one read but the load time."""
+        """The source columns a game's fingerprint covers: every one read but the load time
+        and the id."""
         return tuple((c.name, self.physical(c.name)) for c in self.source_columns
-                     if c.name != _LOADED_AT)
+                     if c.name not in _NOT_CONTENT)
 
     def target_scan(self, window: Window, present: Iterable[str] | None = None) -> Scan:
         """What detection reads of the Phase 3 target: per game its rows, version, recorded
@@ -163,9 +187,35 @@ class Processor(ABC):
     def _own(self) -> tuple[tuple[str, str], ...]:
         return tuple((c.name, c.name) for c in self.schema)
 
+    def phase2_stats(self, rows: Iterable[Row]) -> list[GameStat]:
+        """The GameStats `source_scan` gives, computed from rows already read (their
+        fingerprints as the warehouse attached them to the rows)."""
+        if self.source_is_schedule:
+            return schedule_stats(Schedule.from_rows(rows))
+        games: dict[tuple[str, date], list[Row]] = defaultdict(list)
+        for row in rows:
+            games[(row["game_id"], row["game_date"])].append(row)
+        where = self.count_source_where
+        stats = []
+        for (game_id, day), game in sorted(games.items()):
+            counted = [r for r in game if where is None or r.get(where[0]) in where[1]]
+            unique = ({r.get(self.source_unique_column) for r in counted
+                       if r.get(self.source_unique_column) is not None}
+                      if self.source_unique_column else counted)
+            teams = frozenset(r[self.source_team_column] for r in counted
+                              if r.get(self.source_team_column) is not None
+                              ) if self.source_team_column else frozenset()
+            stats.append(GameStat(game_id, day, len(counted),
+                                  fingerprint=game[0].get(READ_FINGERPRINT),
+                                  teams=teams, repeated=len(counted) - len(unique)))
+        return stats
+
     def gap_rule(self) -> GapRule:
         return GapRule(self.name, str(self.source), self.game_types, self.rows_per_source_row,
-                       self.source_lookback_days, self.depends_on, self.version)
+                       self.source_lookback_days, self.depends_on, self.version,
+                       Sanity(str(self.source), self.count_source_where, self.source_team_column,
+                              self.source_unique_column),
+                       self.source_is_schedule)
 
     def physical(self, column: str) -> str:
         """The pipeline's name for one of Backfill's source column names."""
@@ -174,27 +224,42 @@ class Processor(ABC):
     # -- computing a date -----------------------------------------------------------------------
 
     def produce(self, game_date: date, source_rows: Sequence[Row],
-                upstream: Mapping[str, Sequence[Row]], types: Mapping[GameKey, str | None],
+                upstream: Mapping[str, Sequence[Row]], schedule: Schedule,
                 held_upstream: Mapping[GameKey, str] | None = None) -> Produced:
         """Compute every checked game of `game_date` on its own and stamp its lineage.
 
         `source_rows` cover the lookback; `upstream` holds each dependency's Phase 3 rows of the
-        date; `held_upstream` says why a dependency holds a game in quarantine. The fingerprints
-        stamped are those the warehouse attached to these very rows.
+        date; `held_upstream` says why a dependency holds a game in quarantine. A game whose
+        Phase 2 rows fail a sanity rule, or that computes to no rows, is refused: its old rows
+        are kept, never deleted for want of new ones.
         """
         rule = self.gap_rule()
-        sources = game_inputs(self._source_fingerprints(source_rows), self.source_lookback_days)
+        types = schedule.types()
+        stored = self.phase2_stats(source_rows)
+        found = [matched(stat, schedule) for stat in stored]
+        keys = {stat.key: game.key for stat, game in zip(stored, found, strict=True)}
+        stats = by_key(found)
+        sources = game_inputs({k: s.fingerprint for k, s in stats.items()},
+                              self.source_lookback_days)
         day_rows = [r for r in source_rows if r["game_date"] == game_date]
         history = [r for r in source_rows if r["game_date"] < game_date]
         by_game = {name: _by_game(game_date, rows) for name, rows in upstream.items()}
         contents = {name: {key: _fingerprint(rows_) for key, rows_ in games.items()}
                     for name, games in by_game.items()}
         produced = Produced()
-        for key, rows in sorted(self.split(game_date, day_rows).items(), key=lambda kv: str(kv[0])):
+        games: dict[GameKey, list[Row]] = defaultdict(list)
+        for key, rows in self.split(game_date, day_rows).items():
+            games[keys.get(key, key)] += rows
+        for key, rows in sorted(games.items(), key=lambda kv: str(kv[0])):
             if not rule.checks(types.get(key)):
                 continue
-            game_id = min(str(r["game_id"]) for r in rows)
+            game_id = _game_id(key, stats[key].game_id if key in stats else
+                               min(str(r["game_id"]) for r in rows), schedule)
             produced.inputs[key] = current_inputs(rule, key, sources, contents)
+            problem = rule.problem(stats[key], schedule) if key in stats else None
+            if problem:
+                produced.refused[key] = (game_id, problem)
+                continue
             lacking = [name for name in self.depends_on if not by_game[name].get(key)]
             if lacking:
                 why = (held_upstream or {}).get(key) or f"{lacking[0]} has no rows of this game"
@@ -207,23 +272,16 @@ class Processor(ABC):
             except BadData as exc:
                 produced.refused[key] = (game_id, str(exc))
                 continue
+            if not out:
+                produced.refused[key] = (game_id, f"computed no rows from its {len(rows)} rows "
+                                                  f"of {self.source}")
+                continue
             for row in out:
                 row.update({INPUTS: produced.inputs[key].to_text(),
                             PROCESSOR_VERSION: self.version or ""})
             produced.rows += out
             produced.written[key] = game_id
         return produced
-
-    def _source_fingerprints(self, rows: Sequence[Row]) -> dict[GameKey, Fingerprint | None]:
-        """Each source game's fingerprint: the schedule's made here from its newest rows, any
-        other table's as the warehouse attached it to the rows read."""
-        if self.source_is_schedule:
-            return dict(schedule_fingerprints(Schedule.from_rows(rows)))
-        by_id: dict[GameKey, dict[str, Fingerprint | None]] = defaultdict(dict)
-        for row in rows:
-            by_id[game_key(row["game_date"], row["game_id"])][row["game_id"]] = \
-                row.get(READ_FINGERPRINT)
-        return {key: spellings_fingerprint(ids) for key, ids in by_id.items()}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}: {self.source} -> {self.target}>"
@@ -243,6 +301,15 @@ def _by_game(game_date: date, rows: Sequence[Row]) -> dict[GameKey, list[Row]]:
         if row.get("game_date") == game_date:
             games[game_key(game_date, row["game_id"])].append(row)
     return games
+
+
+def _game_id(key: GameKey, game_id: str, schedule: Schedule) -> str:
+    """An id of the game that names its key, so a quarantine hold finds it again: the schedule's
+    official id becomes the game's date-based id."""
+    scheduled = schedule.find(key)
+    if game_key(key[0], game_id) == key or scheduled is None:
+        return game_id
+    return scheduled.date_based_id
 
 
 def _fingerprint(rows: Sequence[Row]) -> Fingerprint | None:

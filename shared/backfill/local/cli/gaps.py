@@ -28,7 +28,7 @@ from backfill.service.detect import Pass, detect, record_run
 @click.option("--end-date", type=common.DATE, required=True)
 @click.option("--plant", "cases", multiple=True,
               type=click.Choice(["missing", "incomplete", "stale", "upstream", "decoys",
-                                 "reload"]),
+                                 "duplicate", "reload"]),
               help="Then plant one gap of this reason, the decoys, or a schedule reload that "
                    "changes nothing (repeatable).")
 @click.pass_context
