@@ -24,9 +24,10 @@ class Hold(StrEnum):
     RELEASED = "released"
 
 
+# As terraform/bigquery.tf has it (whose retired source_processed_at is no longer written).
 QUARANTINE_SCHEMA = schema(processor="STRING", game_date="DATE", game_id="STRING",
-                           state="STRING", reason="STRING", inputs="STRING",
-                           request_id="STRING", run_id="STRING", recorded_at="TIMESTAMP")
+                           state="STRING", reason="STRING", request_id="STRING", run_id="STRING",
+                           recorded_at="TIMESTAMP", inputs="STRING")
 
 
 @dataclass(frozen=True)
