@@ -35,6 +35,8 @@ def decode_push(body: bytes) -> Delivery:
         envelope = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise InvalidRequest("push envelope is not JSON") from None
+    except RecursionError:  # json's own guard: nesting past the interpreter's recursion limit
+        raise InvalidRequest("push envelope is JSON nested too deeply") from None
     message = envelope.get("message") if isinstance(envelope, dict) else None
     if not isinstance(message, dict):
         raise InvalidRequest("push envelope has no 'message' object")

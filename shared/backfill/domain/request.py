@@ -100,6 +100,8 @@ def decode_request(data: bytes, *, today: date) -> Request:
         payload = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_nan)
     except (json.JSONDecodeError, ValueError) as exc:
         raise InvalidRequest(f"body is not JSON: {exc}") from None
+    except RecursionError:  # json's own guard: nesting past the interpreter's recursion limit
+        raise InvalidRequest("body is JSON nested too deeply") from None
     if not isinstance(payload, dict):
         raise InvalidRequest(f"body is JSON {type(payload).__name__}, expected an object")
     try:

@@ -21,7 +21,7 @@ from backfill.domain.errors import (
     TransientError,
 )
 from backfill.domain.runs import Trigger
-from backfill.domain.window import Window, today_in
+from backfill.domain.window import MAX_WINDOW_DAYS, Window, today_in
 from backfill.entrypoints.logs import configure_function_logging
 from backfill.ports import Delivery
 from backfill.service import detect as detection
@@ -106,11 +106,15 @@ def _detect_options(body: bytes, app: Backfill) -> dict[str, Any]:
         options = json.loads(body) if body.strip() else {}
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise BadRequest("body is not JSON") from None
+    except RecursionError:  # json's own guard: nesting past the interpreter's recursion limit
+        raise BadRequest("body is JSON nested too deeply") from None
     if not isinstance(options, dict):
         raise BadRequest("body must be a JSON object")
     unknown = set(options) - _DETECT_FIELDS
     if unknown:
         raise BadRequest(f"unknown field {sorted(unknown)[0]!r}")
+    if not isinstance(options.get("dry_run", False), bool):
+        raise BadRequest("dry_run must be true or false")
     names = _names(options.get("processors"))
     try:
         app.registry.ordered(names)
@@ -122,6 +126,7 @@ def _detect_options(body: bytes, app: Backfill) -> dict[str, Any]:
 
 
 def _window(options: dict[str, Any], settings: Settings) -> Window:
+    today = today_in(settings.timezone)
     if "start_date" in options or "end_date" in options:
         try:
             start, end = (date.fromisoformat(options[k]) for k in ("start_date", "end_date"))
@@ -129,10 +134,16 @@ def _window(options: dict[str, Any], settings: Settings) -> Window:
             raise BadRequest("start_date and end_date must both be YYYY-MM-DD") from None
         if start > end:
             raise BadRequest(f"start_date {start} is after end_date {end}")
-        return Window(start, end)
-    lookback = _count(options, "lookback_days")
-    return Window.lookback(settings.lookback_days if lookback is None else lookback,
-                           today_in(settings.timezone))
+        window = Window(start, end)
+    else:
+        lookback = _count(options, "lookback_days")
+        if lookback is not None and lookback >= MAX_WINDOW_DAYS:
+            raise BadRequest(f"lookback_days must be less than {MAX_WINDOW_DAYS} (ten seasons)")
+        window = Window.lookback(settings.lookback_days if lookback is None else lookback, today)
+    problem = window.problem(today)
+    if problem:
+        raise BadRequest(problem)
+    return window
 
 
 def _count(options: dict[str, Any], key: str) -> int | None:
