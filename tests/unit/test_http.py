@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,6 +16,7 @@ from backfill.bootstrap import Backfill
 from backfill.domain.request import Reason, Request
 from backfill.entrypoints import http
 from backfill.ports import Read, Replace
+from backfill.service.runs import recent_runs
 from flask.testing import FlaskClient
 
 from tests.unit.fakes import RecordingQueue
@@ -31,6 +32,39 @@ def client(target: str) -> FlaskClient:
     app = functions_framework.create_app(target=target,
                                          source=str(REPO / "functions" / folder / "main.py"))
     return app.test_client()
+
+
+def typed(published_at: datetime, message_id: str, attempt: int) -> dict[str, Any]:
+    """A push of a request typed by hand (processor and date only), as Pub/Sub delivers it."""
+    envelope = push(b'{"processor": "player_game_summary", "game_date": "2025-01-14"}', attempt)
+    envelope["message"].update(messageId=message_id,
+                               publishTime=published_at.isoformat().replace("+00:00", "Z"))
+    return envelope
+
+
+def test_a_typed_request_waiting_on_its_dependency_ages_and_is_one_manual_run(
+        served: Backfill) -> None:
+    for name in (OFFENSE, "player_game_summary"):
+        target = served.registry.get(name)
+        served.warehouse.write([Replace(target.target, date(2025, 1, 14), date(2025, 1, 14),
+                                        [], target.table_schema())])
+    worker, now = client("work"), datetime.now(UTC)
+    # Redelivered three times: the same request each time, so one manual run, not three.
+    for attempt in (1, 2, 3):
+        reply = worker.post("/", json=typed(now, "5001", attempt))
+        assert (reply.status_code, reply.get_json()["outcome"]) == (503, "retry")
+    audit = http._worker().audit
+    assert audit is not None
+    audit.flush()  # a retry leaves no audit row of its own: its run waits in the buffer
+    manual = [run for run in recent_runs(served.warehouse, served.ops,
+                                         since=now - timedelta(hours=1), now=now)
+              if run.started_by == "message 5001"]
+    assert len(manual) == 1 and manual[0].started_at == now
+    # Published three hours ago: older than the dependency wait (2 h), so it gives up now.
+    reply = worker.post("/", json=typed(now - timedelta(hours=3), "5002", 4))
+    answer = reply.get_json()
+    assert (reply.status_code, answer["outcome"]) == (200, "dead_lettered"), answer
+    assert "gave up after waiting 3h00m" in answer["error"]
 
 
 @pytest.fixture
@@ -146,8 +180,6 @@ def test_the_detector_publishes_reports_and_records_a_scheduled_run(served: Back
     published = cast(RecordingQueue, served.queue).published
     assert [(r.processor, r.game_date, r.detection_run_id) for r in published] == [
         (OFFENSE, date(2025, 1, 14), report["run_id"])]
-    from datetime import UTC, datetime, timedelta
-
     from backfill.service.runs import find_run
 
     run = find_run(served.warehouse, served.ops, report["run_id"], now=datetime.now(UTC))

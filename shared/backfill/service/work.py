@@ -93,7 +93,9 @@ class Worker:
         try:
             if delivery.problem:
                 raise InvalidRequest(delivery.problem)
-            request = decode_request(delivery.data, today=self.today())
+            request = decode_request(delivery.data, today=self.today(),
+                                     message_id=delivery.message_id,
+                                     published_at=delivery.published_at)
             processor = self._processor(request)
         except InvalidRequest as exc:
             log.warning("dead-lettering a malformed request: %s", exc)
