@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
+import duckdb
 import functions_framework
 import pytest
 from backfill.bootstrap import Backfill
 from backfill.domain.request import Reason, Request
+from backfill.domain.runs import Run, Trigger
 from backfill.entrypoints import http
+from backfill.entrypoints.logs import CloudLoggingFormatter, configure_function_logging
 from backfill.ports import Read, Replace
+from backfill.service.detect import record_run
 from backfill.service.runs import recent_runs
 from flask.testing import FlaskClient
 
@@ -186,6 +191,68 @@ def test_the_detector_publishes_reports_and_records_a_scheduled_run(served: Back
     assert (run.trigger.value, run.started_by, run.published) == (
         "scheduled", "backfill-daily", {OFFENSE: 1})
     assert datetime.now(UTC) - run.started_at < timedelta(minutes=1)
+
+
+@pytest.fixture
+def logged() -> Iterator[list[dict[str, Any]]]:
+    """Every log line of the functions' code, as Cloud Logging reads it (one JSON object)."""
+    configure_function_logging()
+    lines: list[dict[str, Any]] = []
+    formatter = CloudLoggingFormatter()
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(json.loads(formatter.format(record)))
+
+    handler, logger = Keep(), logging.getLogger("backfill")
+    logger.addHandler(handler)
+    yield lines
+    logger.removeHandler(handler)
+
+
+def drop_gamebook(app: Backfill) -> None:
+    """The player summaries' Phase 2 table is gone: that processor's detection fails."""
+    app.warehouse.close()
+    with duckdb.connect(app.warehouse.url.removeprefix("duckdb://")) as con:
+        con.execute("DROP TABLE nba_raw.nbac_gamebook_player_stats")
+
+
+def test_a_pass_with_a_failed_processor_that_published_answers_200_and_logs_the_failure(
+        served: Backfill, logged: list[dict[str, Any]]) -> None:
+    """Cloud Scheduler retries a 500, and a retry would publish every gap again: so a pass that
+    published anything answers 200, and the failure is a `detection_failed` line (alerted)."""
+    target = served.registry.get(OFFENSE)
+    served.warehouse.write([Replace(target.target, date(2025, 1, 14), date(2025, 1, 14), [],
+                                    target.table_schema())])
+    drop_gamebook(served)
+    detector = client("detect")
+    window = {"start_date": "2025-01-10", "end_date": "2025-01-16"}
+    reply = detector.post("/", json=window)
+    assert reply.status_code == 200, reply.text
+    report = reply.get_json()
+    assert report["published"] == 1
+    failed = [p["name"] for p in report["processors"] if p["status"] == "error"]
+    assert failed == ["player_game_summary"]
+    [line] = [line for line in logged if line.get("event") == "detection_failed"]
+    assert line["severity"] == "ERROR" and line["run_id"] == report["run_id"]
+    assert "player_game_summary: TableNotFound" in line["message"]
+    # Nothing went out: a 500, and Cloud Scheduler's retry is a clean second try.
+    reply = detector.post("/", json={**window, "processors": ["player_game_summary"]})
+    assert (reply.status_code, reply.get_json()["published"]) == (500, 0)
+    assert len(cast(RecordingQueue, served.queue).published) == 1
+
+
+def test_the_light_call_only_checks_for_stalled_runs(served: Backfill,
+                                                     logged: list[dict[str, Any]]) -> None:
+    now = datetime.now(UTC)
+    record_run(served.warehouse, served.ops,
+               Run("stuck0000001", Trigger.CLI, "test", now - timedelta(hours=2), {OFFENSE: 3}, 3))
+    reply = client("detect").post("/", json={"stalls_only": True})
+    assert reply.status_code == 200, reply.text
+    assert "stuck0000001" in reply.get_json()["stalled"]
+    assert [line["run_id"] for line in logged if line.get("event") == "run_stalled"] == \
+        reply.get_json()["stalled"]
+    assert cast(RecordingQueue, served.queue).published == []
 
 
 def test_a_misconfigured_deployment_is_a_500_never_the_callers_fault(

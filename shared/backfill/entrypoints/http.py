@@ -33,7 +33,7 @@ log = logging.getLogger("backfill.http")
 
 Response = tuple[str, int, dict[str, str]]
 _DETECT_FIELDS = {"lookback_days", "start_date", "end_date", "max_messages", "processors",
-                  "dry_run"}
+                  "dry_run", "stalls_only"}
 
 
 @functools.cache
@@ -74,8 +74,15 @@ def work(request: flask.Request) -> Response:
 
 
 def detect(request: flask.Request) -> Response:
-    """Cloud Scheduler's daily call. Body: {"lookback_days", "start_date", "end_date",
-    "max_messages", "processors", "dry_run"}, all optional. 500 if any processor failed."""
+    """Cloud Scheduler's calls. Body: {"lookback_days", "start_date", "end_date",
+    "max_messages", "processors", "dry_run"}, all optional: a detection pass; or
+    {"stalls_only": true}: only the check for stalled runs (the frequent, light call).
+
+    A pass in which a processor failed answers 200 once anything may have been published (the
+    failure is logged as `detection_failed`, which an alert counts): a 500 would make Cloud
+    Scheduler retry, and the retry would publish every gap again under a new run. It answers
+    500 only when nothing went out, so the retry is a clean second try.
+    """
     configure_function_logging()
     if request.method != "POST":
         # Cloud Scheduler POSTs; a GET is a person or a health check, and must not publish.
@@ -87,6 +94,8 @@ def detect(request: flask.Request) -> Response:
         return _json({"error": str(exc)}, 400)
     except BackfillError as exc:
         return _json({"error": f"{type(exc).__name__}: {exc}"}, 500)
+    if options["stalls_only"]:
+        return _check_stalls(app)
     started_by = request.headers.get("X-CloudScheduler-JobName") or "http"
     try:
         report = detection.detect(
@@ -94,11 +103,29 @@ def detect(request: flask.Request) -> Response:
             options["window"], processors=options["processors"],
             max_messages=options["max_messages"],
             run=detection.Pass(Trigger.SCHEDULED, started_by))
-        report_stalled(app.warehouse, app.ops, now=datetime.now(UTC),
-                       stall_after=timedelta(minutes=app.settings.run_stall_minutes))
     except BackfillError as exc:
         return _json({"error": f"{type(exc).__name__}: {exc}"}, 500)
-    return _json(report.as_dict(), 500 if report.failed else 200)
+    if report.failed:
+        failures = [f"{p.name}: {p.error or p.upstream_error}" for p in report.processors
+                    if p.error or p.upstream_error]
+        if report.publish_error:
+            failures.append(f"publishing: {report.publish_error}")
+        log.error("detection %s failed (%d published): %s", report.run_id,
+                  len(report.published), "; ".join(failures),
+                  extra={"event": "detection_failed", "run_id": report.run_id})
+    return _json(report.as_dict(), 500 if report.failed and not report.may_have_published
+                 else 200)
+
+
+def _check_stalls(app: Backfill) -> Response:
+    """Log each stalled run (event `run_stalled`, which an alert counts); publishes nothing, so
+    a 500 here is safe for Cloud Scheduler to retry."""
+    try:
+        stalled = report_stalled(app.warehouse, app.ops, now=datetime.now(UTC),
+                                 stall_after=timedelta(minutes=app.settings.run_stall_minutes))
+    except BackfillError as exc:
+        return _json({"error": f"{type(exc).__name__}: {exc}"}, 500)
+    return _json({"stalled": stalled}, 200)
 
 
 def _detect_options(body: bytes, app: Backfill) -> dict[str, Any]:
@@ -113,6 +140,12 @@ def _detect_options(body: bytes, app: Backfill) -> dict[str, Any]:
     unknown = set(options) - _DETECT_FIELDS
     if unknown:
         raise BadRequest(f"unknown field {sorted(unknown)[0]!r}")
+    if not isinstance(options.get("stalls_only", False), bool):
+        raise BadRequest("stalls_only must be true or false")
+    if options.get("stalls_only"):
+        if len(options) > 1:
+            raise BadRequest(f"stalls_only takes no other field (got {sorted(options)[0]!r})")
+        return {"stalls_only": True}
     if not isinstance(options.get("dry_run", False), bool):
         raise BadRequest("dry_run must be true or false")
     names = _names(options.get("processors"))
@@ -122,7 +155,7 @@ def _detect_options(body: bytes, app: Backfill) -> dict[str, Any]:
         raise BadRequest(str(exc)) from None
     return {"window": _window(options, app.settings),
             "max_messages": _count(options, "max_messages"), "processors": names,
-            "dry_run": options.get("dry_run") is True}
+            "dry_run": options.get("dry_run") is True, "stalls_only": False}
 
 
 def _window(options: dict[str, Any], settings: Settings) -> Window:
