@@ -20,10 +20,12 @@ from backfill.domain.runs import Run, Trigger
 from backfill.entrypoints import http
 from backfill.entrypoints.logs import CloudLoggingFormatter, configure_function_logging
 from backfill.ports import Read, Replace
+from backfill.processors.nba_raw import GAMEBOOK
 from backfill.service.detect import record_run
 from backfill.service.runs import recent_runs
 from flask.testing import FlaskClient
 
+from tests.fixtures.changes import edit_game, set_value
 from tests.unit.fakes import RecordingQueue
 
 REPO = Path(__file__).resolve().parents[2]
@@ -253,6 +255,25 @@ def test_the_light_call_only_checks_for_stalled_runs(served: Backfill,
     assert [line["run_id"] for line in logged if line.get("event") == "run_stalled"] == \
         reply.get_json()["stalled"]
     assert cast(RecordingQueue, served.queue).published == []
+
+
+def test_dead_letters_are_logged_for_the_alerts_a_refused_game_apart_as_a_warning(
+        served: Backfill, logged: list[dict[str, Any]]) -> None:
+    """The dead-letter alert counts new dead letters from these lines; a game refused into
+    quarantine (dead-lettered by design) is a warning of its own, never that alert."""
+    worker = client("work")
+    assert worker.post("/", json=push(b'{"processor": "nope"}')).status_code == 200
+    edit_game(served, GAMEBOOK, date(2025, 1, 14), "20250114_NYK_PHI",
+              set_value("phione", minutes="3O:12"), True)
+    players = Request(processor="player_game_summary", game_date=date(2025, 1, 14),
+                      reason=Reason.STALE)
+    reply = worker.post("/", json=push(players.encode()))
+    assert reply.get_json()["outcome"] == "partial"
+    lines = [line for line in logged if line.get("event") == "dead_lettered"]
+    assert [(line["severity"], line["error_type"]) for line in lines] == [
+        ("ERROR", "InvalidRequest"), ("WARNING", "GamesRefused")]
+    assert (lines[1]["request_id"], lines[1]["run_id"], lines[1]["processor"]) == (
+        players.request_id, players.run_id, "player_game_summary")
 
 
 def test_a_misconfigured_deployment_is_a_500_never_the_callers_fault(

@@ -22,6 +22,9 @@ from enum import StrEnum
 
 from backfill.domain.errors import BackfillError, TransientError
 
+# The error type of a partial result's dead letter: games refused and held in quarantine.
+REFUSED = "GamesRefused"
+
 
 class Outcome(StrEnum):
     SUCCEEDED = "succeeded"
@@ -112,7 +115,7 @@ def settle(ended: Ended | None, error: BaseException | None, attempts: int, *,
         text = "; ".join(filter(None, (
             refused and f"{len(ended.refused)} games refused (held in quarantine): {refused}",
             waiting and f"{len(ended.waiting)} games waiting on an upstream processor: {waiting}")))
-        return Verdict(Outcome.PARTIAL, "GamesRefused" if ended.refused else "GamesWaiting",
+        return Verdict(Outcome.PARTIAL, REFUSED if ended.refused else "GamesWaiting",
                        text, dead_letter=bool(ended.refused))
     if isinstance(ended, Skipped):
         return Verdict(Outcome.SKIPPED, error=None)

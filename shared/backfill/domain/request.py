@@ -77,6 +77,11 @@ class Request(BaseModel):
         manual run of its own."""
         return self.detection_run_id or f"manual-{self.request_id[:12]}"
 
+    def log_fields(self) -> dict[str, str]:
+        """What a log line about this request carries, so logs can be filtered by it."""
+        return {"processor": self.processor, "game_date": self.game_date.isoformat(),
+                "request_id": self.request_id, "run_id": self.run_id}
+
     def attributes(self) -> dict[str, str]:
         """Pub/Sub attributes, so subscriptions and operators can filter without decoding."""
         return {"processor": self.processor, "game_date": self.game_date.isoformat(),

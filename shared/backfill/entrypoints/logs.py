@@ -13,7 +13,8 @@ import sys
 from datetime import UTC, datetime
 
 # Fields a log call may pass in `extra=` that are copied into the entry.
-REQUEST_FIELDS = ("processor", "game_date", "request_id", "outcome", "event", "run_id")
+REQUEST_FIELDS = ("processor", "game_date", "request_id", "outcome", "event", "run_id",
+                  "error_type", "attempt")
 
 
 class CloudLoggingFormatter(logging.Formatter):
