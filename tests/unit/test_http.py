@@ -15,18 +15,23 @@ import duckdb
 import functions_framework
 import pytest
 from backfill.bootstrap import Backfill
+from backfill.domain.errors import TransientError
 from backfill.domain.request import Reason, Request
 from backfill.domain.runs import Run, Trigger
 from backfill.entrypoints import http
-from backfill.entrypoints.logs import CloudLoggingFormatter, configure_function_logging
-from backfill.ports import Read, Replace
+from backfill.entrypoints.logs import (
+    TRACE_FIELD,
+    CloudLoggingFormatter,
+    configure_function_logging,
+)
+from backfill.ports import Read, Replace, Warehouse
 from backfill.processors.nba_raw import GAMEBOOK
 from backfill.service.detect import record_run
 from backfill.service.runs import recent_runs
 from flask.testing import FlaskClient
 
 from tests.fixtures.changes import edit_game, set_value
-from tests.unit.fakes import RecordingQueue
+from tests.unit.fakes import FlakyWarehouse, RecordingQueue
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "tests" / "data" / "malformed"
@@ -274,6 +279,43 @@ def test_dead_letters_are_logged_for_the_alerts_a_refused_game_apart_as_a_warnin
         ("ERROR", "InvalidRequest"), ("WARNING", "GamesRefused")]
     assert (lines[1]["request_id"], lines[1]["run_id"], lines[1]["processor"]) == (
         players.request_id, players.run_id, "player_game_summary")
+
+
+TRACE = "105445aa7843bc8bf206b12000100000"
+
+
+def test_log_lines_carry_the_requests_trace_and_retry_warnings_its_fields(
+        served: Backfill, logged: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cloud Logging nests a line under its request's entry by `logging.googleapis.com/trace`;
+    a retry warning names the request it retries."""
+    target = served.registry.get(OFFENSE)
+    served.warehouse.write([Replace(target.target, date(2025, 1, 14), date(2025, 1, 14), [],
+                                    target.table_schema())])
+    worker = served.worker()
+    worker.warehouse = cast(Warehouse, FlakyWarehouse(served.warehouse,
+                                                      TransientError("rate limited"), 2))
+    worker.sleep = lambda _: None
+    monkeypatch.setattr(http, "_worker", lambda: worker)
+    request = Request(processor=OFFENSE, game_date=date(2025, 1, 14), reason=Reason.MISSING)
+    reply = client("work").post("/", json=push(request.encode()),
+                                headers={"X-Cloud-Trace-Context": f"{TRACE}/1;o=1"})
+    assert reply.get_json()["outcome"] == "succeeded"
+    trace = f"projects/{served.settings.project}/traces/{TRACE}"
+    assert logged and all(line.get(TRACE_FIELD) == trace for line in logged)
+    retries = [line for line in logged if line["logger"] == "backfill.retry"]
+    assert [line["attempt"] for line in retries] == [1, 2]
+    assert all((line["processor"], line["game_date"], line["request_id"], line["run_id"]) ==
+               (OFFENSE, "2025-01-14", request.request_id, request.run_id) for line in retries)
+    # The W3C header does as well; outside a request, no trace.
+    before = len(logged)
+    client("detect").post("/", json={"start_date": "2025-01-10", "end_date": "2025-01-16"},
+                          headers={"traceparent":
+                                   "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
+    logging.getLogger("backfill.test").warning("outside any request")
+    traces = [line.get(TRACE_FIELD) for line in logged[before:]]
+    assert len(traces) >= 2 and traces[-1] is None
+    assert set(traces[:-1]) == {
+        f"projects/{served.settings.project}/traces/0af7651916cd43dd8448eb211c80319c"}
 
 
 def test_a_misconfigured_deployment_is_a_500_never_the_callers_fault(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ from backfill.domain.errors import (
 )
 from backfill.domain.runs import Trigger
 from backfill.domain.window import MAX_WINDOW_DAYS, Window, today_in
-from backfill.entrypoints.logs import configure_function_logging
+from backfill.entrypoints.logs import configure_function_logging, trace_of, traced
 from backfill.ports import Delivery
 from backfill.service import detect as detection
 from backfill.service.runs import report_stalled
@@ -47,10 +48,26 @@ def _worker() -> Worker:
     return _app().worker()
 
 
+def _served(body: Callable[[flask.Request], Response]) -> Callable[[flask.Request], Response]:
+    """A function's body, logging as Cloud Logging reads it, each line under the request's trace."""
+    @functools.wraps(body)
+    def serving(request: flask.Request) -> Response:
+        configure_function_logging()
+        try:
+            project: str | None = _app().settings.project
+        except BackfillError:
+            project = None  # the body reports the misconfiguration itself
+        trace = trace_of(request.headers.get("X-Cloud-Trace-Context"),
+                         request.headers.get("traceparent"), project) if project else None
+        with traced(trace):
+            return body(request)
+    return serving
+
+
+@_served
 def work(request: flask.Request) -> Response:
     """Pub/Sub push: 200 acknowledges (done, skipped, partial, cancelled or dead-lettered), 503
     asks for redelivery, 500 says the deployment is misconfigured."""
-    configure_function_logging()
     if request.method != "POST":
         # Pub/Sub only POSTs; a GET is a person or a health check, not a message to dead-letter.
         return _json({"error": "the worker takes Pub/Sub push deliveries (POST)"}, 405)
@@ -73,6 +90,7 @@ def work(request: flask.Request) -> Response:
                  200 if result.outcome.acknowledged else 503)
 
 
+@_served
 def detect(request: flask.Request) -> Response:
     """Cloud Scheduler's calls. Body: {"lookback_days", "start_date", "end_date",
     "max_messages", "processors", "dry_run"}, all optional: a detection pass; or
@@ -83,7 +101,6 @@ def detect(request: flask.Request) -> Response:
     Scheduler retry, and the retry would publish every gap again under a new run. It answers
     500 only when nothing went out, so the retry is a clean second try.
     """
-    configure_function_logging()
     if request.method != "POST":
         # Cloud Scheduler POSTs; a GET is a person or a health check, and must not publish.
         return _json({"error": "the detector takes Cloud Scheduler's call (POST)"}, 405)

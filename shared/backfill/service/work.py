@@ -147,7 +147,7 @@ class Worker:
                 failures.append(Failure(self.now(), type(exc).__name__, str(exc)))
                 raise
 
-        retrying = retry_policy(deadline.left(), sleep=self.sleep)
+        retrying = retry_policy(deadline.left(), sleep=self.sleep, fields=request.log_fields())
         ended: Ended | None = None
         error: BaseException | None = None
         try:
