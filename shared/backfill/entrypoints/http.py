@@ -160,8 +160,9 @@ def _detect_options(body: bytes, app: Backfill) -> dict[str, Any]:
     if not isinstance(options.get("stalls_only", False), bool):
         raise BadRequest("stalls_only must be true or false")
     if options.get("stalls_only"):
-        if len(options) > 1:
-            raise BadRequest(f"stalls_only takes no other field (got {sorted(options)[0]!r})")
+        others = sorted(set(options) - {"stalls_only"})
+        if others:
+            raise BadRequest(f"stalls_only takes no other field (got {others[0]!r})")
         return {"stalls_only": True}
     if not isinstance(options.get("dry_run", False), bool):
         raise BadRequest("dry_run must be true or false")
