@@ -54,7 +54,9 @@ class Scan:
     `names` renames the logical columns the scan names (game_id, game_date, the count and maxima
     columns) to the table's own. `count_where` counts only rows whose column has one of some
     values (only active players). `maxima` maps a GameStat field to the column whose greatest
-    value per game it reports.
+    value per game it reports. `teams` names the column whose counted values are the teams a
+    game has rows of, `unique` one whose counted values must not repeat in a game (the sanity
+    facts of domain/sanity.py).
     """
 
     table: TableRef
@@ -62,6 +64,8 @@ class Scan:
     names: tuple[tuple[str, str], ...] = ()
     count_where: tuple[str, tuple[str, ...]] | None = None
     maxima: tuple[tuple[str, str], ...] = ()
+    teams: str | None = None
+    unique: str | None = None
 
     def column(self, name: str) -> str:
         return dict(self.names).get(name, name)

@@ -11,6 +11,15 @@ import sys
 
 import pytest
 
+from tests.terraform.grants import (
+    IAM_MEMBER_TYPES,
+    all_grants,
+    custom_role,
+    custom_roles,
+    grants_of,
+    principal,
+    refers_to,
+)
 from tests.terraform.hcl import REPO_ROOT, TF_DIR, Module, block, load_module
 
 REQUESTS_TOPIC = "google_pubsub_topic.requests"
@@ -25,15 +34,6 @@ LABELLED = {
     "google_monitoring_alert_policy": "user_labels",
     "google_monitoring_notification_channel": "user_labels",
 }
-IAM_MEMBER_TYPES = {
-    "google_project_iam_member",
-    "google_bigquery_dataset_iam_member",
-    "google_bigquery_table_iam_member",
-    "google_pubsub_topic_iam_member",
-    "google_pubsub_subscription_iam_member",
-    "google_service_account_iam_member",
-    "google_cloud_run_v2_service_iam_member",
-}
 RAW, ANALYTICS, AUDIT = "nba_raw", "nba_analytics", "backfill_ops"
 SOURCE_TABLES = ["nbac_schedule", "nbac_team_boxscore", "nbac_gamebook_player_stats"]
 TARGET_TABLES = [
@@ -42,7 +42,8 @@ TARGET_TABLES = [
     "player_game_summary",
     "upcoming_team_game_context",
 ]
-VIEWER, EDITOR = "roles/bigquery.dataViewer", "roles/bigquery.dataEditor"
+VIEWER = "roles/bigquery.dataViewer"
+PHASE3_WRITER, OPS_WRITER = custom_role("backfillPhase3Writer"), custom_role("backfillOpsWriter")
 # Who may do what, on what: (target, role). Targets are "dataset.table" for BigQuery tables,
 # Terraform addresses for the rest, or "project".
 EXPECTED_GRANTS = {
@@ -50,18 +51,14 @@ EXPECTED_GRANTS = {
         ("project", "roles/bigquery.jobUser"),
         *((f"{RAW}.{t}", VIEWER) for t in SOURCE_TABLES),
         *((f"{ANALYTICS}.{t}", VIEWER) for t in TARGET_TABLES),
-        (f"{AUDIT}.backfill_log", VIEWER),
-        (f"{AUDIT}.quarantine", VIEWER),
-        (f"{AUDIT}.backfill_runs", EDITOR),
+        (AUDIT, OPS_WRITER),
         (REQUESTS_TOPIC, "roles/pubsub.publisher"),
     },
     "worker": {
         ("project", "roles/bigquery.jobUser"),
         *((f"{RAW}.{t}", VIEWER) for t in SOURCE_TABLES),
-        *((f"{ANALYTICS}.{t}", EDITOR) for t in TARGET_TABLES),
-        (f"{AUDIT}.backfill_log", EDITOR),
-        (f"{AUDIT}.quarantine", EDITOR),
-        (f"{AUDIT}.backfill_runs", EDITOR),
+        *((f"{ANALYTICS}.{t}", PHASE3_WRITER) for t in TARGET_TABLES),
+        (AUDIT, OPS_WRITER),
         (DEAD_LETTER_TOPIC, "roles/pubsub.publisher"),
     },
     "push": {("google_cloudfunctions2_function.worker", "roles/run.invoker")},
@@ -82,13 +79,6 @@ EXPECTED_GRANTS = {
 @pytest.fixture(scope="module")
 def tf() -> Module:
     return load_module()
-
-
-def refers_to(expression: object, address: str) -> bool:
-    return (
-        isinstance(expression, str)
-        and re.search(rf"\b{re.escape(address)}\b", expression) is not None
-    )
 
 
 def seconds(value: object) -> int:
@@ -373,113 +363,28 @@ def test_iam_is_additive_only(tf: Module) -> None:
     assert not authoritative, f"authoritative IAM would remove others' grants: {authoritative}"
 
 
-def _principal(member: str) -> str:
-    if match := re.search(r"google_service_account\.(\w+)\.(member|email)", member):
-        return match.group(1)
-    if member == "${local.pubsub_service_agent}":
-        return "pubsub_agent"
-    raise AssertionError(f"unexpected member {member!r}")
-
-
-def _instances(tf: Module, body: dict) -> list[str | None]:
-    """The keys of a resource's instances: None alone without for_each."""
-    if "for_each" not in body:
-        return [None]
-    expression = body["for_each"]
-    if match := re.fullmatch(r"\$\{toset\((var|local)\.(\w+)\)\}", expression):
-        kind, name = match.groups()
-        values = tf.variables[name]["default"] if kind == "var" else tf.locals[name]
-        assert isinstance(values, list), expression
-        return list(values)
-    if match := re.fullmatch(r"\$\{local\.(\w+)\}", expression):
-        assert isinstance(tf.locals[match.group(1)], dict), expression
-        return list(tf.locals[match.group(1)])
-    raise AssertionError(f"for_each the tests cannot expand: {expression}")
-
-
-def _table_resource_id(tf: Module, expression: str) -> tuple[str, str]:
-    """("dataset", "table") of `google_bigquery_table.X`, with the dataset's default id."""
-    match = re.fullmatch(r"\$\{google_bigquery_table\.(\w+)\}", expression)
-    assert match, expression
-    table = tf.of_type("google_bigquery_table")[match.group(1)]
-    assert refers_to(table["dataset_id"], "google_bigquery_dataset.audit"), match.group(1)
-    return tf.resolve(tf.of_type("google_bigquery_dataset")["audit"]["dataset_id"]), table[
-        "table_id"
-    ]
-
-
-def _bigquery_table(tf: Module, body: dict, key: str | None) -> str:
-    """"dataset.table" a google_bigquery_table_iam_member instance grants on."""
-    dataset_id, table_id = body["dataset_id"], body["table_id"]
-    if dataset_id == "${each.value.dataset_id}" and table_id == "${each.value.table_id}":
-        local = re.fullmatch(r"\$\{local\.(\w+)\}", body["for_each"])
-        assert local and key is not None, body["for_each"]
-        return ".".join(_table_resource_id(tf, tf.locals[local.group(1)][key]))
-    if match := re.fullmatch(r"\$\{google_bigquery_table\.(\w+)\.dataset_id\}", dataset_id):
-        assert table_id == f"${{google_bigquery_table.{match.group(1)}.table_id}}", table_id
-        return ".".join(_table_resource_id(tf, f"${{google_bigquery_table.{match.group(1)}}}"))
-    datasets = {
-        "${local.raw_dataset_id}": tf.variables["raw_dataset_id"]["default"],
-        "${local.analytics_dataset_id}": tf.variables["analytics_dataset_id"]["default"],
-    }
-    assert dataset_id in datasets, f"unexpected dataset {dataset_id}"
-    if table_id == "${each.key}":
-        table = key
-    elif table_id == "${local.target_table_ids[each.key]}":
-        # The created table's id, or the name itself: either way the instance's key.
-        ids = tf.locals["target_table_ids"]
-        assert "google_bigquery_table.target" in ids and "var.target_tables" in ids, ids
-        table = key
-    else:
-        raise AssertionError(f"unexpected table_id {table_id}")
-    assert table is not None
-    return f"{datasets[dataset_id]}.{table}"
-
-
-def _grants(tf: Module, rtype: str, body: dict) -> list[tuple[str, str]]:
-    """(target, role) of every instance of one IAM member resource."""
-    grants = []
-    for key in _instances(tf, body):
-        role = key if body["role"] in ("${each.value}", "${each.key}") else body["role"]
-        assert role and role.startswith("roles/"), role
-        if rtype == "google_project_iam_member":
-            target = "project"
-        elif rtype == "google_bigquery_table_iam_member":
-            target = _bigquery_table(tf, body, key)
-        else:
-            target = _target(rtype, body)
-        grants.append((target, role))
-    return grants
-
-
-def _target(rtype: str, body: dict) -> str:
-    for attribute in ("topic", "subscription", "service_account_id", "name", "dataset_id"):
-        if attribute in body:
-            match = re.search(r"((?:google_\w+|local)\.\w+)", body[attribute])
-            assert match, f"{rtype}.{attribute} does not reference a resource: {body[attribute]}"
-            return match.group(1)
-    raise AssertionError(f"no target in {rtype}")
-
-
 def test_each_service_account_has_exactly_its_roles(tf: Module) -> None:
     grants: dict[str, set[tuple[str, str]]] = {}
     for (rtype, _name), body in tf.resources.items():
         if rtype not in IAM_MEMBER_TYPES:
-            assert "iam" not in rtype, f"unexpected IAM resource type {rtype}"
+            assert "iam" not in rtype or rtype == "google_project_iam_custom_role", (
+                f"unexpected IAM resource type {rtype}")
             continue
-        grants.setdefault(_principal(body["member"]), set()).update(_grants(tf, rtype, body))
+        grants.setdefault(principal(body["member"]), set()).update(grants_of(tf, rtype, body))
     assert grants == EXPECTED_GRANTS
     accounts = set(tf.of_type("google_service_account"))
     assert accounts == set(EXPECTED_GRANTS) - {"pubsub_agent"}
 
 
-def all_grants(tf: Module) -> list[tuple[str, str, str]]:
-    return [
-        (_principal(body["member"]), target, role)
-        for (rtype, _name), body in tf.resources.items()
-        if rtype in IAM_MEMBER_TYPES
-        for target, role in _grants(tf, rtype, body)
-    ]
+def test_custom_roles_carry_only_what_the_calls_need(tf: Module) -> None:
+    # Table-level dataEditor would also carry tables.delete and tables.create; these never do.
+    # (Which call needs which permission: tests/terraform/permissions.py.)
+    assert custom_roles(tf) == {
+        PHASE3_WRITER: {"bigquery.tables.get", "bigquery.tables.getData",
+                        "bigquery.tables.update", "bigquery.tables.updateData"},
+        OPS_WRITER: {"bigquery.datasets.get", "bigquery.tables.get", "bigquery.tables.getData",
+                     "bigquery.tables.updateData"},
+    }
 
 
 def test_pipeline_datasets_get_no_dataset_level_grant(tf: Module) -> None:
@@ -647,13 +552,6 @@ def test_audit_table_schema_partitioning_and_clustering(tf: Module, name: str) -
     columns = re.findall(r"name = \"(\w+)\", type = \"(\w+)\"", table["schema"])
     assert columns == AUDIT_SCHEMAS[name]
     assert table["deletion_protection"] == "${var.deletion_protection}"
-
-
-def test_audit_log_grant_keeps_its_binding_across_the_rename(tf: Module) -> None:
-    assert {
-        "from": "${google_bigquery_table_iam_member.worker_writes_audit_log}",
-        "to": '${google_bigquery_table_iam_member.worker_writes_audit["backfill_log"]}',
-    } in tf.moved
 
 
 def test_pipeline_datasets_are_referenced_not_created_by_default(tf: Module) -> None:

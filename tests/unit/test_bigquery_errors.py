@@ -29,6 +29,7 @@ from backfill.adapters.bigquery_warehouse import (
 from backfill.domain.deadline import Deadline
 from backfill.domain.errors import (
     BackfillError,
+    ConfigurationError,
     NotReady,
     OutOfTime,
     PermanentError,
@@ -109,7 +110,8 @@ def test_the_two_400s_that_pass_on_their_own_are_transient(
     (job_failure("invalidQuery", "Unrecognized name: nope at [1:8]"), PermanentError),
     (job_failure("resourcesExceeded", "Resources exceeded during query execution: The query "
                  "could not be executed in the allotted memory."), PermanentError),
-    (job_failure("accessDenied", f"Access Denied: Table {BQ_TABLE}"), PermanentError),
+    (job_failure("accessDenied", f"Access Denied: Table {BQ_TABLE}: Permission "
+                 f"bigquery.tables.updateData denied on table {BQ_TABLE}"), ConfigurationError),
     (job_failure("quotaExceeded", "Quota exceeded: Your project exceeded quota for free "
                  "query bytes scanned"), PermanentError),
     # Over maximum_bytes_billed: the client turns this reason, unknown to it, into a 500;
@@ -122,8 +124,9 @@ def test_the_two_400s_that_pass_on_their_own_are_transient(
     (http_failure(403, "rateLimitExceeded", "Exceeded rate limits: too many table update "
                   "operations for this table"), TransientError),
     (http_failure(403, "quotaExceeded", "Quota exceeded"), PermanentError),
-    (http_failure(403, "accessDenied", "Access Denied: Dataset my-project:nba_analytics"),
-     PermanentError),
+    (http_failure(403, "accessDenied", "Access Denied: Dataset my-project:nba_analytics: "
+                  "Permission bigquery.tables.create denied on dataset "
+                  "my-project:nba_analytics (or it may not exist)."), ConfigurationError),
     (http_failure(400, "bytesBilledLimitExceeded", "Query exceeded limit for bytes billed"),
      PermanentError),
     (http_failure(409, "duplicate", "Already Exists: Table my-project:nba_analytics.x"),

@@ -18,7 +18,8 @@ tests say what the emulator does instead: it drops a job's labels, byte limit an
 reports BigQuery's serialization conflict), cannot type an empty ARRAY<STRUCT> parameter (an
 empty replacement is a DELETE on both), answers every job at once (a slow one is simulated by
 holding its answers back), and its tables.patch changes its metadata but not its storage
-(columns added that way cannot be queried there).
+(columns added that way cannot be queried there; the tests' harness ALTERs them into storage
+after the patch, tests/integration/emulated.py).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from backfill.adapters.sql import BIGQUERY, column_list, game_stat, read_sql, sc
 from backfill.domain.deadline import Deadline
 from backfill.domain.errors import (
     BackfillError,
+    ConfigurationError,
     NotReady,
     OutOfTime,
     PermanentError,
@@ -175,23 +177,39 @@ class BigQueryWarehouse(Warehouse):
                 partitioned_by: str) -> None:
         with self._errors(table):
             client = self._shared.client()
-            self._bounded(lambda: client.create_dataset(
-                f"{self.project}.{table.dataset}", exists_ok=True, retry=self._retry(),
-                timeout=self._timeout()))
-            definition = bigquery.Table(self._table_id(table), schema=wanted)
-            if partitioned_by in {c.name for c in columns}:
-                definition.time_partitioning = bigquery.TimePartitioning(field=partitioned_by)
-            if "game_id" in {c.name for c in columns}:
-                definition.clustering_fields = ["game_id"]
-            created = self._bounded(lambda: client.create_table(
-                definition, exists_ok=True, retry=self._retry(), timeout=self._timeout()))
-            have = {f.name for f in created.schema}
+            try:
+                # An existing table is only ever read and extended: tables.get and tables.update
+                # are all a table-level grant needs to carry (terraform/iam.tf).
+                found = self._bounded(lambda: client.get_table(
+                    self._table_id(table), retry=self._retry(), timeout=self._timeout()))
+            except exceptions.NotFound:
+                found = self._insert(client, table, columns, wanted, partitioned_by)
+            have = {f.name for f in found.schema}
             if any(c.name not in have for c in columns):
                 # A table made before Backfill's lineage columns: add them (nullable).
-                created.schema = [*created.schema, *(f for f in wanted if f.name not in have)]
+                found.schema = [*found.schema, *(f for f in wanted if f.name not in have)]
                 # Sent with the table's etag: a concurrent change is a 412, retried afresh.
                 self._bounded(lambda: client.update_table(
-                    created, ["schema"], retry=self._retry(), timeout=self._timeout()))
+                    found, ["schema"], retry=self._retry(), timeout=self._timeout()))
+
+    def _insert(self, client: bigquery.Client, table: TableRef, columns: Schema,
+                wanted: list[bigquery.SchemaField], partitioned_by: str) -> bigquery.Table:
+        """A new table (tables.insert), and its dataset only if datasets.get finds none: a
+        deployment whose datasets exist never asks for datasets.create."""
+        dataset = f"{self.project}.{table.dataset}"
+        try:
+            self._bounded(lambda: client.get_dataset(dataset, retry=self._retry(),
+                                                     timeout=self._timeout()))
+        except exceptions.NotFound:
+            self._bounded(lambda: client.create_dataset(
+                dataset, exists_ok=True, retry=self._retry(), timeout=self._timeout()))
+        definition = bigquery.Table(self._table_id(table), schema=wanted)
+        if partitioned_by in {c.name for c in columns}:
+            definition.time_partitioning = bigquery.TimePartitioning(field=partitioned_by)
+        if "game_id" in {c.name for c in columns}:
+            definition.clustering_fields = ["game_id"]
+        return self._bounded(lambda: client.create_table(
+            definition, exists_ok=True, retry=self._retry(), timeout=self._timeout()))
 
     def _replace(self, change: Replace) -> None:
         self._require_partitioned(change.table, "game_date")
@@ -425,16 +443,19 @@ class _Shared:
 
 
 def classify(exc: exceptions.GoogleAPICallError, table: TableRef) -> BackfillError:
-    """notFound → TableNotFound with BigQuery's text; DML over the streaming buffer → NotReady
-    (a wait); retryable reasons, 429, 5xx, a 412 (the table changed under a conditional update)
-    and the two 400s that pass on their own → transient; a reason permanent however it arrives,
-    and the rest, permanent."""
+    """notFound → TableNotFound with BigQuery's text; accessDenied → ConfigurationError (a
+    permission the deployment lacks: BigQuery's text names the table and the permission, and no
+    request is to blame); DML over the streaming buffer → NotReady (a wait); retryable reasons,
+    429, 5xx, a 412 (the table changed under a conditional update) and the two 400s that pass on
+    their own → transient; a reason permanent however it arrives, and the rest, permanent."""
     reasons = {error.get("reason") for error in exc.errors or [] if isinstance(error, dict)}
     text = _message(exc)
     if str(table) not in text:  # "Dataset p:nba_raw was not found" names no table
         text = f"{table}: {text}"
     if isinstance(exc, exceptions.NotFound) or "notFound" in reasons:
         return TableNotFound(text)
+    if "accessDenied" in reasons:
+        return ConfigurationError(f"the deployment lacks a permission: {text}")
     if any(t in text.lower() for t in _NOT_READY_TEXTS):
         return NotReady(text)
     if reasons & _PERMANENT_REASONS:

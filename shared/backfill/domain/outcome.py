@@ -10,6 +10,7 @@
 | transient errors until the budget ran out     | dead_lettered  | yes                       |
 | a permanent error, a malformed request        | dead_lettered  | yes, at once              |
 | a processor crash (a bug)                     | dead_lettered  | yes, at once              |
+| a configuration error (a permission the deployment lacks, a table Backfill may not write) | none: not settled, the function answers 500 and Pub/Sub delivers it again | no |
 
 Pub/Sub's own dead-letter policy only ever forwards what the worker could not answer at all.
 """

@@ -26,6 +26,7 @@ class Reason(StrEnum):
     INCOMPLETE = "incomplete"
     STALE = "stale"
     OUTDATED = "outdated"
+    ORPHANED = "orphaned"  # Phase 3 rows with no Phase 2 game behind them: removed
     MANUAL = "manual"  # published by hand: `backfill publish`, or a body typed without a reason
     REPLAY = "replay"
 

@@ -83,6 +83,29 @@ class Schedule:
     def between(self, start: date, end: date) -> list[ScheduledGame]:
         return [game for game in self.games if start <= game.game_date <= end]
 
+    @functools.cached_property
+    def _by_official_id(self) -> dict[tuple[date, str], ScheduledGame]:
+        return {(game.game_date, game.game_id): game for game in self.games}
+
+    @functools.cached_property
+    def _ids(self) -> dict[GameKey, tuple[str, ...]]:
+        ids: dict[GameKey, list[str]] = {}
+        for game in self.games:
+            ids.setdefault(game.key, []).append(game.game_id)
+        return {key: tuple(sorted(found)) for key, found in ids.items()}
+
+    def find(self, key: GameKey) -> ScheduledGame | None:
+        """The scheduled game of a key: by its teams, or by its official id (a row stored under
+        the official id, as the box score's v1 rows are). None when the schedule lacks it."""
+        day, teams = key
+        if isinstance(teams, str):
+            return self._by_official_id.get((day, teams))
+        return next((g for g in self.games_of(key)), None)
+
+    def games_of(self, key: GameKey) -> list[ScheduledGame]:
+        """Every scheduled game of one matchup and date: more than one is a schedule error."""
+        return [self._by_official_id[(key[0], game_id)] for game_id in self._ids.get(key, ())]
+
 
 def _rank(row: Mapping[str, Any]) -> tuple[datetime, int]:
     return (row.get("processed_at") or _EARLIEST, row.get("game_status") or 0)

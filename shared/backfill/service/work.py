@@ -95,8 +95,10 @@ class Worker:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def handle(self, delivery: Delivery) -> WorkResult:
-        """Work one delivery to its end and audit it. Raises TransientError only when a dead
-        letter could not be published: then nothing is audited, the delivery is not over."""
+        """Work one delivery to its end and audit it. Raises TransientError when a dead letter
+        could not be published, ConfigurationError when the deployment is at fault (a
+        permission it lacks, a target table Backfill may not write): then nothing is audited,
+        the delivery is not over."""
         started = self.clock()
         deadline = Deadline.after(self.retry_budget_seconds, self.clock)
         try:
@@ -152,6 +154,11 @@ class Worker:
         error: BaseException | None = None
         try:
             ended = retrying(attempt)
+        except ConfigurationError:
+            # The deployment's fault (a permission it lacks, a table Backfill may not write),
+            # not the request's: the delivery is not acknowledged (a 500) and comes back once
+            # the configuration is fixed, instead of one dead letter per request.
+            raise
         except RetryError as exc:
             error = exc.last_attempt.exception()
         except Exception as exc:  # noqa: BLE001 - settled below: a bug is permanent, no storm
@@ -170,7 +177,7 @@ class Worker:
         news together: the refused and waiting games keep their old rows."""
         day = request.game_date
         produced = processor.produce(day, gathered.source_rows, gathered.upstream_rows,
-                                     decision.types, decision.held_upstream)
+                                     decision.schedule, decision.held_upstream)
         keep = tuple(sorted({spelling for key in (*produced.refused, *produced.waiting)
                              for spelling in id_spellings(key)}))
         changes: list[Change] = [Replace(processor.target, day, day, produced.rows,
