@@ -75,6 +75,12 @@ class DetectionReport:
                 or self.publish_error is not None)
 
     @property
+    def may_have_published(self) -> bool:
+        """Whether any request may have gone out (a failed publish may have sent some): then
+        running the same call again would publish them again under a new run."""
+        return bool(self.published) or self.publish_error is not None
+
+    @property
     def candidates(self) -> list[Candidate]:
         return [c for p in self.processors for c in p.candidates]
 

@@ -21,7 +21,16 @@ from backfill.domain.dead_letter import Why
 from backfill.domain.deadline import Deadline
 from backfill.domain.errors import BackfillError, ConfigurationError, InvalidRequest
 from backfill.domain.games import id_spellings
-from backfill.domain.outcome import Done, Ended, Failure, Outcome, Policy, Verdict, settle
+from backfill.domain.outcome import (
+    REFUSED,
+    Done,
+    Ended,
+    Failure,
+    Outcome,
+    Policy,
+    Verdict,
+    settle,
+)
 from backfill.domain.quarantine import Hold, QuarantineEvent
 from backfill.domain.request import Request, decode_request
 from backfill.domain.tables import OpsTables
@@ -95,7 +104,9 @@ class Worker:
         try:
             if delivery.problem:
                 raise InvalidRequest(delivery.problem)
-            request = decode_request(delivery.data, today=self.today())
+            request = decode_request(delivery.data, today=self.today(),
+                                     message_id=delivery.message_id,
+                                     published_at=delivery.published_at)
             processor = self._processor(request)
         except InvalidRequest as exc:
             log.warning("dead-lettering a malformed request: %s", exc)
@@ -110,10 +121,7 @@ class Worker:
         if result.request is not None:
             log.info("%s %s %s: %s", result.outcome.value, result.request.processor,
                      result.request.game_date, result.error or f"{result.rows_written} rows",
-                     extra={"processor": result.request.processor,
-                            "game_date": str(result.request.game_date),
-                            "request_id": result.request.request_id,
-                            "outcome": result.outcome.value})
+                     extra={**result.request.log_fields(), "outcome": result.outcome.value})
         if self.audit is not None:
             self.audit.record(result, finish)
         return result
@@ -141,7 +149,7 @@ class Worker:
                 failures.append(Failure(self.now(), type(exc).__name__, str(exc)))
                 raise
 
-        retrying = retry_policy(deadline.left(), sleep=self.sleep)
+        retrying = retry_policy(deadline.left(), sleep=self.sleep, fields=request.log_fields())
         ended: Ended | None = None
         error: BaseException | None = None
         try:
@@ -202,6 +210,13 @@ class Worker:
                   self.now(), first, last, dict(result.refused))
         self.queue.dead_letter(delivery, why, result.request,
                                deadline.timeout(DEAD_LETTER_TIMEOUT_SECONDS))
+        # The line the alerts count (terraform/monitoring.tf): a refused game is held in
+        # quarantine by design, a warning of its own; any other dead letter needs a person.
+        request = result.request
+        log.log(logging.WARNING if why.error_type == REFUSED else logging.ERROR,
+                "dead-lettered %s: %s", delivery.message_id or "a message", why.error_message,
+                extra={"event": "dead_lettered", "error_type": why.error_type,
+                       **(request.log_fields() if request else {})})
 
     def _result(self, request: Request | None, verdict: Verdict, ended: Ended | None,
                 attempts: int, failures: tuple[Failure, ...], started: float,
