@@ -158,6 +158,7 @@ class Delivery:
     delivery_attempt: int | None = None  # what Pub/Sub says, if it does (not the emulator)
     message_id: str = ""
     problem: str | None = None
+    published_at: datetime | None = None  # when Pub/Sub accepted it: the same on redelivery
 
 
 class RequestQueue(ABC):

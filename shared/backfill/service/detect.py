@@ -22,7 +22,7 @@ from backfill.domain.quarantine import QuarantineEvent, current
 from backfill.domain.request import Request
 from backfill.domain.runs import Run, Trigger, new_run_id
 from backfill.domain.schedule import Schedule
-from backfill.domain.tables import OpsTables, TableInfo, check_columns
+from backfill.domain.tables import OpsTables, TableInfo, check_columns, check_owned
 from backfill.domain.window import Window
 from backfill.ports import Read, RequestQueue, Warehouse
 from backfill.processors.base import Processor, schedule_stats
@@ -73,6 +73,12 @@ class DetectionReport:
         """An unchecked upstream counts too: an error must never read as "no gaps"."""
         return (any(p.error or p.upstream_error for p in self.processors)
                 or self.publish_error is not None)
+
+    @property
+    def may_have_published(self) -> bool:
+        """Whether any request may have gone out (a failed publish may have sent some): then
+        running the same call again would publish them again under a new run."""
+        return bool(self.published) or self.publish_error is not None
 
     @property
     def candidates(self) -> list[Candidate]:
@@ -163,7 +169,8 @@ def _read_window(warehouse: Warehouse, registry: Registry, ops: OpsTables, windo
             Read(ops.quarantine, window.start, window.end)), [])}
     problems: dict[str, str] = {}
     for p in involved:
-        problem = _source_problem(warehouse, p, described[f"source:{p.name}"])
+        problem = (_source_problem(warehouse, p, described[f"source:{p.name}"])
+                   or _target_problem(p, described[f"target:{p.name}"]))
         if problem:
             problems[p.name] = problem
             continue
@@ -264,6 +271,16 @@ def _source_problem(warehouse: Warehouse, processor: Processor,
         check_columns(processor.source, info, processor.source_columns, processor.columns,
                       where=warehouse.url)
     except BackfillError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _target_problem(processor: Processor, info: TableInfo | None) -> str | None:
+    """Why a processor's target is refused: columns it does not write (reported each pass, and
+    nothing is published for it, so no request of it is dead-lettered for the table's sake)."""
+    try:
+        check_owned(processor.target, info, processor.table_schema())
+    except ConfigurationError as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
 
