@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from backfill.bootstrap import Backfill
 from backfill.domain.outcome import Outcome
+from backfill.domain.plan import follow_ups
 from backfill.domain.request import Reason, Request
 from backfill.domain.tables import TableRef, schema
 from backfill.domain.window import Window
@@ -62,7 +63,10 @@ def test_a_fresh_gap_costs_three_rounds_and_a_skip_two_once_tables_are_described
     create_ops_tables(setup, detector.ops)  # Terraform's tables
     detect(detector.warehouse, detector.registry, detector.ops, queue,
            Window(FIRST_DAY, NEXT_DAY))
-    requests = list(queue.published)  # dependencies first on each date
+    # Dependencies first on each date; a dependent behind its upstream rides on its request,
+    # delivered here right after it, as the upstream's worker publishes it.
+    requests = [link for root in queue.published for link in (
+        root, *follow_ups(root, detector.registry.graph, ()))]
     assert [r.game_date for r in requests] == [FIRST_DAY] * 4 + [NEXT_DAY] * 4
 
     with recording(bigquery_emulator) as recorder:
