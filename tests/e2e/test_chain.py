@@ -16,6 +16,7 @@ from backfill.domain.tables import OpsTables
 from backfill.domain.window import Window
 from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.local.seed.league import PHASE2_SCHEMAS
+from backfill.local.stack import free_port
 from backfill.ports import Replace
 from backfill.processors import formulas
 from backfill.processors.nba_raw import GAMEBOOK, TEAM_BOXSCORE
@@ -38,6 +39,8 @@ from tests.support import (
     json_out,
     rows,
     sql,
+    start_backfill,
+    stop,
     table_of,
     unique_settings,
     wait_for,
@@ -168,3 +171,30 @@ def test_one_trigger_brings_every_dependency_level_up_to_date(
     assert set(topology.worker.statuses) == {200}, topology.worker.statuses
     assert set(topology.worker.deliveries.values()) == {1}
     assert letters(topology.settings, wait_seconds=2) == []
+
+
+def test_backfill_stack_names_its_window_backoff_and_logs_and_keeps_the_logs(
+        warehouse_path: Path, tmp_path: Path, pubsub_emulator: str) -> None:
+    settings = unique_settings(warehouse_path, push_min_backoff_seconds=5)
+    logs = tmp_path / "stack-logs"
+    stack = start_backfill(settings, "stack", "--worker-port", str(free_port()),
+                           "--detector-port", str(free_port()), "--logs", str(logs),
+                           "--start-date", "2024-11-01", "--end-date", "2024-11-14")
+    try:
+        assert stack.stdout is not None
+        printed = [stack.stdout.readline() for _ in range(5)]
+        trigger = next(line for line in printed if line.startswith("detector"))
+        body = json.loads(trigger.split(" -d ", 1)[1].strip().strip("'"))
+        assert body == {"start_date": "2024-11-01", "end_date": "2024-11-14"}
+        call = urllib.request.Request(trigger.split()[1], method="POST",
+                                      data=json.dumps({**body, "dry_run": True}).encode())
+        with urllib.request.urlopen(call, timeout=120) as response:
+            assert response.status == 200
+    finally:
+        assert stop(stack) == 0
+    worker = next(line for line in printed if line.startswith("worker"))
+    assert "redelivery backoff 5-600 s" in worker
+    assert any(str(logs) in line for line in printed)
+    # Kept after a clean stop, with what the detector logged of its pass.
+    assert (logs / "worker.log").exists()
+    assert "detection" in (logs / "detector.log").read_text()
