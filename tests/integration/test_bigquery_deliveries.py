@@ -83,19 +83,24 @@ def test_a_fresh_gap_costs_three_rounds_and_a_skip_two_once_tables_are_described
     print("\nrounds and jobs per delivery (first of the process; once described):", figures)
     for result, *_ in first + fresh:
         assert result.outcome is Outcome.SUCCEEDED, result.error
-    for request, (_, port, wire, jobs) in zip(requests[4:], fresh, strict=True):
+    for request, (result, port, wire, jobs) in zip(requests[4:], fresh, strict=True):
         reads = len(port[0])
-        # One round of reads (all queries: no table is described again), one MERGE, the audit.
-        assert wire == [["SELECT"] * reads, ["MERGE"], ["tabledata.insertAll backfill_log"]], (
+        # One round of reads (all queries: no table is described again), one MERGE, the audit
+        # (with the run's `published` row when it published the next links of the chain).
+        audit = [worker.ops.log, *([worker.ops.runs] if result.published else [])]
+        assert wire[:2] + [sorted(wire[2])] == [
+            ["SELECT"] * reads, ["MERGE"], [f"tabledata.insertAll {t.table}" for t in audit]], (
             request.processor, wire)
         assert [len(w) for w in port] == [reads, 1, 1], (request.processor, port)
         assert all(c.startswith(("read_rows", "scan_games")) for c in port[0])
         assert port[1] == [f"write {worker.registry.get(request.processor).target}"]
-        assert port[2] == [f"write {worker.ops.log}"]
+        assert port[2] == [f"write {','.join(map(str, audit))}"]
         assert jobs == reads + 1
     for result, port, wire, jobs in (skip, again):
         assert result.outcome is Outcome.SKIPPED
-        assert wire == [["SELECT"] * jobs, ["tabledata.insertAll backfill_log"]], wire
+        audit = ["backfill_log", *(["backfill_runs"] if result.published else [])]
+        assert wire[:1] + [sorted(wire[1])] == [
+            ["SELECT"] * jobs, [f"tabledata.insertAll {t}" for t in audit]], wire
         assert [len(w) for w in port] == [jobs, 1]
     # The first delivery of a process also describes its tables (one round, then cached),
     # and the first of a processor creates its table on the first write.
