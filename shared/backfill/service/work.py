@@ -28,7 +28,16 @@ from backfill.domain.errors import (
     TableNotFound,
 )
 from backfill.domain.games import id_spellings
-from backfill.domain.outcome import Done, Ended, Failure, Outcome, Policy, Verdict, settle
+from backfill.domain.outcome import (
+    REFUSED,
+    Done,
+    Ended,
+    Failure,
+    Outcome,
+    Policy,
+    Verdict,
+    settle,
+)
 from backfill.domain.plan import changed_games, follow_ups, too_deep
 from backfill.domain.quarantine import Hold, QuarantineEvent
 from backfill.domain.request import Request, decode_request
@@ -101,15 +110,18 @@ class Worker:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def handle(self, delivery: Delivery) -> WorkResult:
-        """Work one delivery to its end and audit it. Raises TransientError only when a dead
-        letter or the next links of the chain could not be published: then nothing is
-        audited, the delivery is not over."""
+        """Work one delivery to its end and audit it. Raises TransientError when a dead letter
+        or the next links of the chain could not be published, ConfigurationError when the
+        deployment is at fault (a permission it lacks, a target table Backfill may not write):
+        then nothing is audited, the delivery is not over."""
         started = self.clock()
         deadline = Deadline.after(self.retry_budget_seconds, self.clock)
         try:
             if delivery.problem:
                 raise InvalidRequest(delivery.problem)
-            request = decode_request(delivery.data, today=self.today())
+            request = decode_request(delivery.data, today=self.today(),
+                                     message_id=delivery.message_id,
+                                     published_at=delivery.published_at)
             processor = self._processor(request)
         except InvalidRequest as exc:
             log.warning("dead-lettering a malformed request: %s", exc)
@@ -131,15 +143,12 @@ class Worker:
         if result.error_type == "DependencyNotReady" and result.outcome is Outcome.RETRY:
             # Follow-ups make these rare (a hand-typed request, overlapping runs): counted.
             log.warning("waiting on a dependency: %s", result.error,
-                        extra={"event": "dependency_wait", "processor": result.request.processor
-                               if result.request else None})
+                        extra={**(result.request.log_fields() if result.request else {}),
+                               "event": "dependency_wait"})
         if result.request is not None:
             log.info("%s %s %s: %s", result.outcome.value, result.request.processor,
                      result.request.game_date, result.error or f"{result.rows_written} rows",
-                     extra={"processor": result.request.processor,
-                            "game_date": str(result.request.game_date),
-                            "request_id": result.request.request_id,
-                            "outcome": result.outcome.value})
+                     extra={**result.request.log_fields(), "outcome": result.outcome.value})
         if self.audit is not None:
             self.audit.record(result, finish)
         return result
@@ -171,11 +180,16 @@ class Worker:
                 failures.append(Failure(self.now(), type(exc).__name__, str(exc)))
                 raise
 
-        retrying = retry_policy(deadline.left(), sleep=self.sleep)
+        retrying = retry_policy(deadline.left(), sleep=self.sleep, fields=request.log_fields())
         ended: Ended | None = None
         error: BaseException | None = None
         try:
             ended = retrying(attempt)
+        except ConfigurationError:
+            # The deployment's fault (a permission it lacks, a table Backfill may not write),
+            # not the request's: the delivery is not acknowledged (a 500) and comes back once
+            # the configuration is fixed, instead of one dead letter per request.
+            raise
         except RetryError as exc:
             error = exc.last_attempt.exception()
         except Exception as exc:  # noqa: BLE001 - settled below: a bug is permanent, no storm
@@ -207,7 +221,7 @@ class Worker:
         news together: the refused and waiting games keep their old rows."""
         day = request.game_date
         produced = processor.produce(day, gathered.source_rows, gathered.upstream_rows,
-                                     decision.types, decision.held_upstream)
+                                     decision.schedule, decision.held_upstream)
         keep = tuple(sorted({spelling for key in (*produced.refused, *produced.waiting)
                              for spelling in id_spellings(key)}))
         changes: list[Change] = [Replace(processor.target, day, day, produced.rows,
@@ -259,6 +273,13 @@ class Worker:
                   self.now(), first, last, dict(result.refused))
         self.queue.dead_letter(delivery, why, result.request,
                                deadline.timeout(DEAD_LETTER_TIMEOUT_SECONDS))
+        # The line the alerts count (terraform/monitoring.tf): a refused game is held in
+        # quarantine by design, a warning of its own; any other dead letter needs a person.
+        request = result.request
+        log.log(logging.WARNING if why.error_type == REFUSED else logging.ERROR,
+                "dead-lettered %s: %s", delivery.message_id or "a message", why.error_message,
+                extra={"event": "dead_lettered", "error_type": why.error_type,
+                       **(request.log_fields() if request else {})})
 
     def _result(self, request: Request | None, verdict: Verdict, ended: Ended | None,
                 attempts: int, failures: tuple[Failure, ...], started: float,
