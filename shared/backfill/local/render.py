@@ -62,6 +62,11 @@ def print_gaps(console: Console, report: DetectionReport) -> None:
         for held in result.gaps.quarantined:
             console.print(f"[magenta]quarantined[/] {result.name} {held.game_date}: "
                           f"{', '.join(held.game_ids)}: {escape(held.reason)}", highlight=False)
+        for pending in result.pending_upstream:
+            rider = pending.candidate
+            console.print(f"[cyan]pending upstream[/] {result.name} {rider.game_date}: "
+                          f"{len(rider.game_ids)} games {rider.reason.value}, published by "
+                          f"{pending.upstream}'s worker after its write", highlight=False)
 
 
 def print_cycle(console: Console, cycle: CycleOutcome) -> None:

@@ -79,7 +79,10 @@ def detect_command(ctx: click.Context, start_date: date | None, end_date: date |
     else:
         print_gaps(console, report)
         if dry_run:
-            console.print(f"dry run: {len(report.candidates)} requests would be published")
+            riding = sum(len(p.pending_upstream) for p in report.processors)
+            console.print(f"dry run: {len(report.candidates) - riding} requests would be "
+                          f"published, and {riding} more by the workers after their upstream's "
+                          "write")
         else:
             console.print(f"run {report.run_id}: published {len(report.published)} requests, "
                           f"deferred {report.deferred}", highlight=False)
