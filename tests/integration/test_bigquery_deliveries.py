@@ -87,10 +87,11 @@ def test_a_fresh_gap_costs_three_rounds_and_a_skip_two_once_tables_are_described
         reads = len(port[0])
         # One round of reads (all queries: no table is described again), one MERGE, the audit
         # (with the run's `published` row when it published the next links of the chain).
+        # Its inserts are sent at once; the emulator may answer them one after the other.
         audit = [worker.ops.log, *([worker.ops.runs] if result.published else [])]
-        assert wire[:2] + [sorted(wire[2])] == [
-            ["SELECT"] * reads, ["MERGE"], [f"tabledata.insertAll {t.table}" for t in audit]], (
-            request.processor, wire)
+        assert wire[:2] == [["SELECT"] * reads, ["MERGE"]], (request.processor, wire)
+        assert len(wire) - 2 <= len(audit) and sorted(c for w in wire[2:] for c in w) == [
+            f"tabledata.insertAll {t.table}" for t in audit], (request.processor, wire)
         assert [len(w) for w in port] == [reads, 1, 1], (request.processor, port)
         assert all(c.startswith(("read_rows", "scan_games")) for c in port[0])
         assert port[1] == [f"write {worker.registry.get(request.processor).target}"]
@@ -99,8 +100,9 @@ def test_a_fresh_gap_costs_three_rounds_and_a_skip_two_once_tables_are_described
     for result, port, wire, jobs in (skip, again):
         assert result.outcome is Outcome.SKIPPED
         audit = ["backfill_log", *(["backfill_runs"] if result.published else [])]
-        assert wire[:1] + [sorted(wire[1])] == [
-            ["SELECT"] * jobs, [f"tabledata.insertAll {t}" for t in audit]], wire
+        assert wire[0] == ["SELECT"] * jobs, wire
+        assert len(wire) - 1 <= len(audit) and sorted(c for w in wire[1:] for c in w) == [
+            f"tabledata.insertAll {t}" for t in audit], wire
         assert [len(w) for w in port] == [jobs, 1]
     # The first delivery of a process also describes its tables (one round, then cached),
     # and the first of a processor creates its table on the first write.
