@@ -60,6 +60,7 @@ EXPECTED_GRANTS = {
         *((f"{ANALYTICS}.{t}", PHASE3_WRITER) for t in TARGET_TABLES),
         (AUDIT, OPS_WRITER),
         (DEAD_LETTER_TOPIC, "roles/pubsub.publisher"),
+        (REQUESTS_TOPIC, "roles/pubsub.publisher"),  # the next links of a chain
     },
     "push": {("google_cloudfunctions2_function.worker", "roles/run.invoker")},
     "scheduler": {("google_cloudfunctions2_function.detector", "roles/run.invoker")},
