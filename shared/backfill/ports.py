@@ -146,14 +146,18 @@ class Warehouse(ABC):
     @abstractmethod
     def create_table(self, table: TableRef, columns: Schema,
                      partitioned_by: str = "game_date") -> None:
-        """Create `table` (and its dataset), or add the columns it lacks; partitioned by the
-        named column, and clustered by game_id where it has one."""
+        """Create `table` (and its dataset if there is none), or add the columns it lacks to
+        the table that exists (on BigQuery: tables.get and tables.update only); partitioned by
+        the named column, and clustered by game_id where it has one."""
 
     def scoped(self, deadline: Deadline | None = None,
                labels: Mapping[str, str] | None = None) -> Warehouse:
         """This warehouse with every call cut short at `deadline` and every job labelled (where
         the warehouse has deadlines and labels: BigQuery)."""
         return self
+
+    def forget(self, table: TableRef) -> None:  # noqa: B027 - only adapters that cache
+        """Drop what is kept of `table`'s description: it was dropped or recreated since."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing open
         """Release what the adapter holds."""
@@ -169,6 +173,7 @@ class Delivery:
     delivery_attempt: int | None = None  # what Pub/Sub says, if it does (not the emulator)
     message_id: str = ""
     problem: str | None = None
+    published_at: datetime | None = None  # when Pub/Sub accepted it: the same on redelivery
 
 
 class RequestQueue(ABC):

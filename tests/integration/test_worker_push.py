@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,12 +23,13 @@ from pathlib import Path
 
 from backfill.adapters.pubsub_queue import PubSubQueue
 from backfill.adapters.pubsub_topology import Topology, create_topology
-from backfill.domain.request import Reason, Request
+from backfill.domain.request import MESSAGE_NAMESPACE, Reason, Request
 from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.local.stack import answers, emulator_ready, free_port
 from backfill.settings import Settings
 
 from tests.support import (
+    DEFENSE,
     OFFENSE,
     PLAYERS,
     backfill,
@@ -166,16 +168,17 @@ def test_an_overloaded_worker_answering_429_still_fills_every_request_without_de
     messages whose pushes fail at the same time, for minutes; Pub/Sub does not.
     """
     days = [date(2024, 11, d) for d in (4, 5, 6)]
-    lost = {day: len(empty(warehouse, OFFENSE, day)) for day in days}
+    # A processor no other reads: its writes publish no follow-ups to count here.
+    lost = {day: len(empty(warehouse, DEFENSE, day)) for day in days}
     k = 3
     assert k < settings.max_delivery_attempts == 60
     with overloaded_worker(settings, k) as proxy:
         for n, day in enumerate(days, start=1):
-            queue(settings).publish([Request(processor=OFFENSE, game_date=day,
+            queue(settings).publish([Request(processor=DEFENSE, game_date=day,
                                              reason=Reason.MISSING)])
             wait_for(lambda: proxy.statuses[200] == n, seconds=60,  # noqa: B023 - waited here
                      what=f"{day} acknowledged after its 429s")
-            assert len(rows(warehouse, OFFENSE, day)) == lost[day]
+            assert len(rows(warehouse, DEFENSE, day)) == lost[day]
     assert sorted(proxy.deliveries.values()) == [k + 1] * len(days)
     assert proxy.statuses == {429: k * len(days), 200: len(days)}
     assert letters(settings, wait_seconds=2) == []
@@ -221,6 +224,27 @@ def test_a_request_waiting_on_its_dependency_is_redelivered_until_it_is_too_old(
     (deliveries,) = proxy.deliveries.values()
     assert deliveries >= 2 and proxy.statuses == {503: deliveries - 1, 200: 1}
     assert rows(warehouse, PLAYERS, DAY) == []
+
+
+def test_a_typed_request_is_the_same_request_on_every_redelivery_and_ages_out(
+        warehouse_path: Path, warehouse: DuckDBWarehouse, pubsub_emulator: str) -> None:
+    """A body typed by hand (processor and date only) takes its id and time from the message
+    the emulator pushes (messageId, publishTime): every redelivery is the same request, so it
+    ages out of its dependency wait instead of cycling until the last delivery attempt."""
+    settings = unique_settings(warehouse_path, dependency_wait_seconds=4.0)
+    empty(warehouse, OFFENSE, DAY)
+    empty(warehouse, PLAYERS, DAY)
+    body = json.dumps({"processor": PLAYERS, "game_date": str(DAY)}).encode()
+    with overloaded_worker(settings, k=0) as proxy:
+        published = queue(settings)
+        message_id = published.publisher.publish(published.requests_topic, body).result()
+        [letter] = wait_for(lambda: letters(settings), seconds=60, what="the dead letter")
+    assert letter["error_type"] == "DependencyNotReady"
+    assert "gave up after waiting" in str(letter["error_message"])
+    request_id = str(uuid.uuid5(MESSAGE_NAMESPACE, message_id))
+    assert (letter["request_id"], letter["run_id"]) == (request_id, f"manual-{request_id[:12]}")
+    (deliveries,) = proxy.deliveries.values()
+    assert deliveries >= 2 and proxy.statuses == {503: deliveries - 1, 200: 1}
 
 
 def test_backfill_stack_serves_the_local_topology_and_stops_everything_it_started(

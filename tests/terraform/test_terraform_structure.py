@@ -60,6 +60,7 @@ EXPECTED_GRANTS = {
         *((f"{ANALYTICS}.{t}", PHASE3_WRITER) for t in TARGET_TABLES),
         (AUDIT, OPS_WRITER),
         (DEAD_LETTER_TOPIC, "roles/pubsub.publisher"),
+        (REQUESTS_TOPIC, "roles/pubsub.publisher"),  # the next links of a chain
     },
     "push": {("google_cloudfunctions2_function.worker", "roles/run.invoker")},
     "scheduler": {("google_cloudfunctions2_function.detector", "roles/run.invoker")},
@@ -322,8 +323,8 @@ def test_runtime_is_the_python_the_tests_run_on(tf: Module) -> None:
 
 def test_scheduler_calls_the_detector_daily_with_oidc(tf: Module) -> None:
     jobs = tf.of_type("google_cloud_scheduler_job")
-    assert len(jobs) == 1
-    job = next(iter(jobs.values()))
+    assert set(jobs) == {"detector", "stall_check"}
+    job = jobs["detector"]
     assert tf.resolve(job["schedule"]) == "0 2 * * *"
     assert tf.resolve(job["time_zone"]) == "America/Los_Angeles"
     assert block(job, "retry_config")
@@ -335,6 +336,18 @@ def test_scheduler_calls_the_detector_daily_with_oidc(tf: Module) -> None:
     assert refers_to(token["service_account_email"], "google_service_account.scheduler")
     assert refers_to(token["audience"], "google_cloudfunctions2_function.detector")
     assert "oauth_token" not in target
+
+
+def test_stalls_are_checked_every_15_minutes_by_a_light_call(tf: Module) -> None:
+    """Inside the daily call a stalled run was noticed up to a day late."""
+    job = tf.of_type("google_cloud_scheduler_job")["stall_check"]
+    assert tf.resolve(job["schedule"]) == "*/15 * * * *"
+    target = block(job, "http_target")
+    assert target["body"] == "${base64encode(jsonencode({stalls_only = true}))}"
+    assert refers_to(target["uri"], "google_cloudfunctions2_function.detector")
+    token = block(target, "oidc_token")
+    assert refers_to(token["service_account_email"], "google_service_account.scheduler")
+    assert block(job, "retry_config")["retry_count"] == 0  # the next call is 15 minutes away
 
 
 # --- IAM ------------------------------------------------------------------------------------
@@ -564,10 +577,17 @@ def condition(policy: dict) -> dict:
     return block(block(policy, "conditions"), "condition_threshold")
 
 
+def log_match(policy: dict) -> dict:
+    return block(block(policy, "conditions"), "condition_matched_log")
+
+
 ALERTS = {
     "dead_letters",
+    "dead_letters_forwarded",
+    "quarantine",
     "requests_backlog",
     "detector_errors",
+    "detection_failed",
     "scheduler_failed",
     "audit_write_failed",
     "run_stalled",
@@ -594,16 +614,38 @@ def test_every_alert_notifies_someone_unless_alerts_are_off(tf: Module) -> None:
         assert name in rule, rule
 
 
-def test_alerts_watch_dead_letters_and_request_age(tf: Module) -> None:
+def test_the_dead_letter_alert_fires_on_each_new_dead_letter_quarantine_apart(
+        tf: Module) -> None:
+    """A level alert on the dead-letter backlog stays open for the 7 days a quarantined game's
+    letter is kept, and later failures page nobody: new dead letters are counted instead, a
+    game refused into quarantine is a low-urgency alert of its own."""
     policies = tf.of_type("google_monitoring_alert_policy")
-    dead = clauses(condition(policies["dead_letters"])["filter"])
-    assert 'metric.type = "pubsub.googleapis.com/subscription/num_undelivered_messages"' in dead
-    assert any("google_pubsub_subscription.dead_letter_pull.name" in c for c in dead)
+    text = tf.text["monitoring.tf"]
+    assert "num_undelivered_messages" not in text
+    dead = log_match(policies["dead_letters"])
+    assert "local.worker_logs" in dead["filter"]
+    assert clauses(dead["filter"]) == ['jsonPayload.event="dead_lettered"',
+                                       'NOT jsonPayload.error_type="GamesRefused"']
+    quarantined = log_match(policies["quarantine"])
+    assert clauses(quarantined["filter"]) == ['jsonPayload.event="dead_lettered"',
+                                              'jsonPayload.error_type="GamesRefused"']
+    assert (policies["dead_letters"]["severity"], policies["quarantine"]["severity"]) == (
+        "ERROR", "WARNING")
+    rate = block(block(policies["quarantine"], "alert_strategy"), "notification_rate_limit")
+    assert seconds(rate["period"]) >= 86400  # at most one a day
+    # What Pub/Sub forwards itself (the worker never answered) is a rate, not a backlog.
+    forwarded = condition(policies["dead_letters_forwarded"])
+    assert 'metric.type = "pubsub.googleapis.com/subscription/dead_letter_message_count"' in (
+        clauses(forwarded["filter"]))
+    assert any("google_pubsub_subscription.requests_push.name" in c
+               for c in clauses(forwarded["filter"]))
+    assert block(forwarded, "aggregations")["per_series_aligner"] == "ALIGN_DELTA"
     backlog = clauses(condition(policies["requests_backlog"])["filter"])
     assert 'metric.type = "pubsub.googleapis.com/subscription/oldest_unacked_message_age"' in (
         backlog
     )
     assert any("google_pubsub_subscription.requests_push.name" in c for c in backlog)
+    assert "dead_letter_alert_threshold" not in tf.variables
 
 
 def test_detector_5xx_alert(tf: Module) -> None:
@@ -620,7 +662,8 @@ def test_detector_5xx_alert(tf: Module) -> None:
     assert refers_to(tf.locals["worker_service"], "google_cloudfunctions2_function.worker")
 
 
-# metric -> (the clauses its filter must have, the alert policy counting it)
+# metric -> (the clauses its filter must have, the log-match alert on the same lines, the
+# function logs that alert reads)
 LOG_METRICS = {
     "audit_write_failed": (
         [
@@ -629,6 +672,7 @@ LOG_METRICS = {
             'jsonPayload.event="audit_write_failed"',
         ],
         "audit_write_failed",
+        "local.worker_logs",
     ),
     "run_stalled": (
         [
@@ -637,34 +681,45 @@ LOG_METRICS = {
             'jsonPayload.event="run_stalled"',
         ],
         "run_stalled",
-    ),
-    "scheduler_job_failed": (
-        [
-            'resource.type="cloud_scheduler_job"',
-            'resource.labels.job_id="${google_cloud_scheduler_job.detector.name}"',
-            "severity>=ERROR",
-        ],
-        "scheduler_failed",
+        "local.detector_logs",
     ),
 }
 
 
 @pytest.mark.parametrize("name", sorted(LOG_METRICS))
-def test_log_based_metric_and_its_alert(tf: Module, name: str) -> None:
+def test_log_based_metric_and_the_alert_on_the_same_lines(tf: Module, name: str) -> None:
     metrics = tf.of_type("google_logging_metric")
-    assert set(metrics) == set(LOG_METRICS)
-    expected, policy_name = LOG_METRICS[name]
+    assert set(metrics) == {*LOG_METRICS, "scheduler_job_failed"}
+    expected, policy_name, logs = LOG_METRICS[name]
     metric = metrics[name]
     assert "count" not in metric, "log metrics exist whether or not alerts are enabled"
     assert clauses(metric["filter"]) == expected
     descriptor = block(metric, "metric_descriptor")
     assert descriptor["metric_kind"] == "DELTA" and descriptor["value_type"] == "INT64"
-    threshold = condition(tf.of_type("google_monitoring_alert_policy")[policy_name])
-    assert (
-        f'metric.type = "logging.googleapis.com/user/${{google_logging_metric.{name}.name}}"'
-        in clauses(threshold["filter"])
-    )
-    assert threshold["comparison"] == "COMPARISON_GT" and threshold["threshold_value"] == 0
+    matched = log_match(tf.of_type("google_monitoring_alert_policy")[policy_name])
+    assert logs in matched["filter"] and expected[-1] in clauses(matched["filter"])
+
+
+def test_the_scheduler_alert_watches_both_jobs(tf: Module) -> None:
+    expected = clauses(tf.locals["scheduler_failed_filter"])
+    assert expected == [
+        'resource.type="cloud_scheduler_job"',
+        'resource.labels.job_id=("${google_cloud_scheduler_job.detector.name}" OR '
+        '"${google_cloud_scheduler_job.stall_check.name}")',
+        "severity>=ERROR",
+    ]
+    metric = tf.of_type("google_logging_metric")["scheduler_job_failed"]
+    policy = tf.of_type("google_monitoring_alert_policy")["scheduler_failed"]
+    assert metric["filter"] == log_match(policy)["filter"] == (
+        "${local.scheduler_failed_filter}")
+
+
+def test_a_detection_that_failed_but_published_is_alerted_from_its_log_line(
+        tf: Module) -> None:
+    """The detector answers 200 then (so Cloud Scheduler does not republish): no 5xx to see."""
+    matched = log_match(tf.of_type("google_monitoring_alert_policy")["detection_failed"])
+    assert "local.detector_logs" in matched["filter"]
+    assert clauses(matched["filter"]) == ['jsonPayload.event="detection_failed"']
 
 
 def test_stalled_runs_are_told_apart_by_run_id(tf: Module) -> None:
@@ -673,11 +728,57 @@ def test_stalled_runs_are_told_apart_by_run_id(tf: Module) -> None:
     labels = block(metric, "metric_descriptor")["labels"]
     assert [label["key"] for label in labels] == ["run_id"]
     policy = tf.of_type("google_monitoring_alert_policy")["run_stalled"]
-    aggregation = block(condition(policy), "aggregations")
-    assert aggregation["group_by_fields"] == ["metric.label.run_id"]
+    assert log_match(policy)["label_extractors"] == {"run_id": "EXTRACT(jsonPayload.run_id)"}
+    assert "${log.extracted_label.run_id}" in block(policy, "documentation")["content"]
     env = function_environment(tf, "detector")
     assert env["BACKFILL_RUN_STALL_MINUTES"] == "${tostring(var.run_stall_minutes)}"
     assert tf.variables["run_stall_minutes"]["default"] == 60
+
+
+# --- First apply on a fresh project ---------------------------------------------------------
+
+
+def test_no_alert_waits_on_a_log_based_metric_created_in_the_same_apply(tf: Module) -> None:
+    """A policy on logging.googleapis.com/user/X is refused for up to 10 minutes after X is
+    created (terraform-provider-google#11102): the first apply would fail. Alerts on log lines
+    are log-match conditions, which need no metric; each of them is rate-limited, as
+    Cloud Monitoring requires."""
+    for name, policy in tf.of_type("google_monitoring_alert_policy").items():
+        assert "logging.googleapis.com/user/" not in json.dumps(policy), name
+        conditions = block(policy, "conditions")
+        if "condition_matched_log" in conditions:
+            strategy = block(policy, "alert_strategy")
+            assert seconds(block(strategy, "notification_rate_limit")["period"]) >= 300, name
+            assert seconds(strategy["auto_close"]) >= 1800, name
+
+
+def test_monitoring_waits_for_the_apis(tf: Module) -> None:
+    for rtype in ("google_monitoring_alert_policy", "google_monitoring_notification_channel",
+                  "google_logging_metric", "google_cloud_scheduler_job",
+                  "google_cloudfunctions2_function"):
+        for name, body in tf.of_type(rtype).items():
+            assert "${google_project_service.required}" in body.get("depends_on", []), (
+                f"{rtype}.{name}")
+
+
+def test_builds_wait_for_the_builders_grants_to_propagate(tf: Module) -> None:
+    """IAM changes take minutes to propagate: a build started right after the grants may be
+    denied, so the functions wait on a time_sleep that waits on every builder grant."""
+    sleep = tf.of_type("time_sleep")["builder_grants_propagate"]
+    assert seconds(sleep["create_duration"]) >= 120
+    grants = {f"${{google_project_iam_member.{name}}}"
+              for (rtype, name), body in tf.resources.items()
+              if rtype == "google_project_iam_member"
+              and refers_to(body.get("member"), "google_service_account.builder")}
+    assert grants and grants <= set(sleep["depends_on"])
+    for name, function in tf.of_type("google_cloudfunctions2_function").items():
+        assert "${time_sleep.builder_grants_propagate}" in function["depends_on"], name
+    providers = {}
+    for settings in tf.terraform:
+        for required in settings.get("required_providers", []):
+            providers.update(required)
+    assert providers["time"]["source"] == "hashicorp/time"
+    assert re.fullmatch(r"~>\s*0\.\d+", providers["time"]["version"])
 
 
 def test_every_labelable_resource_is_labelled(tf: Module) -> None:

@@ -14,12 +14,14 @@ from backfill.domain.errors import ConfigurationError
 from backfill.domain.request import Reason, Request
 from backfill.domain.tables import Schema, TableRef
 from backfill.domain.window import Window
+from backfill.entrypoints import http
 from backfill.ports import Delivery, Read, Replace, Warehouse
 from backfill.processors.base import LINEAGE_SCHEMA
 from backfill.service.detect import detect
 
 from tests.support import sql
 from tests.unit.fakes import RecordingQueue
+from tests.unit.test_http import client, push
 
 DAY = date(2025, 1, 14)
 OFFENSE = "team_offense_game_summary"
@@ -42,23 +44,32 @@ def deliver(app: Backfill, warehouse: Warehouse | None = None) -> None:
 
 
 def test_a_column_backfill_does_not_write_refuses_the_table_before_any_request(
-        filled_app: Backfill) -> None:
+        filled_app: Backfill, monkeypatch: pytest.MonkeyPatch) -> None:
     target = filled_app.registry.get(OFFENSE).target
     sql(table_path(filled_app), f"ALTER TABLE {target} ADD COLUMN broadcast VARCHAR DEFAULT 'TNT'")
+    refused = (f"ConfigurationError: {target} has columns Backfill does not write: broadcast; "
+               "Backfill replaces a date's rows whole and would lose them: drop them, or point "
+               "the processor at a table of its own (README, Using BigQuery)")
 
     report = detect(filled_app.warehouse, filled_app.registry, filled_app.ops, filled_app.queue,
                     Window(DAY, DAY))
     (offense,) = [p for p in report.processors if p.name == OFFENSE]
-    assert offense.error == (
-        f"ConfigurationError: {target} has columns Backfill does not write: broadcast; "
-        "Backfill replaces a date's rows whole and would lose them: drop them, or point the "
-        "processor at a table of its own (README, Using BigQuery)")
+    assert offense.error == refused
     assert report.failed
     assert all(r.processor != OFFENSE for r in report.published)
 
-    # A request typed by hand: refused as the deployment's error, the rows and column kept.
-    with pytest.raises(ConfigurationError, match="broadcast"):
-        deliver(filled_app)
+    # Through the deployed entry points: the detector's 500 names the table and the column; a
+    # request typed by hand is the deployment's error (500, delivered again), not dead-lettered.
+    worker = filled_app.worker()
+    monkeypatch.setattr(http, "_app", lambda: filled_app)
+    monkeypatch.setattr(http, "_worker", lambda: worker)
+    reply = client("detect").post("/", json={"start_date": str(DAY), "end_date": str(DAY),
+                                             "dry_run": True})
+    assert reply.status_code == 500
+    assert [p["error"] for p in reply.json["processors"] if p["name"] == OFFENSE] == [refused]
+    typed = Request(processor=OFFENSE, game_date=DAY, force=True)
+    answer = client("work").post("/", json=push(typed.encode()))
+    assert answer.status_code == 500 and "broadcast" in answer.json["error"]
     assert not cast(RecordingQueue, filled_app.queue).dead_letters
     kept = filled_app.warehouse.read_rows(Read(target, DAY, DAY))
     assert kept and {r["broadcast"] for r in kept} == {"TNT"}

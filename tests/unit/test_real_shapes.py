@@ -222,5 +222,13 @@ def test_a_half_loaded_game_is_reported_not_guessed(shapes_app: Backfill) -> Non
     (offense,) = [r for r in find_gaps(shapes_app.warehouse, shapes_app.registry,
                                        shapes_app.ops, WINDOW)
                   if r.name == "team_offense_game_summary"]
+    why = f"{TEAM_BOXSCORE} has no rows of team DAL"
     assert [(g.game_date, g.game_ids, g.reason) for g in offense.gaps.upstream] == [
-        (day, ("20250116_DAL_HOU",), f"{TEAM_BOXSCORE} has no rows of team DAL")]
+        (day, ("20250116_DAL_HOU",), why)]
+    # Its players wait with it, reported, not published again on every pass.
+    (players,) = [r for r in find_gaps(shapes_app.warehouse, shapes_app.registry,
+                                       shapes_app.ops, WINDOW) if r.name == "player_game_summary"]
+    assert [(g.game_date, g.reason) for g in players.gaps.waiting] == [
+        (day, f"waiting on team_offense_game_summary, whose Phase 2 rows of it fail a sanity "
+              f"rule: {why}")]
+    assert players.gaps.candidate(day) is None

@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import google.cloud.bigquery as bigquery
 import requests
@@ -47,6 +47,7 @@ from backfill.domain.deadline import Deadline
 from backfill.domain.errors import (
     BackfillError,
     ConfigurationError,
+    NotReady,
     OutOfTime,
     PermanentError,
     SchemaMismatch,
@@ -88,6 +89,10 @@ _PERMANENT_REASONS = frozenset({"bytesBilledLimitExceeded"})
 # again), and a table's queue of DML statements full, "Too many DML statements outstanding
 # against table ..., limit is 20" (resourcesExceeded; at most 2 run and 20 wait per table).
 _TRANSIENT_TEXTS = ("could not serialize access", "too many dml statements outstanding")
+# A DML statement over rows streamed in the last ~30 to 90 minutes: "UPDATE or DELETE statement
+# over table ... would affect rows in the streaming buffer, which is not supported"
+# (invalidQuery). It passes once BigQuery has moved them to storage: a wait, not a failure.
+_NOT_READY_TEXTS = ("streaming buffer",)
 _LABEL = re.compile(r"[^a-z0-9_-]")
 T = TypeVar("T")
 
@@ -156,6 +161,9 @@ class BigQueryWarehouse(Warehouse):
                                  maximum_bytes_billed=self._maximum_bytes_billed,
                                  deadline=deadline or self._deadline,
                                  labels={**self._labels, **(labels or {})}, shared=self._shared)
+
+    def forget(self, table: TableRef) -> None:
+        self._shared.forget(table)
 
     def close(self) -> None:
         self._shared.close()
@@ -271,13 +279,32 @@ class BigQueryWarehouse(Warehouse):
             client = self._shared.client()
             # The id is ours, so a job whose insert answer never came in time can be cancelled.
             job_id = f"backfill_{uuid.uuid4().hex}"
+            # Where the job runs (its table's dataset): jobs.get and jobs.cancel need it outside
+            # the US and EU multi-regions.
+            location = self._shared.location(table)
             try:
                 job = self._bounded(lambda: client.query(
                     sql, job_config=config, job_id=job_id, retry=_retry(timeout),
                     job_retry=None, timeout=timeout), timeout)
             except concurrent.futures.TimeoutError:
-                _cancel(lambda: client.cancel_job(job_id, timeout=CANCEL_TIMEOUT_SECONDS), job_id)
+                _cancel(lambda: client.cancel_job(job_id, location=location,
+                                                  timeout=CANCEL_TIMEOUT_SECONDS), job_id)
                 raise
+            except exceptions.Conflict:
+                # 409 "Already Exists" on an id of our own: the client retried a jobs.insert
+                # whose answer was lost, and the first one created the job. It is this very
+                # statement: wait on it (never run it twice, never call it a failure).
+                log.info("BigQuery job %s already exists (its insert was retried): waiting on it",
+                         job_id)
+                try:
+                    job = cast(bigquery.QueryJob, self._bounded(lambda: client.get_job(
+                        job_id, location=location, retry=self._retry(),
+                        timeout=self._timeout())))
+                except exceptions.NotFound:
+                    # jobs.get can miss a job created a moment ago (python-bigquery#2134): the
+                    # pass runs again (a MERGE is idempotent), never a dead letter.
+                    raise TransientError(f"{table}: BigQuery job {job_id} exists (409) but is "
+                                         "not visible yet") from None
             try:
                 wait = self._timeout()
                 # result(timeout=) alone does not bound the wait: python-bigquery gives each
@@ -320,6 +347,7 @@ class BigQueryWarehouse(Warehouse):
                     self._table_id(table), retry=self._retry(), timeout=self._timeout()))
             except exceptions.NotFound:
                 return None
+        self._shared.located(table, found.location)
         by_time, by_range = found.time_partitioning, found.range_partitioning
         return TableInfo({f.name: _STANDARD_TYPES.get(f.field_type, f.field_type)  # type: ignore[misc]
                           for f in found.schema},
@@ -381,6 +409,7 @@ class _Shared:
         self._emulator_host = emulator_host
         self._client: bigquery.Client | None = None
         self._tables: dict[TableRef, TableInfo] = {}
+        self._locations: dict[TableRef, str | None] = {}
         self._lock = threading.Lock()
 
     def client(self) -> bigquery.Client:
@@ -407,6 +436,15 @@ class _Shared:
                 self._tables[table] = found
         return found
 
+    def located(self, table: TableRef, location: str | None) -> None:
+        with self._lock:
+            self._locations[table] = location
+
+    def location(self, table: TableRef) -> str | None:
+        """Where the table's dataset is, as its metadata said (None until described)."""
+        with self._lock:
+            return self._locations.get(table)
+
     def forget(self, table: TableRef) -> None:
         with self._lock:
             self._tables.pop(table, None)
@@ -421,9 +459,9 @@ class _Shared:
 def classify(exc: exceptions.GoogleAPICallError, table: TableRef) -> BackfillError:
     """notFound → TableNotFound with BigQuery's text; accessDenied → ConfigurationError (a
     permission the deployment lacks: BigQuery's text names the table and the permission, and no
-    request is to blame); retryable reasons, 429, 5xx, a 412 (the table changed under a
-    conditional update) and the two 400s that pass on their own → transient; a reason permanent
-    however it arrives, and the rest, permanent."""
+    request is to blame); DML over the streaming buffer → NotReady (a wait); retryable reasons,
+    429, 5xx, a 412 (the table changed under a conditional update) and the two 400s that pass on
+    their own → transient; a reason permanent however it arrives, and the rest, permanent."""
     reasons = {error.get("reason") for error in exc.errors or [] if isinstance(error, dict)}
     text = _message(exc)
     if str(table) not in text:  # "Dataset p:nba_raw was not found" names no table
@@ -432,6 +470,8 @@ def classify(exc: exceptions.GoogleAPICallError, table: TableRef) -> BackfillErr
         return TableNotFound(text)
     if "accessDenied" in reasons:
         return ConfigurationError(f"the deployment lacks a permission: {text}")
+    if any(t in text.lower() for t in _NOT_READY_TEXTS):
+        return NotReady(text)
     if reasons & _PERMANENT_REASONS:
         return PermanentError(text)
     if (reasons & _TRANSIENT_REASONS or any(t in text.lower() for t in _TRANSIENT_TEXTS)

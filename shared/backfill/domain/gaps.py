@@ -84,19 +84,28 @@ class GapRule:
 @dataclass(frozen=True)
 class Upstream:
     """What one dependency holds for the window: its Phase 3 games, the games its Phase 2
-    source has (None: not read), the games it holds in quarantine, with why, and its games
-    that are gaps of its own (their content is not judged against until they are filled)."""
+    source has (None: not read), the games it holds in quarantine and those whose Phase 2 rows
+    fail a sanity rule, with why, and its games that are gaps of its own (their content is not
+    judged against until they are filled)."""
 
     target: Sequence[GameStat]
     source_keys: frozenset[GameKey] | None = None
     holding: Mapping[GameKey, str] = field(default_factory=dict)
+    unfit: Mapping[GameKey, str] = field(default_factory=dict)
     unsettled: frozenset[GameKey] = frozenset()
 
     @classmethod
     def judged(cls, target: Sequence[GameStat], gaps: Gaps) -> Upstream:
         """What a dependency, once judged, tells its dependents (detection and re-check)."""
         return cls(target, gaps.phase2, {key: event.reason for key, event in gaps.holding.items()},
-                   frozenset(gaps.gap_keys))
+                   gaps.unfit, frozenset(gaps.gap_keys))
+
+    def withholding(self, name: str) -> dict[GameKey, str]:
+        """Why each game this dependency (called `name`) will not compute waits for a person:
+        a dependent computing it would only find no rows of it."""
+        return {**{key: f"waiting on {name}, whose Phase 2 rows of it fail a sanity rule: {why}"
+                   for key, why in self.unfit.items()},
+                **{key: held_upstream(name, why) for key, why in self.holding.items()}}
 
 
 @dataclass(frozen=True)
@@ -187,6 +196,8 @@ class Gaps:
     holding: dict[GameKey, QuarantineEvent] = field(default_factory=dict)
     # Every game the Phase 2 source has (its lookback too), matched through the schedule.
     phase2: frozenset[GameKey] = frozenset()
+    # Checked games whose Phase 2 rows fail a sanity rule, and why (reported as upstream gaps).
+    unfit: dict[GameKey, str] = field(default_factory=dict)
     # Every game found a gap (requested, held or waiting).
     gap_keys: set[GameKey] = field(default_factory=set)
 
@@ -278,6 +289,7 @@ def judge(rule: GapRule, evidence: Evidence) -> Gaps:
                                                      hold.reason))
             else:
                 unfit.append(GamesOfDate(game.game_date, (game.game_id,), problem))
+            found.unfit[key] = problem
             continue
         gap = game_gap(rule, game, now, target.get(key))
         if gap is None:
@@ -378,12 +390,14 @@ def upstream_gaps(rule: GapRule, schedule: Schedule, window: Window,
 def _blocked(key: GameKey, dependencies: Mapping[str, Upstream],
              targets: Mapping[str, Mapping[GameKey, GameStat]]) -> str:
     """Why a game cannot be computed until a person acts upstream, or "" if it can: a
-    dependency without rows of it holds it in quarantine, or has no Phase 2 rows of it."""
+    dependency without rows of it holds it in quarantine, finds its Phase 2 rows unfit, or has
+    no Phase 2 rows of it."""
     for name, dependency in sorted(dependencies.items()):
         if targets[name].get(key) is not None and targets[name][key].rows:
             continue
-        if key in dependency.holding:
-            return held_upstream(name, dependency.holding[key])
+        withheld = dependency.withholding(name)
+        if key in withheld:
+            return withheld[key]
         if dependency.source_keys is not None and key not in dependency.source_keys:
             return f"waiting on {name}, whose Phase 2 source has no rows of it"
     return ""

@@ -88,11 +88,11 @@ class Schedule:
         return {(game.game_date, game.game_id): game for game in self.games}
 
     @functools.cached_property
-    def _ids(self) -> dict[GameKey, tuple[str, ...]]:
-        ids: dict[GameKey, list[str]] = {}
+    def _by_key(self) -> dict[GameKey, tuple[ScheduledGame, ...]]:
+        games: dict[GameKey, list[ScheduledGame]] = {}
         for game in self.games:
-            ids.setdefault(game.key, []).append(game.game_id)
-        return {key: tuple(sorted(found)) for key, found in ids.items()}
+            games.setdefault(game.key, []).append(game)
+        return {key: tuple(found) for key, found in games.items()}
 
     def find(self, key: GameKey) -> ScheduledGame | None:
         """The scheduled game of a key: by its teams, or by its official id (a row stored under
@@ -100,12 +100,13 @@ class Schedule:
         day, teams = key
         if isinstance(teams, str):
             return self._by_official_id.get((day, teams))
-        return next((g for g in self.games_of(key)), None)
+        games = self._by_key.get(key)
+        return games[0] if games else None
 
-    def games_of(self, key: GameKey) -> list[ScheduledGame]:
-        """Every scheduled game of one matchup and date: more than one is a schedule error."""
-        return [self._by_official_id[(key[0], game_id)] for game_id in self._ids.get(key, ())]
-
+    def games_of(self, key: GameKey) -> tuple[ScheduledGame, ...]:
+        """Every scheduled game of one matchup and date (sorted by official id): more than one
+        is a schedule error."""
+        return self._by_key.get(key, ())
 
 def _rank(row: Mapping[str, Any]) -> tuple[datetime, int]:
     return (row.get("processed_at") or _EARLIEST, row.get("game_status") or 0)

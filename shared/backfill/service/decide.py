@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from backfill.domain.games import GameKey
-from backfill.domain.gaps import Candidate, Evidence, Upstream, held_upstream, judge
+from backfill.domain.gaps import Candidate, Evidence, Upstream, judge
 from backfill.domain.outcome import Cancelled, Skipped, Waiting
 from backfill.domain.quarantine import QuarantineEvent, current
 from backfill.domain.request import Request
@@ -65,5 +65,5 @@ def decide(request: Request, processor: Processor, registry: Registry,
         return Waiting(f"{first.processor} is {first.reason.value} for {day} "
                        f"({len(first.game_ids)} games)")
     return Compute(gap, gathered.schedule, held.get(processor.name, {}),
-                   {key: held_upstream(name, why) for name, dependency in upstream.items()
-                    for key, why in dependency.holding.items()})
+                   {key: why for name, dependency in upstream.items()
+                    for key, why in dependency.withholding(name).items()})

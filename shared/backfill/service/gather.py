@@ -39,6 +39,8 @@ class Gathered:
     source: list[GameStat]         # the scan of the source rows' tables, as detection reads it
     target: list[GameStat] | None  # None: the Phase 3 table does not exist yet
     target_info: TableInfo | None
+    # The date's Phase 3 rows before the write: which games a write changes (domain/plan.py).
+    target_rows: list[Row] = field(default_factory=list)
     upstream_rows: dict[str, list[Row]] = field(default_factory=dict)
     upstream_target: dict[str, list[GameStat]] = field(default_factory=dict)
     upstream_source: dict[str, list[GameStat]] = field(default_factory=dict)
@@ -88,7 +90,11 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
                 processor.source_scan(Window(start, day)))}),
         **({} if target_info is None else {
             "target": lambda: warehouse.scan_games(
-                processor.target_scan(window, target_info.columns))}),
+                processor.target_scan(window, target_info.columns)),
+            "rows:target": lambda: warehouse.read_rows(Read(
+                processor.target, day, day, columns=tuple(
+                    (c.name, c.name) for c in processor.schema
+                    if c.name in target_info.columns)))}),
     }
     for dependency in dependencies:
         info = described[f"target:{dependency.name}"]
@@ -119,6 +125,7 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
         source=(schedule_since(processor.source_lookback_days) if processor.source_is_schedule
                 else found["source_scan"]),
         target=found.get("target"), target_info=target_info,
+        target_rows=found.get("rows:target", []),
         upstream_rows={d.name: found.get(f"rows:{d.name}", []) for d in dependencies},
         upstream_target={d.name: found.get(f"target:{d.name}", []) for d in dependencies},
         upstream_source={d.name: schedule_since(d.source_lookback_days)
