@@ -160,14 +160,21 @@ def test_the_functions_adopt_pipeline_tables_through_only_the_calls_their_grants
     assert {(name, day) for name, day, reason in found if reason == "missing"} == {
         (name, str(day)) for name, day in GAPS.items()}, json.dumps(reply.json)
     assert {reason for *_, reason in found} == {"missing", "outdated"}
-    assert reply.json["published"] == len(found), json.dumps(reply.json)
+    # A dependent's date riding on its upstream's request of that date is a follower of it.
+    riding = sum(len(p["pending_upstream"]) for p in reply.json["processors"])
+    assert reply.json["published"] + riding == len(found), json.dumps(reply.json)
     calls["detector"] = (bigquery.since(started), pubsub.since(mark))
 
     worker_calls: tuple[list[Any], list[Any]] = ([], [])
     outcomes = []
-    with harness_pubsub(monkeypatch, pubsub.upstream):
-        waiting = pull_all(settings, settings.requests_subscription)
-    for _ in range(len(GAPS)):  # a dependent delivered before its upstream comes back (503)
+    again: list[Any] = []
+    # A dependent delivered before its upstream comes back (503); followers the workers
+    # publish come as messages of their own.
+    for _ in range(2 * len(GAPS)):
+        with harness_pubsub(monkeypatch, pubsub.upstream):
+            waiting = again + pull_all(settings, settings.requests_subscription)
+        if not waiting:
+            break
         again = []
         for received in waiting:
             started, mark = time.monotonic(), pubsub.mark()
@@ -182,7 +189,6 @@ def test_the_functions_adopt_pipeline_tables_through_only_the_calls_their_grants
                 again.append(received)
             else:
                 outcomes.append((answer.status_code, answer.json["outcome"]))
-        waiting = again
     assert not waiting and outcomes == [(200, "succeeded")] * len(found)
     # A message no one can read is dead-lettered by the worker itself (the dead-letter topic).
     started, mark = time.monotonic(), pubsub.mark()
