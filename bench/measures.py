@@ -386,14 +386,15 @@ def io_bound_run(template: Template, folder: Path, window: Window, concurrency: 
 # -- per-request overhead --------------------------------------------------------------------------
 
 def per_request_ms(template: Template, folder: Path, count: int, malformed: bool,
-                   audit_batch_rows: int = 1) -> float:
+                   audit_batch_rows: int = 1, published: bool = False) -> float:
     """Median milliseconds per request through pull, decode, re-check, audit and ack, C=1, on
-    plain DuckDB. The audit as a function records it (each delivery's row published to the
-    emulator's audit topic, confirmed before the ack) unless batched (the runner's way: appended
-    to DuckDB `audit_batch_rows` at a time)."""
+    plain DuckDB. The audit rows are appended to DuckDB `audit_batch_rows` at a time (1:
+    `backfill worker`'s way; 200: the runner's), or, if `published`, each delivery's published
+    to the emulator's audit topic and confirmed before the ack (`backfill stack`'s way, as
+    deployed)."""
     warehouse = template.copy(folder)
     warehouse.close()
-    settings = settings_for(warehouse.path, audit_topic=audit_batch_rows == 1)
+    settings = settings_for(warehouse.path, audit_topic=published)
     ensure_topology(settings)
     app = bootstrap(settings)
     worker = app.worker(audit_batch_rows=audit_batch_rows)
