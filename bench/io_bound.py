@@ -33,11 +33,11 @@ class IOBoundProcessor(UpcomingTeamGameContext):
     rows_per_source_row = 1
 
     def produce(self, game_date: date, source_rows: Sequence[Row],
-                upstream: Mapping[str, Sequence[Row]], types: Mapping[GameKey, str | None],
+                upstream: Mapping[str, Sequence[Row]], schedule: Schedule,
                 held_upstream: Mapping[GameKey, str] | None = None) -> Produced:
         """Wait once for the date, then compute its games."""
         time.sleep(WAIT_SECONDS)
-        return super().produce(game_date, source_rows, upstream, types, held_upstream)
+        return super().produce(game_date, source_rows, upstream, schedule, held_upstream)
 
     def compute_game(self, game: GameInput) -> list[Row]:
         (today,) = Schedule.from_rows(game.rows).games

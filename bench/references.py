@@ -40,7 +40,7 @@ def compute_date(warehouse: Warehouse, registry: Registry, processor: Processor,
     schedule_rows = found["schedule"]
     source = schedule_rows if processor.source_is_schedule else found["source"]
     produced = processor.produce(day, source, {n: found[n] for n in processor.depends_on},
-                                 Schedule.from_rows(schedule_rows).types())
+                                 Schedule.from_rows(schedule_rows))
     warehouse.write([Replace(processor.target, day, day, produced.rows,
                              processor.table_schema())])
     return len(produced.rows)

@@ -116,12 +116,14 @@ resource "google_monitoring_alert_policy" "audit_rows_refused" {
 
   display_name          = "Backfill: audit rows refused by backfill_log"
   combiner              = "OR"
+  severity              = "ERROR"
   notification_channels = local.notification_channels
   user_labels           = local.labels
 
   conditions {
     display_name = "Dead-lettered messages of ${google_pubsub_subscription.audit_bigquery.name}"
 
+    # A rate (rows dead-lettered per period), so it closes once none are.
     condition_threshold {
       filter = join(" AND ", [
         "resource.type = \"pubsub_subscription\"",
@@ -134,7 +136,7 @@ resource "google_monitoring_alert_policy" "audit_rows_refused" {
 
       aggregations {
         alignment_period     = "300s"
-        per_series_aligner   = "ALIGN_SUM"
+        per_series_aligner   = "ALIGN_DELTA"
         cross_series_reducer = "REDUCE_SUM"
       }
     }
@@ -158,4 +160,6 @@ resource "google_monitoring_alert_policy" "audit_rows_refused" {
       once fixed, insert the bodies (each a row as JSON) with `bq insert`.
     EOT
   }
+
+  depends_on = [google_project_service.required]
 }

@@ -16,8 +16,8 @@ resource "google_bigquery_dataset" "audit" {
 locals {
   audit_retention_ms = var.audit_retention_days * 24 * 60 * 60 * 1000
 
-  # Backfill's own tables, all written with streaming inserts (append-only): one grant each
-  # (iam.tf) rather than one on the dataset.
+  # Backfill's own tables, all written with streaming inserts (append-only); the functions'
+  # grants on them are on this dataset (iam.tf), where streaming's bigquery.datasets.get lives.
   audit_tables = {
     backfill_log  = google_bigquery_table.backfill_log
     quarantine    = google_bigquery_table.quarantine

@@ -55,8 +55,7 @@ resource "google_cloudfunctions2_function" "detector" {
   }
 
   depends_on = [
-    google_project_iam_member.builder,
-    google_project_iam_member.builder_reads_sources,
+    time_sleep.builder_grants_propagate,
     google_project_service.required,
   ]
 }
@@ -96,8 +95,22 @@ resource "google_cloudfunctions2_function" "worker" {
   }
 
   depends_on = [
+    time_sleep.builder_grants_propagate,
+    google_project_service.required,
+  ]
+}
+
+# IAM changes take minutes to reach every service (typically about two, sometimes seven): the
+# first build would otherwise start before Cloud Build may use the builder's grants and fail.
+resource "time_sleep" "builder_grants_propagate" {
+  create_duration = "180s"
+
+  triggers = {
+    builder = google_service_account.builder.email
+  }
+
+  depends_on = [
     google_project_iam_member.builder,
     google_project_iam_member.builder_reads_sources,
-    google_project_service.required,
   ]
 }

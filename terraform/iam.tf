@@ -39,6 +39,46 @@ locals {
   builder_project_roles = ["roles/logging.logWriter", "roles/artifactregistry.writer"]
 }
 
+# --- custom roles: exactly the BigQuery permissions the functions' calls need ----------------
+# tests/integration/test_permission_contract.py records every Google API call the functions
+# make in a whole cycle and checks each against these grants (tests/terraform/permissions.py
+# maps every call to its permission), so a grant removed here or a call added there fails it.
+
+# The worker on each Phase 3 table: read it, MERGE into it, and add Backfill's lineage columns to
+# a table the pipeline made before them (tables.update). Never tables.create or tables.delete,
+# which table-level roles/bigquery.dataEditor would carry.
+resource "google_project_iam_custom_role" "phase3_writer" {
+  project     = var.project_id
+  role_id     = "backfillPhase3Writer"
+  title       = "Backfill Phase 3 writer"
+  description = "Read and MERGE into one Phase 3 table, and add Backfill's lineage columns to it. No create, no delete."
+  permissions = [
+    "bigquery.tables.get",
+    "bigquery.tables.getData",
+    "bigquery.tables.update",
+    "bigquery.tables.updateData",
+  ]
+
+  depends_on = [google_project_service.required]
+}
+
+# Both functions on Backfill's own dataset: read its tables and append to them with streaming
+# inserts, which document bigquery.datasets.get besides the table's permissions.
+resource "google_project_iam_custom_role" "ops_writer" {
+  project     = var.project_id
+  role_id     = "backfillOpsWriter"
+  title       = "Backfill operations tables"
+  description = "Read Backfill's own tables (backfill_ops) and append to them with streaming inserts. No create, no delete, no schema change."
+  permissions = [
+    "bigquery.datasets.get",
+    "bigquery.tables.get",
+    "bigquery.tables.getData",
+    "bigquery.tables.updateData",
+  ]
+
+  depends_on = [google_project_service.required]
+}
+
 # --- pipeline tables: exactly the tables Backfill touches, never the datasets --------------
 # google_bigquery_dataset_iam_member rewrites the dataset's access list without its authorized
 # views (and fights the pipeline's own google_bigquery_dataset_access), so the pipeline's
@@ -83,7 +123,7 @@ resource "google_bigquery_table_iam_member" "worker_writes_targets" {
 
   dataset_id = local.analytics_dataset_id
   table_id   = local.target_table_ids[each.key]
-  role       = "roles/bigquery.dataEditor"
+  role       = google_project_iam_custom_role.phase3_writer.name
   member     = google_service_account.worker.member
 }
 
@@ -128,25 +168,12 @@ resource "google_project_iam_member" "detector" {
   member  = google_service_account.detector.member
 }
 
-# Reads the audit trail and the quarantine, records its runs (streaming inserts).
-resource "google_bigquery_table_iam_member" "detector_reads_audit_log" {
-  dataset_id = google_bigquery_table.backfill_log.dataset_id
-  table_id   = google_bigquery_table.backfill_log.table_id
-  role       = "roles/bigquery.dataViewer"
-  member     = google_service_account.detector.member
-}
-
-resource "google_bigquery_table_iam_member" "detector_reads_quarantine" {
-  dataset_id = google_bigquery_table.quarantine.dataset_id
-  table_id   = google_bigquery_table.quarantine.table_id
-  role       = "roles/bigquery.dataViewer"
-  member     = google_service_account.detector.member
-}
-
-resource "google_bigquery_table_iam_member" "detector_writes_runs" {
-  dataset_id = google_bigquery_table.backfill_runs.dataset_id
-  table_id   = google_bigquery_table.backfill_runs.table_id
-  role       = "roles/bigquery.dataEditor"
+# Reads the audit trail and the quarantine, records its runs (streaming inserts). backfill_ops
+# is Backfill's own dataset (no authorized views of the pipeline's to rewrite), so the grant is
+# on the dataset, where bigquery.datasets.get lives.
+resource "google_bigquery_dataset_iam_member" "detector_ops" {
+  dataset_id = google_bigquery_dataset.audit.dataset_id
+  role       = google_project_iam_custom_role.ops_writer.name
   member     = google_service_account.detector.member
 }
 
@@ -166,22 +193,12 @@ resource "google_project_iam_member" "worker" {
   member  = google_service_account.worker.member
 }
 
-# Reads and appends to (streaming inserts) each of Backfill's own tables. dataEditor is the
-# narrowest predefined role with tables.updateData; granted per table, it covers nothing else.
-resource "google_bigquery_table_iam_member" "worker_writes_audit" {
-  for_each = local.audit_tables
-
-  dataset_id = each.value.dataset_id
-  table_id   = each.value.table_id
-  role       = "roles/bigquery.dataEditor"
+# Reads and appends to (streaming inserts) Backfill's own tables: the audit log, the quarantine
+# and the runs. On the dataset, as the detector's.
+resource "google_bigquery_dataset_iam_member" "worker_ops" {
+  dataset_id = google_bigquery_dataset.audit.dataset_id
+  role       = google_project_iam_custom_role.ops_writer.name
   member     = google_service_account.worker.member
-}
-
-# The backfill_log grant was a single resource: the same binding, under its new address (a
-# destroy of the old one after the new one is made would remove the binding both stand for).
-moved {
-  from = google_bigquery_table_iam_member.worker_writes_audit_log
-  to   = google_bigquery_table_iam_member.worker_writes_audit["backfill_log"]
 }
 
 resource "google_pubsub_topic_iam_member" "worker_publishes_dead_letters" {

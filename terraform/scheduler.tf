@@ -1,5 +1,7 @@
-# Daily detection, as in the original cron. The detector is idempotent per (processor, date)
-# downstream (the worker re-checks each gap), so the scheduler may retry a failed run.
+# Daily detection, as in the original cron, and a light call every 15 minutes that only checks
+# for stalled runs. The detector answers 500 only when a pass published nothing (a pass with a
+# failed processor that published answers 200 and logs detection_failed), so a retry never
+# publishes the same gaps again.
 
 resource "google_cloud_scheduler_job" "detector" {
   name        = var.scheduler_job_name
@@ -28,6 +30,43 @@ resource "google_cloud_scheduler_job" "detector" {
     body = base64encode(jsonencode({
       lookback_days = var.detector_lookback_days
       max_messages  = var.detector_max_messages
+    }))
+
+    oidc_token {
+      service_account_email = google_service_account.scheduler.email
+      audience              = google_cloudfunctions2_function.detector.service_config[0].uri
+    }
+  }
+
+  depends_on = [
+    google_cloud_run_v2_service_iam_member.scheduler_invokes_detector,
+    google_project_service.required,
+  ]
+}
+
+resource "google_cloud_scheduler_job" "stall_check" {
+  name        = var.stall_check_job_name
+  region      = var.region
+  description = "Asks the backfill detector to log the runs that stalled; publishes nothing."
+  schedule    = var.stall_check_schedule
+  time_zone   = var.scheduler_time_zone
+  paused      = var.scheduler_paused
+
+  attempt_deadline = "${min(var.detector_timeout_seconds + 30, 1800)}s"
+
+  # The next call comes in 15 minutes: no retries.
+  retry_config {
+    retry_count = 0
+  }
+
+  http_target {
+    http_method = "POST"
+    uri         = google_cloudfunctions2_function.detector.service_config[0].uri
+    headers = {
+      "Content-Type" = "application/json"
+    }
+    body = base64encode(jsonencode({
+      stalls_only = true
     }))
 
     oidc_token {

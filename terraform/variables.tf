@@ -412,6 +412,28 @@ variable "detector_schedule" {
   }
 }
 
+variable "stall_check_job_name" {
+  description = "Name of the Cloud Scheduler job that checks for stalled runs."
+  type        = string
+  default     = "backfill-stall-check"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,500}$", var.stall_check_job_name))
+    error_message = "stall_check_job_name uses letters, digits, _ and - only."
+  }
+}
+
+variable "stall_check_schedule" {
+  description = "Cron schedule of the stall check, a light detector call that publishes nothing (default: every 15 minutes); a stalled run is noticed within this interval."
+  type        = string
+  default     = "*/15 * * * *"
+
+  validation {
+    condition     = length(split(" ", trimspace(var.stall_check_schedule))) == 5
+    error_message = "stall_check_schedule must be a five-field cron expression."
+  }
+}
+
 variable "scheduler_time_zone" {
   description = "Time zone of detector_schedule (the original cron ran in America/Los_Angeles)."
   type        = string
@@ -602,17 +624,6 @@ variable "alert_email" {
   validation {
     condition     = var.alert_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alert_email))
     error_message = "alert_email must be empty or an email address."
-  }
-}
-
-variable "dead_letter_alert_threshold" {
-  description = "Alert when the dead-letter subscription holds more than this many messages."
-  type        = number
-  default     = 0
-
-  validation {
-    condition     = var.dead_letter_alert_threshold >= 0
-    error_message = "dead_letter_alert_threshold must be >= 0."
   }
 }
 

@@ -12,6 +12,11 @@ terraform {
       # is only read, disable_on_destroy is set explicitly, no bucket retention_period).
       version = "~> 7.0"
     }
+    # time_sleep: waiting for the builder's IAM grants to propagate before the first build.
+    time = {
+      source  = "hashicorp/time"
+      version = "~> 0.12"
+    }
   }
 }
 

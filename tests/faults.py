@@ -32,6 +32,7 @@ from typing import Any
 
 from backfill.domain.errors import PermanentError, TransientError
 from backfill.domain.games import GameKey
+from backfill.domain.schedule import Schedule
 from backfill.processors.base import Processor, Produced, Row
 from backfill.processors.player_game_summary import PlayerGameSummary
 from backfill.processors.team_defense import TeamDefenseGameSummary
@@ -110,9 +111,9 @@ class FaultInjection(Processor):
     plan (the attempt counted once per date, as the worker computes a date)."""
 
     def produce(self, game_date: date, source_rows: Sequence[Row],
-                upstream: Mapping[str, Sequence[Row]], types: Mapping[GameKey, str | None],
+                upstream: Mapping[str, Sequence[Row]], schedule: Schedule,
                 held_upstream: Mapping[GameKey, str] | None = None) -> Produced:
-        produced = super().produce(game_date, source_rows, upstream, types, held_upstream)
+        produced = super().produce(game_date, source_rows, upstream, schedule, held_upstream)
         path = os.environ.get(PLAN_VARIABLE)
         if not path:
             return produced

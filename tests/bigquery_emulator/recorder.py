@@ -13,7 +13,7 @@ import http.client
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -83,13 +83,18 @@ class Recorder:
     """The proxy's listening address and everything that went through it, in arrival order.
 
     `delays` holds back requests of a kind (say jobs.getQueryResults) that many seconds before
-    passing them on: a slow BigQuery on cue, which the emulator itself cannot be.
+    passing them on: a slow BigQuery on cue, which the emulator itself cannot be. `hooks` are a
+    test harness's workarounds for what the emulator does otherwise than BigQuery: a hook of a
+    kind is called with the request's path and JSON body before it is passed on, and what it
+    returns is called once the emulator has answered it with success, before the client has
+    the answer.
     """
 
     upstream: str
     host: str = ""
     exchanges: list[Exchange] = field(default_factory=list)
     delays: dict[str, float] = field(default_factory=dict)
+    hooks: dict[str, Callable[[str, Any], Callable[[], None]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, exchange: Exchange) -> None:
@@ -137,9 +142,13 @@ def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
             start = time.monotonic()
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            held = recorder.delays.get(kind_of(self.command, self.path), 0.0)
+            kind = kind_of(self.command, self.path)
+            held = recorder.delays.get(kind, 0.0)
             if held:
                 time.sleep(held)
+            hook = recorder.hooks.get(kind)
+            answered = hook(urlsplit(self.path).path, json.loads(body) if body.strip() else None) \
+                if hook else None
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
             connection = getattr(local, "connection", None)
             if connection is None:
@@ -153,6 +162,8 @@ def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
                 connection.close()
                 local.connection = None
                 raise
+            if answered is not None and answer.status < 300:
+                answered()
             # Recorded before the answer is relayed: a client that has its answer must find the
             # exchange recorded (a test reads the record as soon as the call returns).
             recorder.record(Exchange(

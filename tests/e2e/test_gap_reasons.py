@@ -63,12 +63,13 @@ def reported(report: dict[str, Any]) -> tuple[set[tuple[str, ...]], set[tuple[st
 
 
 def expected(defect: Planted) -> set[tuple[str, ...]]:
-    suffix = () if defect.case is Case.UPSTREAM else (defect.case.value,)
+    suffix = () if defect.case.upstream_gap else (defect.case.value,)
     return {(name, defect.game_date.isoformat(), *defect.game_ids, *suffix)
             for name in defect.processors}
 
 
-@pytest.mark.parametrize("case", [Case.MISSING, Case.INCOMPLETE, Case.STALE, Case.UPSTREAM])
+@pytest.mark.parametrize("case", [Case.MISSING, Case.INCOMPLETE, Case.STALE, Case.UPSTREAM,
+                                  Case.DUPLICATE])
 def test_seed_plants_the_defect_and_detect_reports_exactly_it_and_nothing_for_the_decoys(
         case: Case, warehouse: DuckDBWarehouse, tmp_path: Path) -> None:
     # What planting does to a warehouse seeded the same way (the seed is deterministic).
@@ -93,7 +94,7 @@ def test_seed_plants_the_defect_and_detect_reports_exactly_it_and_nothing_for_th
 
     candidates, upstream = reported(detect_json(fresh, window))
 
-    if case is Case.UPSTREAM:
+    if case.upstream_gap:
         assert (candidates, upstream) == (set(), expected(defect))
     else:
         assert (candidates, upstream) == (expected(defect), set())

@@ -5,7 +5,8 @@ Backfill's own tables made as Terraform makes them, and Pub/Sub faked (Recording
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import google.cloud.bigquery as bigquery
 from backfill.adapters.bigquery_warehouse import BigQueryWarehouse
@@ -69,3 +70,30 @@ def client(project: str, host: str) -> bigquery.Client:
     return bigquery.Client(project=project,
                            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
                            client_options=ClientOptions(api_endpoint=f"http://{host}"))
+
+
+_STORAGE_TYPES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
+
+
+def storing_added_columns(host: str) -> Callable[[str, Any], Callable[[], None]]:
+    """A recorder hook for tables.patch (tests/bigquery_emulator/recorder.py) working around
+    bqemulator 1.4: its tables.patch adds columns to a table's metadata but not to its stored
+    data (a query naming them then fails with a binder error), while ALTER TABLE ... ADD COLUMN
+    does the reverse, one ALTER per statement. So once the emulator has taken a patch that adds
+    columns, the harness ALTERs each one into storage too. The product sends only the
+    tables.patch real BigQuery documents; this runs outside it, on the emulator directly."""
+
+    def before(path: str, body: Any) -> Callable[[], None]:
+        # /bigquery/v2/projects/P/datasets/D/tables/T
+        _, _, project, _, dataset, _, table = path.removeprefix("/bigquery/v2").split("/")
+        plain = client(project, host)
+        had = {f.name for f in plain.get_table(f"{project}.{dataset}.{table}").schema}
+
+        def after() -> None:
+            for added in (f for f in body["schema"]["fields"] if f["name"] not in had):
+                kind = _STORAGE_TYPES.get(added["type"], added["type"])
+                plain.query(f"ALTER TABLE `{dataset}`.`{table}` "
+                            f"ADD COLUMN {added['name']} {kind}").result()
+        return after
+
+    return before

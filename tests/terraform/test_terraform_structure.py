@@ -11,6 +11,15 @@ import sys
 
 import pytest
 
+from tests.terraform.grants import (
+    IAM_MEMBER_TYPES,
+    all_grants,
+    custom_role,
+    custom_roles,
+    grants_of,
+    principal,
+    refers_to,
+)
 from tests.terraform.hcl import REPO_ROOT, TF_DIR, Module, block, load_module
 
 REQUESTS_TOPIC = "google_pubsub_topic.requests"
@@ -27,15 +36,6 @@ LABELLED = {
     "google_monitoring_alert_policy": "user_labels",
     "google_monitoring_notification_channel": "user_labels",
 }
-IAM_MEMBER_TYPES = {
-    "google_project_iam_member",
-    "google_bigquery_dataset_iam_member",
-    "google_bigquery_table_iam_member",
-    "google_pubsub_topic_iam_member",
-    "google_pubsub_subscription_iam_member",
-    "google_service_account_iam_member",
-    "google_cloud_run_v2_service_iam_member",
-}
 RAW, ANALYTICS, AUDIT = "nba_raw", "nba_analytics", "backfill_ops"
 SOURCE_TABLES = ["nbac_schedule", "nbac_team_boxscore", "nbac_gamebook_player_stats"]
 TARGET_TABLES = [
@@ -45,6 +45,7 @@ TARGET_TABLES = [
     "upcoming_team_game_context",
 ]
 VIEWER, EDITOR = "roles/bigquery.dataViewer", "roles/bigquery.dataEditor"
+PHASE3_WRITER, OPS_WRITER = custom_role("backfillPhase3Writer"), custom_role("backfillOpsWriter")
 # Who may do what, on what: (target, role). Targets are "dataset.table" for BigQuery tables,
 # Terraform addresses for the rest, or "project".
 EXPECTED_GRANTS = {
@@ -52,18 +53,14 @@ EXPECTED_GRANTS = {
         ("project", "roles/bigquery.jobUser"),
         *((f"{RAW}.{t}", VIEWER) for t in SOURCE_TABLES),
         *((f"{ANALYTICS}.{t}", VIEWER) for t in TARGET_TABLES),
-        (f"{AUDIT}.backfill_log", VIEWER),
-        (f"{AUDIT}.quarantine", VIEWER),
-        (f"{AUDIT}.backfill_runs", EDITOR),
+        (AUDIT, OPS_WRITER),
         (REQUESTS_TOPIC, "roles/pubsub.publisher"),
     },
     "worker": {
         ("project", "roles/bigquery.jobUser"),
         *((f"{RAW}.{t}", VIEWER) for t in SOURCE_TABLES),
-        *((f"{ANALYTICS}.{t}", EDITOR) for t in TARGET_TABLES),
-        (f"{AUDIT}.backfill_log", EDITOR),
-        (f"{AUDIT}.quarantine", EDITOR),
-        (f"{AUDIT}.backfill_runs", EDITOR),
+        *((f"{ANALYTICS}.{t}", PHASE3_WRITER) for t in TARGET_TABLES),
+        (AUDIT, OPS_WRITER),
         (DEAD_LETTER_TOPIC, "roles/pubsub.publisher"),
         (AUDIT_TOPIC, "roles/pubsub.publisher"),
     },
@@ -89,13 +86,6 @@ EXPECTED_GRANTS = {
 @pytest.fixture(scope="module")
 def tf() -> Module:
     return load_module()
-
-
-def refers_to(expression: object, address: str) -> bool:
-    return (
-        isinstance(expression, str)
-        and re.search(rf"\b{re.escape(address)}\b", expression) is not None
-    )
 
 
 def seconds(value: object) -> int:
@@ -346,8 +336,8 @@ def test_runtime_is_the_python_the_tests_run_on(tf: Module) -> None:
 
 def test_scheduler_calls_the_detector_daily_with_oidc(tf: Module) -> None:
     jobs = tf.of_type("google_cloud_scheduler_job")
-    assert len(jobs) == 1
-    job = next(iter(jobs.values()))
+    assert set(jobs) == {"detector", "stall_check"}
+    job = jobs["detector"]
     assert tf.resolve(job["schedule"]) == "0 2 * * *"
     assert tf.resolve(job["time_zone"]) == "America/Los_Angeles"
     assert block(job, "retry_config")
@@ -359,6 +349,18 @@ def test_scheduler_calls_the_detector_daily_with_oidc(tf: Module) -> None:
     assert refers_to(token["service_account_email"], "google_service_account.scheduler")
     assert refers_to(token["audience"], "google_cloudfunctions2_function.detector")
     assert "oauth_token" not in target
+
+
+def test_stalls_are_checked_every_15_minutes_by_a_light_call(tf: Module) -> None:
+    """Inside the daily call a stalled run was noticed up to a day late."""
+    job = tf.of_type("google_cloud_scheduler_job")["stall_check"]
+    assert tf.resolve(job["schedule"]) == "*/15 * * * *"
+    target = block(job, "http_target")
+    assert target["body"] == "${base64encode(jsonencode({stalls_only = true}))}"
+    assert refers_to(target["uri"], "google_cloudfunctions2_function.detector")
+    token = block(target, "oidc_token")
+    assert refers_to(token["service_account_email"], "google_service_account.scheduler")
+    assert block(job, "retry_config")["retry_count"] == 0  # the next call is 15 minutes away
 
 
 # --- IAM ------------------------------------------------------------------------------------
@@ -375,113 +377,28 @@ def test_iam_is_additive_only(tf: Module) -> None:
     assert not authoritative, f"authoritative IAM would remove others' grants: {authoritative}"
 
 
-def _principal(member: str) -> str:
-    if match := re.search(r"google_service_account\.(\w+)\.(member|email)", member):
-        return match.group(1)
-    if member == "${local.pubsub_service_agent}":
-        return "pubsub_agent"
-    raise AssertionError(f"unexpected member {member!r}")
-
-
-def _instances(tf: Module, body: dict) -> list[str | None]:
-    """The keys of a resource's instances: None alone without for_each."""
-    if "for_each" not in body:
-        return [None]
-    expression = body["for_each"]
-    if match := re.fullmatch(r"\$\{toset\((var|local)\.(\w+)\)\}", expression):
-        kind, name = match.groups()
-        values = tf.variables[name]["default"] if kind == "var" else tf.locals[name]
-        assert isinstance(values, list), expression
-        return list(values)
-    if match := re.fullmatch(r"\$\{local\.(\w+)\}", expression):
-        assert isinstance(tf.locals[match.group(1)], dict), expression
-        return list(tf.locals[match.group(1)])
-    raise AssertionError(f"for_each the tests cannot expand: {expression}")
-
-
-def _table_resource_id(tf: Module, expression: str) -> tuple[str, str]:
-    """("dataset", "table") of `google_bigquery_table.X`, with the dataset's default id."""
-    match = re.fullmatch(r"\$\{google_bigquery_table\.(\w+)\}", expression)
-    assert match, expression
-    table = tf.of_type("google_bigquery_table")[match.group(1)]
-    assert refers_to(table["dataset_id"], "google_bigquery_dataset.audit"), match.group(1)
-    return tf.resolve(tf.of_type("google_bigquery_dataset")["audit"]["dataset_id"]), table[
-        "table_id"
-    ]
-
-
-def _bigquery_table(tf: Module, body: dict, key: str | None) -> str:
-    """"dataset.table" a google_bigquery_table_iam_member instance grants on."""
-    dataset_id, table_id = body["dataset_id"], body["table_id"]
-    if dataset_id == "${each.value.dataset_id}" and table_id == "${each.value.table_id}":
-        local = re.fullmatch(r"\$\{local\.(\w+)\}", body["for_each"])
-        assert local and key is not None, body["for_each"]
-        return ".".join(_table_resource_id(tf, tf.locals[local.group(1)][key]))
-    if match := re.fullmatch(r"\$\{google_bigquery_table\.(\w+)\.dataset_id\}", dataset_id):
-        assert table_id == f"${{google_bigquery_table.{match.group(1)}.table_id}}", table_id
-        return ".".join(_table_resource_id(tf, f"${{google_bigquery_table.{match.group(1)}}}"))
-    datasets = {
-        "${local.raw_dataset_id}": tf.variables["raw_dataset_id"]["default"],
-        "${local.analytics_dataset_id}": tf.variables["analytics_dataset_id"]["default"],
-    }
-    assert dataset_id in datasets, f"unexpected dataset {dataset_id}"
-    if table_id == "${each.key}":
-        table = key
-    elif table_id == "${local.target_table_ids[each.key]}":
-        # The created table's id, or the name itself: either way the instance's key.
-        ids = tf.locals["target_table_ids"]
-        assert "google_bigquery_table.target" in ids and "var.target_tables" in ids, ids
-        table = key
-    else:
-        raise AssertionError(f"unexpected table_id {table_id}")
-    assert table is not None
-    return f"{datasets[dataset_id]}.{table}"
-
-
-def _grants(tf: Module, rtype: str, body: dict) -> list[tuple[str, str]]:
-    """(target, role) of every instance of one IAM member resource."""
-    grants = []
-    for key in _instances(tf, body):
-        role = key if body["role"] in ("${each.value}", "${each.key}") else body["role"]
-        assert role and role.startswith("roles/"), role
-        if rtype == "google_project_iam_member":
-            target = "project"
-        elif rtype == "google_bigquery_table_iam_member":
-            target = _bigquery_table(tf, body, key)
-        else:
-            target = _target(rtype, body)
-        grants.append((target, role))
-    return grants
-
-
-def _target(rtype: str, body: dict) -> str:
-    for attribute in ("topic", "subscription", "service_account_id", "name", "dataset_id"):
-        if attribute in body:
-            match = re.search(r"((?:google_\w+|local)\.\w+)", body[attribute])
-            assert match, f"{rtype}.{attribute} does not reference a resource: {body[attribute]}"
-            return match.group(1)
-    raise AssertionError(f"no target in {rtype}")
-
-
 def test_each_service_account_has_exactly_its_roles(tf: Module) -> None:
     grants: dict[str, set[tuple[str, str]]] = {}
     for (rtype, _name), body in tf.resources.items():
         if rtype not in IAM_MEMBER_TYPES:
-            assert "iam" not in rtype, f"unexpected IAM resource type {rtype}"
+            assert "iam" not in rtype or rtype == "google_project_iam_custom_role", (
+                f"unexpected IAM resource type {rtype}")
             continue
-        grants.setdefault(_principal(body["member"]), set()).update(_grants(tf, rtype, body))
+        grants.setdefault(principal(body["member"]), set()).update(grants_of(tf, rtype, body))
     assert grants == EXPECTED_GRANTS
     accounts = set(tf.of_type("google_service_account"))
     assert accounts == set(EXPECTED_GRANTS) - {"pubsub_agent"}
 
 
-def all_grants(tf: Module) -> list[tuple[str, str, str]]:
-    return [
-        (_principal(body["member"]), target, role)
-        for (rtype, _name), body in tf.resources.items()
-        if rtype in IAM_MEMBER_TYPES
-        for target, role in _grants(tf, rtype, body)
-    ]
+def test_custom_roles_carry_only_what_the_calls_need(tf: Module) -> None:
+    # Table-level dataEditor would also carry tables.delete and tables.create; these never do.
+    # (Which call needs which permission: tests/terraform/permissions.py.)
+    assert custom_roles(tf) == {
+        PHASE3_WRITER: {"bigquery.tables.get", "bigquery.tables.getData",
+                        "bigquery.tables.update", "bigquery.tables.updateData"},
+        OPS_WRITER: {"bigquery.datasets.get", "bigquery.tables.get", "bigquery.tables.getData",
+                     "bigquery.tables.updateData"},
+    }
 
 
 def test_pipeline_datasets_get_no_dataset_level_grant(tf: Module) -> None:
@@ -688,13 +605,6 @@ def test_audit_rows_reach_their_table_through_a_bigquery_subscription(tf: Module
     }
 
 
-def test_audit_log_grant_keeps_its_binding_across_the_rename(tf: Module) -> None:
-    assert {
-        "from": "${google_bigquery_table_iam_member.worker_writes_audit_log}",
-        "to": '${google_bigquery_table_iam_member.worker_writes_audit["backfill_log"]}',
-    } in tf.moved
-
-
 def test_pipeline_datasets_are_referenced_not_created_by_default(tf: Module) -> None:
     assert tf.variables["create_pipeline_datasets"]["default"] is False
     assert tf.variables["raw_dataset_id"]["default"] == "nba_raw"
@@ -716,10 +626,17 @@ def condition(policy: dict) -> dict:
     return block(block(policy, "conditions"), "condition_threshold")
 
 
+def log_match(policy: dict) -> dict:
+    return block(block(policy, "conditions"), "condition_matched_log")
+
+
 ALERTS = {
     "dead_letters",
+    "dead_letters_forwarded",
+    "quarantine",
     "requests_backlog",
     "detector_errors",
+    "detection_failed",
     "scheduler_failed",
     "audit_write_failed",
     "audit_rows_refused",
@@ -747,16 +664,38 @@ def test_every_alert_notifies_someone_unless_alerts_are_off(tf: Module) -> None:
         assert name in rule, rule
 
 
-def test_alerts_watch_dead_letters_and_request_age(tf: Module) -> None:
+def test_the_dead_letter_alert_fires_on_each_new_dead_letter_quarantine_apart(
+        tf: Module) -> None:
+    """A level alert on the dead-letter backlog stays open for the 7 days a quarantined game's
+    letter is kept, and later failures page nobody: new dead letters are counted instead, a
+    game refused into quarantine is a low-urgency alert of its own."""
     policies = tf.of_type("google_monitoring_alert_policy")
-    dead = clauses(condition(policies["dead_letters"])["filter"])
-    assert 'metric.type = "pubsub.googleapis.com/subscription/num_undelivered_messages"' in dead
-    assert any("google_pubsub_subscription.dead_letter_pull.name" in c for c in dead)
+    text = tf.text["monitoring.tf"]
+    assert "num_undelivered_messages" not in text
+    dead = log_match(policies["dead_letters"])
+    assert "local.worker_logs" in dead["filter"]
+    assert clauses(dead["filter"]) == ['jsonPayload.event="dead_lettered"',
+                                       'NOT jsonPayload.error_type="GamesRefused"']
+    quarantined = log_match(policies["quarantine"])
+    assert clauses(quarantined["filter"]) == ['jsonPayload.event="dead_lettered"',
+                                              'jsonPayload.error_type="GamesRefused"']
+    assert (policies["dead_letters"]["severity"], policies["quarantine"]["severity"]) == (
+        "ERROR", "WARNING")
+    rate = block(block(policies["quarantine"], "alert_strategy"), "notification_rate_limit")
+    assert seconds(rate["period"]) >= 86400  # at most one a day
+    # What Pub/Sub forwards itself (the worker never answered) is a rate, not a backlog.
+    forwarded = condition(policies["dead_letters_forwarded"])
+    assert 'metric.type = "pubsub.googleapis.com/subscription/dead_letter_message_count"' in (
+        clauses(forwarded["filter"]))
+    assert any("google_pubsub_subscription.requests_push.name" in c
+               for c in clauses(forwarded["filter"]))
+    assert block(forwarded, "aggregations")["per_series_aligner"] == "ALIGN_DELTA"
     backlog = clauses(condition(policies["requests_backlog"])["filter"])
     assert 'metric.type = "pubsub.googleapis.com/subscription/oldest_unacked_message_age"' in (
         backlog
     )
     assert any("google_pubsub_subscription.requests_push.name" in c for c in backlog)
+    assert "dead_letter_alert_threshold" not in tf.variables
 
 
 def test_audit_rows_refused_by_the_table_are_alerted(tf: Module) -> None:
@@ -783,7 +722,8 @@ def test_detector_5xx_alert(tf: Module) -> None:
     assert refers_to(tf.locals["worker_service"], "google_cloudfunctions2_function.worker")
 
 
-# metric -> (the clauses its filter must have, the alert policy counting it)
+# metric -> (the clauses its filter must have, the log-match alert on the same lines, the
+# function logs that alert reads)
 LOG_METRICS = {
     "audit_write_failed": (
         [
@@ -792,6 +732,7 @@ LOG_METRICS = {
             'jsonPayload.event="audit_write_failed"',
         ],
         "audit_write_failed",
+        "local.worker_logs",
     ),
     "run_stalled": (
         [
@@ -800,34 +741,45 @@ LOG_METRICS = {
             'jsonPayload.event="run_stalled"',
         ],
         "run_stalled",
-    ),
-    "scheduler_job_failed": (
-        [
-            'resource.type="cloud_scheduler_job"',
-            'resource.labels.job_id="${google_cloud_scheduler_job.detector.name}"',
-            "severity>=ERROR",
-        ],
-        "scheduler_failed",
+        "local.detector_logs",
     ),
 }
 
 
 @pytest.mark.parametrize("name", sorted(LOG_METRICS))
-def test_log_based_metric_and_its_alert(tf: Module, name: str) -> None:
+def test_log_based_metric_and_the_alert_on_the_same_lines(tf: Module, name: str) -> None:
     metrics = tf.of_type("google_logging_metric")
-    assert set(metrics) == set(LOG_METRICS)
-    expected, policy_name = LOG_METRICS[name]
+    assert set(metrics) == {*LOG_METRICS, "scheduler_job_failed"}
+    expected, policy_name, logs = LOG_METRICS[name]
     metric = metrics[name]
     assert "count" not in metric, "log metrics exist whether or not alerts are enabled"
     assert clauses(metric["filter"]) == expected
     descriptor = block(metric, "metric_descriptor")
     assert descriptor["metric_kind"] == "DELTA" and descriptor["value_type"] == "INT64"
-    threshold = condition(tf.of_type("google_monitoring_alert_policy")[policy_name])
-    assert (
-        f'metric.type = "logging.googleapis.com/user/${{google_logging_metric.{name}.name}}"'
-        in clauses(threshold["filter"])
-    )
-    assert threshold["comparison"] == "COMPARISON_GT" and threshold["threshold_value"] == 0
+    matched = log_match(tf.of_type("google_monitoring_alert_policy")[policy_name])
+    assert logs in matched["filter"] and expected[-1] in clauses(matched["filter"])
+
+
+def test_the_scheduler_alert_watches_both_jobs(tf: Module) -> None:
+    expected = clauses(tf.locals["scheduler_failed_filter"])
+    assert expected == [
+        'resource.type="cloud_scheduler_job"',
+        'resource.labels.job_id=("${google_cloud_scheduler_job.detector.name}" OR '
+        '"${google_cloud_scheduler_job.stall_check.name}")',
+        "severity>=ERROR",
+    ]
+    metric = tf.of_type("google_logging_metric")["scheduler_job_failed"]
+    policy = tf.of_type("google_monitoring_alert_policy")["scheduler_failed"]
+    assert metric["filter"] == log_match(policy)["filter"] == (
+        "${local.scheduler_failed_filter}")
+
+
+def test_a_detection_that_failed_but_published_is_alerted_from_its_log_line(
+        tf: Module) -> None:
+    """The detector answers 200 then (so Cloud Scheduler does not republish): no 5xx to see."""
+    matched = log_match(tf.of_type("google_monitoring_alert_policy")["detection_failed"])
+    assert "local.detector_logs" in matched["filter"]
+    assert clauses(matched["filter"]) == ['jsonPayload.event="detection_failed"']
 
 
 def test_stalled_runs_are_told_apart_by_run_id(tf: Module) -> None:
@@ -836,11 +788,57 @@ def test_stalled_runs_are_told_apart_by_run_id(tf: Module) -> None:
     labels = block(metric, "metric_descriptor")["labels"]
     assert [label["key"] for label in labels] == ["run_id"]
     policy = tf.of_type("google_monitoring_alert_policy")["run_stalled"]
-    aggregation = block(condition(policy), "aggregations")
-    assert aggregation["group_by_fields"] == ["metric.label.run_id"]
+    assert log_match(policy)["label_extractors"] == {"run_id": "EXTRACT(jsonPayload.run_id)"}
+    assert "${log.extracted_label.run_id}" in block(policy, "documentation")["content"]
     env = function_environment(tf, "detector")
     assert env["BACKFILL_RUN_STALL_MINUTES"] == "${tostring(var.run_stall_minutes)}"
     assert tf.variables["run_stall_minutes"]["default"] == 60
+
+
+# --- First apply on a fresh project ---------------------------------------------------------
+
+
+def test_no_alert_waits_on_a_log_based_metric_created_in_the_same_apply(tf: Module) -> None:
+    """A policy on logging.googleapis.com/user/X is refused for up to 10 minutes after X is
+    created (terraform-provider-google#11102): the first apply would fail. Alerts on log lines
+    are log-match conditions, which need no metric; each of them is rate-limited, as
+    Cloud Monitoring requires."""
+    for name, policy in tf.of_type("google_monitoring_alert_policy").items():
+        assert "logging.googleapis.com/user/" not in json.dumps(policy), name
+        conditions = block(policy, "conditions")
+        if "condition_matched_log" in conditions:
+            strategy = block(policy, "alert_strategy")
+            assert seconds(block(strategy, "notification_rate_limit")["period"]) >= 300, name
+            assert seconds(strategy["auto_close"]) >= 1800, name
+
+
+def test_monitoring_waits_for_the_apis(tf: Module) -> None:
+    for rtype in ("google_monitoring_alert_policy", "google_monitoring_notification_channel",
+                  "google_logging_metric", "google_cloud_scheduler_job",
+                  "google_cloudfunctions2_function"):
+        for name, body in tf.of_type(rtype).items():
+            assert "${google_project_service.required}" in body.get("depends_on", []), (
+                f"{rtype}.{name}")
+
+
+def test_builds_wait_for_the_builders_grants_to_propagate(tf: Module) -> None:
+    """IAM changes take minutes to propagate: a build started right after the grants may be
+    denied, so the functions wait on a time_sleep that waits on every builder grant."""
+    sleep = tf.of_type("time_sleep")["builder_grants_propagate"]
+    assert seconds(sleep["create_duration"]) >= 120
+    grants = {f"${{google_project_iam_member.{name}}}"
+              for (rtype, name), body in tf.resources.items()
+              if rtype == "google_project_iam_member"
+              and refers_to(body.get("member"), "google_service_account.builder")}
+    assert grants and grants <= set(sleep["depends_on"])
+    for name, function in tf.of_type("google_cloudfunctions2_function").items():
+        assert "${time_sleep.builder_grants_propagate}" in function["depends_on"], name
+    providers = {}
+    for settings in tf.terraform:
+        for required in settings.get("required_providers", []):
+            providers.update(required)
+    assert providers["time"]["source"] == "hashicorp/time"
+    assert re.fullmatch(r"~>\s*0\.\d+", providers["time"]["version"])
 
 
 def test_every_labelable_resource_is_labelled(tf: Module) -> None:

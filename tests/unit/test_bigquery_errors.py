@@ -14,7 +14,7 @@ import concurrent.futures
 import json
 import threading
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -29,11 +29,14 @@ from backfill.adapters.bigquery_warehouse import (
 from backfill.domain.deadline import Deadline
 from backfill.domain.errors import (
     BackfillError,
+    ConfigurationError,
+    NotReady,
     OutOfTime,
     PermanentError,
     TableNotFound,
     TransientError,
 )
+from backfill.domain.outcome import Outcome, Policy, settle
 from backfill.domain.tables import TableRef, schema
 from backfill.domain.window import Window
 from backfill.local.stack import free_port
@@ -107,7 +110,8 @@ def test_the_two_400s_that_pass_on_their_own_are_transient(
     (job_failure("invalidQuery", "Unrecognized name: nope at [1:8]"), PermanentError),
     (job_failure("resourcesExceeded", "Resources exceeded during query execution: The query "
                  "could not be executed in the allotted memory."), PermanentError),
-    (job_failure("accessDenied", f"Access Denied: Table {BQ_TABLE}"), PermanentError),
+    (job_failure("accessDenied", f"Access Denied: Table {BQ_TABLE}: Permission "
+                 f"bigquery.tables.updateData denied on table {BQ_TABLE}"), ConfigurationError),
     (job_failure("quotaExceeded", "Quota exceeded: Your project exceeded quota for free "
                  "query bytes scanned"), PermanentError),
     # Over maximum_bytes_billed: the client turns this reason, unknown to it, into a 500;
@@ -120,11 +124,13 @@ def test_the_two_400s_that_pass_on_their_own_are_transient(
     (http_failure(403, "rateLimitExceeded", "Exceeded rate limits: too many table update "
                   "operations for this table"), TransientError),
     (http_failure(403, "quotaExceeded", "Quota exceeded"), PermanentError),
-    (http_failure(403, "accessDenied", "Access Denied: Dataset my-project:nba_analytics"),
-     PermanentError),
+    (http_failure(403, "accessDenied", "Access Denied: Dataset my-project:nba_analytics: "
+                  "Permission bigquery.tables.create denied on dataset "
+                  "my-project:nba_analytics (or it may not exist)."), ConfigurationError),
     (http_failure(400, "bytesBilledLimitExceeded", "Query exceeded limit for bytes billed"),
      PermanentError),
-    (http_failure(409, "duplicate", "Already Exists: Job my-project:US.job-1"), PermanentError),
+    (http_failure(409, "duplicate", "Already Exists: Table my-project:nba_analytics.x"),
+     PermanentError),  # a job's 409 never reaches classify(): see the test below
     (http_failure(412, "conditionNotMet", "Precondition check failed."), TransientError),
     (http_failure(429, None, "Too many requests"), TransientError),
     (http_failure(500, "backendError", "Backend error"), TransientError),
@@ -136,6 +142,28 @@ def test_every_other_answer_keeps_its_class(raised: exceptions.GoogleAPICallErro
     mapped = classify(raised, TABLE)
     assert type(mapped) is expected
     assert str(TABLE) in str(mapped)
+
+
+STREAMING_BUFFER = (f"UPDATE or DELETE statement over table {BQ_TABLE} would affect rows in "
+                    "the streaming buffer, which is not supported")
+
+
+@pytest.mark.parametrize("build", [job_failure, lambda r, m: http_failure(400, r, m)],
+                         ids=["job errorResult", "HTTP 400"])
+def test_dml_over_the_streaming_buffer_is_a_wait_not_a_failure(build: Any) -> None:
+    """Rows the pipeline streamed in the last ~30-90 minutes cannot be deleted by the MERGE yet:
+    the request waits (Pub/Sub delivers it again later) instead of being dead-lettered."""
+    mapped = classify(build("invalidQuery", STREAMING_BUFFER), TABLE)
+    assert type(mapped) is NotReady and str(mapped) == STREAMING_BUFFER
+    policy = Policy(timedelta(hours=2), 60)
+    waiting = settle(None, mapped, 1, age=timedelta(minutes=5), delivery_attempt=3,
+                     policy=policy)
+    assert (waiting.outcome, waiting.error_type, waiting.dead_letter) == (
+        Outcome.RETRY, "NotReady", False)
+    given_up = settle(None, mapped, 1, age=timedelta(hours=3), delivery_attempt=30,
+                      policy=policy)
+    assert (given_up.outcome, given_up.dead_letter) == (Outcome.DEAD_LETTERED, True)
+    assert "gave up after waiting 3h00m" in str(given_up.error)
 
 
 def test_a_missing_dataset_keeps_bigquerys_text_and_names_the_table() -> None:
@@ -176,11 +204,15 @@ class FakeJob:
         return True
 
 
+LOCATION = "europe-west3"  # a region: jobs.get and jobs.cancel need it named
+
+
 @pytest.fixture
 def partitioned_table(monkeypatch: pytest.MonkeyPatch) -> None:
-    """tables.get answers with BigQuery's resource for a table partitioned by game_date."""
+    """tables.get answers with BigQuery's resource for a table partitioned by game_date, in a
+    dataset of a single region."""
     resource = {"tableReference": {"projectId": "my-project", "datasetId": TABLE.dataset,
-                                   "tableId": TABLE.table},
+                                   "tableId": TABLE.table}, "location": LOCATION,
                 "schema": {"fields": [{"name": c.name, "type": c.type} for c in COLUMNS]},
                 "timePartitioning": {"type": "DAY", "field": "game_date"}}
     monkeypatch.setattr(bigquery.Client, "get_table",
@@ -238,6 +270,58 @@ def test_a_wait_cut_short_by_the_deadline_is_out_of_time_and_cancelled(
     assert (config.labels, config.maximum_bytes_billed, int(config.job_timeout_ms)) == (
         {"backfill_processor": "team_offense_game_summary", "backfill_run": "run-42"},
         10 * 1024 ** 3, 2500)
+
+
+def test_a_retried_insert_of_our_own_job_that_got_409_waits_on_the_job_that_exists(
+        monkeypatch: pytest.MonkeyPatch, partitioned_table: None) -> None:
+    """python-bigquery retries a jobs.insert whose answer was lost; with an id of our own the
+    retry gets 409 "Already Exists" although the first insert created the job (and re-raises it:
+    _job_helpers.query_jobs_insert). That job is this statement: fetched and waited on, once."""
+    events: list[str] = []
+    fetched: list[dict[str, Any]] = []
+    inserted: list[str] = []
+
+    def query(self: bigquery.Client, sql: str, **kwargs: Any) -> FakeJob:
+        inserted.append(kwargs["job_id"])
+        raise http_failure(409, "duplicate",
+                           f"Already Exists: Job my-project:{LOCATION}.{kwargs['job_id']}")
+
+    def get_job(self: bigquery.Client, job_id: str, **kwargs: Any) -> FakeJob:
+        fetched.append({"job_id": job_id, **kwargs})
+        return FakeJob(events, finishes=True, job_id=job_id)
+
+    monkeypatch.setattr(bigquery.Client, "query", query)
+    monkeypatch.setattr(bigquery.Client, "get_job", get_job)
+    warehouse = BigQueryWarehouse("my-project", emulator_host="127.0.0.1:9", call_timeout=7.0)
+    warehouse.write([Replace(TABLE, DAY, DAY, [{"game_id": "g1", "game_date": DAY,
+                                                "points": 3}], COLUMNS)])
+    assert [(f["job_id"], f["location"]) for f in fetched] == [(inserted[0], LOCATION)]
+    assert events == [f"wait {inserted[0]}"]  # waited on to its end, not run again
+
+
+def test_an_insert_that_did_not_answer_in_time_is_cancelled_in_its_location(
+        monkeypatch: pytest.MonkeyPatch, partitioned_table: None) -> None:
+    cancelled: list[dict[str, Any]] = []
+    inserted: list[str] = []
+    release = threading.Event()
+
+    def query(self: bigquery.Client, sql: str, **kwargs: Any) -> FakeJob:
+        inserted.append(kwargs["job_id"])
+        release.wait(5)  # the insert's answer never comes in time
+        raise AssertionError("given up on before this")
+
+    def cancel_job(self: bigquery.Client, job_id: str, **kwargs: Any) -> None:
+        cancelled.append({"job_id": job_id, **kwargs})
+
+    monkeypatch.setattr(bigquery.Client, "query", query)
+    monkeypatch.setattr(bigquery.Client, "cancel_job", cancel_job)
+    warehouse = BigQueryWarehouse("my-project", emulator_host="127.0.0.1:9", call_timeout=0.3)
+    try:
+        with pytest.raises(TransientError, match="did not answer in time"):
+            warehouse.read_rows(Read(TABLE, DAY, DAY))
+    finally:
+        release.set()
+    assert [(c["job_id"], c["location"]) for c in cancelled] == [(inserted[0], LOCATION)]
 
 
 @pytest.fixture

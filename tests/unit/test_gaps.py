@@ -21,6 +21,7 @@ from backfill.domain.gaps import Evidence, GameStat, GapRule, Gaps, Upstream, ju
 from backfill.domain.lineage import input_times, parse_upstream_versions, upstream_versions
 from backfill.domain.quarantine import Hold, QuarantineEvent, current
 from backfill.domain.request import Reason
+from backfill.domain.sanity import Sanity
 from backfill.domain.schedule import Schedule
 from backfill.domain.window import Window
 
@@ -272,3 +273,91 @@ def test_rows_an_older_version_wrote_are_outdated_and_unknown_versions_never() -
     # A stale game of an old version is stale (the more basic reason), naming both.
     (both,) = found([stat(processed=LATER)], [stat(version="1")], rule=versioned).candidates
     assert (both.reason, both.has_version) == (Reason.STALE, "1")
+
+
+# -- Phase 2 sanity, orphans, official ids ------------------------------------------------------
+
+GAMEBOOK_RULE = GapRule(PLAYERS, "nba_raw.nbac_gamebook_player_stats", sanity=Sanity(
+    "nba_raw.nbac_gamebook_player_stats", ("player_status", ("active",)), "team_abbr",
+    "player_lookup"))
+CONTEXT_RULE = GapRule("upcoming_team_game_context", "nba_raw.nbac_schedule",
+                       rows_per_source_row=2, reads_schedule=True)
+BOTH = frozenset({"NYK", "PHI"})
+
+
+@pytest.mark.parametrize(("game", "status", "why"), [
+    (stat(rows=0), 3, "nba_raw.nbac_gamebook_player_stats lists 0 player_status active rows of "
+                      "this final game"),
+    (stat(rows=0), 1, None),  # scheduled, not played: nothing to compute yet
+    (stat(rows=5, teams=frozenset({"NYK"})), 3,
+     "nba_raw.nbac_gamebook_player_stats has no player_status active rows of team PHI"),
+    (stat(rows=11, teams=BOTH, repeated=1), 3,
+     "nba_raw.nbac_gamebook_player_stats lists 1 player_status active rows twice (same "
+     "player_lookup; the game stored under a second id spelling?)"),
+    (stat(rows=10, teams=BOTH), 3, None),
+])
+def test_a_gamebook_game_unfit_to_compute_is_an_upstream_gap_naming_what_is_wrong(
+        game: GameStat, status: int, why: str | None) -> None:
+    gaps = found([game], [stat(rows=10)], [scheduled("0022400100", "NYK", "PHI", status)],
+                 rule=GAMEBOOK_RULE)
+    assert gaps.candidates == []  # never requested, and never reported complete either
+    assert [(g.game_ids, g.reason) for g in gaps.upstream] == ([((GAME,), why)] if why else [])
+
+
+def test_a_game_stored_under_two_spellings_lists_the_teams_both_have_twice() -> None:
+    spellings = [stat(rows=10, teams=BOTH), stat(flipped(GAME), rows=10, teams=BOTH)]
+    (gap,) = found(spellings, [stat(rows=10)], rule=GAMEBOOK_RULE).upstream
+    assert "lists 10 player_status active rows twice" in gap.reason
+    # One team under each spelling (old flipped rows) is one game, nothing repeated.
+    halves = [stat(rows=5, teams=frozenset({"NYK"})),
+              stat(flipped(GAME), rows=5, teams=frozenset({"PHI"}))]
+    assert found(halves, [stat(rows=10)], rule=GAMEBOOK_RULE) == Gaps(
+        games={DAY: (GAME,)}, phase2=frozenset({game_key(DAY, GAME)}))
+
+
+def test_a_refused_unfit_game_is_quarantined_while_its_phase2_rows_stay_as_they_were() -> None:
+    hold = QuarantineEvent(PLAYERS, DAY, GAME, Hold.HELD, "lists 0 active", EARLY, EARLY)
+    gaps = found([stat(rows=0)], [stat(rows=10)], rule=GAMEBOOK_RULE, held=[hold])
+    assert [(g.game_ids, g.reason) for g in gaps.quarantined] == [((GAME,), "lists 0 active")]
+    assert gaps.upstream == [] and gaps.candidates == []
+
+
+def test_two_official_ids_for_one_matchup_are_refused_not_computed_twice() -> None:
+    schedule = [scheduled("0022400100", "NYK", "PHI"), scheduled("0022400199", "NYK", "PHI"),
+                scheduled("0022400101", "GSW", "LAC")]
+    games = Schedule.from_rows(schedule)
+    source = [GameStat(g.game_id, g.game_date, 1, g.processed_at, key=g.key) for g in games.games]
+    gaps = found(source, [stat(rows=2)], schedule, rule=CONTEXT_RULE)
+    assert [(g.game_ids, g.reason) for g in gaps.upstream] == [(("0022400100",), (
+        "the schedule has 2 official ids for NYK at PHI on 2025-01-15: 0022400100, 0022400199"))]
+    assert reasons(gaps) == {"0022400101": Reason.MISSING}
+
+
+def test_a_played_game_the_schedule_lacks_is_an_upstream_gap_of_the_schedule_reader() -> None:
+    evidence = Evidence(WINDOW, [], [], Schedule.from_rows([]),
+                        played={game_key(DAY, GAME): (GAME, "nba_raw.nbac_team_boxscore")})
+    assert [(g.game_ids, g.reason) for g in judge(CONTEXT_RULE, evidence).upstream] == [
+        ((GAME,), "played (rows in nba_raw.nbac_team_boxscore) but not in the schedule")]
+    assert judge(RULE, evidence).upstream == []  # the box score's own processors do not care
+
+
+def test_phase3_games_with_no_phase2_game_on_their_date_are_orphaned() -> None:
+    phantom = stat(OTHER, rows=2)
+    assert reasons(found([stat()], [stat(), phantom])) == {OTHER: Reason.ORPHANED}
+    # A game of an unchecked type is no orphan: its Phase 2 game is there.
+    preseason = [scheduled("0012400100", "GSW", "LAC")]
+    assert reasons(found([stat(), phantom], [stat(), phantom], preseason)) == {}
+    # Without a schedule, official ids cannot be matched: nothing is called an orphan.
+    unreadable = judge(RULE, Evidence(WINDOW, [stat("0022400100")], [stat()],
+                                      Schedule(error="unreadable")))
+    assert unreadable.candidates[0].reason is Reason.MISSING
+
+
+def test_a_box_score_under_its_official_id_is_matched_through_the_schedule() -> None:
+    schedule = [scheduled("0022400100", "NYK", "PHI")]
+    v1 = stat("0022400100")
+    assert found([v1], [stat()], schedule) == Gaps(games={DAY: (GAME,)},
+                                                   phase2=frozenset({game_key(DAY, GAME)}))
+    assert reasons(found([v1], [], schedule)) == {GAME: Reason.MISSING}
+    # One the schedule lacks is matched by the two teams its rows name: no gap, no orphan.
+    assert found([stat("0022400100", teams=BOTH)], [stat()]).candidates == []

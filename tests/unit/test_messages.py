@@ -98,6 +98,30 @@ def test_push_envelopes_decode_or_fail_as_recorded(case: Path) -> None:
     assert json.loads(delivery.data) == expected["data"]
     assert delivery.delivery_attempt == expected["delivery_attempt"]
     assert delivery.message_id == expected["message_id"]
+    assert delivery.published_at == (datetime.fromisoformat(expected["published_at"])
+                                     if "published_at" in expected else None)
+
+
+def test_a_typed_request_is_the_same_request_on_every_redelivery_of_its_message() -> None:
+    """No request_id / requested_at in the body: both come from the message (its id, its publish
+    time), so a redelivery is the same request of the same manual run, and it ages."""
+    first, again = (decode_push(json.dumps(json.loads((DATA / "push" / name).read_text())
+                                           ["envelope"]).encode())
+                    for name in ("typed_by_hand.json", "typed_by_hand_redelivered.json"))
+    assert (first.delivery_attempt, again.delivery_attempt) == (1, 7)
+    decoded = [decode_request(d.data, today=TODAY, message_id=d.message_id,
+                              published_at=d.published_at) for d in (first, again, first)]
+    assert decoded[0] == decoded[1] == decoded[2]
+    assert decoded[0].requested_at == datetime(2024, 11, 6, 10, 0, 0, 123456, tzinfo=UTC)
+    assert decoded[0].run_id == decoded[1].run_id and decoded[0].run_id.startswith("manual-")
+    other = decode_request(first.data, today=TODAY, message_id="11982751468425131",
+                           published_at=first.published_at)
+    assert other.request_id != decoded[0].request_id and other.run_id != decoded[0].run_id
+    # What the body says wins: a request published by Backfill keeps its own id and time.
+    published = decode_request(body(), today=TODAY, message_id=first.message_id,
+                               published_at=first.published_at)
+    assert (published.request_id, published.requested_at) == (
+        "r-1", datetime(2024, 11, 2, 10, tzinfo=UTC))
 
 
 def test_attribute_values_are_cut_to_1024_bytes_of_utf8_never_inside_a_character() -> None:

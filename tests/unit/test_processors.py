@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from backfill.domain.errors import BadData
-from backfill.domain.games import GameKey, game_key
+from backfill.domain.games import game_key
 from backfill.domain.lineage import CONTENT_VERSION, PROCESSOR_VERSION, SOURCE_PROCESSED_AT
 from backfill.domain.schedule import Schedule
 from backfill.domain.window import Window
@@ -175,8 +175,8 @@ def test_an_odd_team_length_is_written_with_a_data_quality_flag() -> None:
 
 
 def produce(processor: Processor, rows: list[Row], upstream: dict[str, list[Row]] | None = None,
-            types: dict[GameKey, str | None] | None = None, day: date = DAY) -> Produced:
-    return processor.produce(day, rows, upstream or {}, types or {})
+            schedule: Schedule | None = None, day: date = DAY) -> Produced:
+    return processor.produce(day, rows, upstream or {}, schedule or Schedule())
 
 
 def test_a_team_game_is_one_game_whatever_its_ids_and_bad_games_are_refused_alone() -> None:
@@ -189,7 +189,11 @@ def test_a_team_game_is_one_game_whatever_its_ids_and_bad_games_are_refused_alon
     assert {r["game_id"] for r in produced.rows} == {GAME}  # rebuilt from is_home, once
     assert len(produced.rows) == 2 and list(produced.written.values()) == [GAME]
     ((refused_id, why),) = produced.refused.values()
-    assert refused_id == other and "expected one away and one home team" in why
+    assert (refused_id, why) == (other, "nba_raw.nbac_team_boxscore has no rows of team LAC")
+    # Two rows of one game that are not one away and one home row: refused when computed.
+    ((_, why),) = produce(TeamOffenseGameSummary(), [team_row("NYK", False),
+                                                     team_row("PHI", False)]).refused.values()
+    assert "expected one away and one home team" in why
     null = [team_row("NYK", False, turnovers=None), team_row("PHI", True)]
     ((_, why),) = produce(TeamDefenseGameSummary(), null).refused.values()
     assert why == "team NYK: turnovers is NULL, expected a whole number"
@@ -227,6 +231,8 @@ def player_row(lookup: str, team: str, minutes: str | None, fgm: int | None, fga
 BRUNSON = player_row("jalenbrunson", "NYK", "45:28", 14, 22, 3, 6, 7, 9, 5, 4, 5, 38)
 BENCH = player_row("arielhukporti", "NYK", None, *[None] * 10, status="dnp")
 INACTIVE = player_row("andredrummond", "PHI", "-", *[None] * 10, status="inactive")
+# Every team of a game has active players (a gamebook without them is refused: domain/sanity.py).
+EMBIID = player_row("joelembiid", "PHI", "38:00", 10, 20, 1, 3, 8, 9, 12, 3, 4, 29)
 
 
 def offense() -> dict[str, list[Row]]:
@@ -257,41 +263,74 @@ def test_player_usage_through_the_processor_on_the_originals_first_vector() -> N
 
 
 def test_players_join_their_team_row_by_date_and_team_whatever_the_id_spelling() -> None:
-    flipped_line = {**BRUNSON, "game_id": "20250115_PHI_NYK"}
-    produced = produce(PlayerGameSummary(), [flipped_line], offense())
-    assert [(r["game_id"], r["usage_rate"]) for r in produced.rows] == [(GAME, 32.9406)]
+    flipped_lines = [{**player, "game_id": "20250115_PHI_NYK"} for player in (BRUNSON, EMBIID)]
+    produced = produce(PlayerGameSummary(), flipped_lines, offense())
+    assert [(r["game_id"], r["usage_rate"]) for r in produced.rows
+            if r["player_lookup"] == "jalenbrunson"] == [(GAME, 32.9406)]
 
 
 def test_a_bad_player_row_refuses_its_game_naming_the_player_and_the_value() -> None:
     other = "20250115_GSW_LAC"
     upstream = {OFFENSE: offense()[OFFENSE] + TeamOffenseGameSummary().compute_game(game(
         [team_row("GSW", False, other), team_row("LAC", True, other)]))}
-    good = player_row("stephcurry", "GSW", "34:00", 9, 20, 5, 11, 3, 3, 4, 6, 2, 26,
-                      game_id=other)
+    good = [player_row("stephcurry", "GSW", "34:00", 9, 20, 5, 11, 3, 3, 4, 6, 2, 26,
+                       game_id=other),
+            player_row("jamesharden", "LAC", "36:00", 7, 17, 2, 8, 6, 7, 6, 9, 4, 22,
+                       game_id=other)]
     cases = {"3O:12": {**BRUNSON, "minutes": "3O:12"}, "-": {**BRUNSON, "minutes": "-"},
-             "NULL team": {**BRUNSON, "team_abbr": None},
              "NULL points": {**BRUNSON, "points": None}}
     for name, bad in cases.items():
-        produced = produce(PlayerGameSummary(), [bad, BENCH, good], upstream)
-        assert [r["player_lookup"] for r in produced.rows] == ["stephcurry"], name
+        produced = produce(PlayerGameSummary(), [bad, BENCH, EMBIID, *good], upstream)
+        assert sorted(r["player_lookup"] for r in produced.rows) == ["jamesharden", "stephcurry"], name
         ((game_id, why),) = produced.refused.values()
         assert game_id == GAME and "jalenbrunson" in why, (name, why)
-    ((_, why),) = produce(PlayerGameSummary(), [cases["3O:12"]], upstream).refused.values()
+    # A row without its team leaves that team without players: the game is refused for it.
+    produced = produce(PlayerGameSummary(), [{**BRUNSON, "team_abbr": None}, EMBIID], upstream)
+    assert produced.refused == {KEY: (GAME, f"{GAMEBOOK} has no player_status active rows of "
+                                            "team NYK")}
+    ((_, why),) = produce(PlayerGameSummary(), [cases["3O:12"], EMBIID],
+                          upstream).refused.values()
     assert why == "player jalenbrunson: unreadable minutes '3O:12', expected MM:SS"
 
 
 def test_a_player_game_without_its_team_rows_waits_while_the_others_are_written() -> None:
     other = "20250115_GSW_LAC"
-    good = player_row("stephcurry", "GSW", "34:00", 9, 20, 5, 11, 3, 3, 4, 6, 2, 26,
-                      game_id=other)
+    good = [player_row(lookup, team, "34:00", 9, 20, 5, 11, 3, 3, 4, 6, 2, 26, game_id=other)
+            for lookup, team in (("stephcurry", "GSW"), ("jamesharden", "LAC"))]
     teams = {OFFENSE: TeamOffenseGameSummary().compute_game(game(
         [team_row("GSW", False, other), team_row("LAC", True, other)]))}
-    produced = produce(PlayerGameSummary(), [BRUNSON, good], teams)
-    assert [r["game_id"] for r in produced.rows] == [other]
+    produced = produce(PlayerGameSummary(), [BRUNSON, EMBIID, *good], teams)
+    assert {r["game_id"] for r in produced.rows} == {other}
     assert produced.waiting == {KEY: (GAME, f"{OFFENSE} has no rows of this game")}
-    held = PlayerGameSummary().produce(DAY, [BRUNSON], {OFFENSE: []}, {},
+    held = PlayerGameSummary().produce(DAY, [BRUNSON, EMBIID], {OFFENSE: []}, Schedule(),
                                        {KEY: "team PHI: points is NULL"})
     assert held.waiting == {KEY: (GAME, "team PHI: points is NULL")}
+
+
+class ComputesNothing(TeamOffenseGameSummary):
+    """A processor whose computation of one game gives no rows."""
+
+    def compute_game(self, game: GameInput) -> list[Row]:
+        return [] if game.key == KEY else super().compute_game(game)
+
+
+def test_a_game_computed_to_no_rows_is_refused_so_its_old_rows_are_kept() -> None:
+    other = "20250115_GSW_LAC"
+    produced = produce(ComputesNothing(), [*BOX, team_row("GSW", False, other),
+                                           team_row("LAC", True, other)])
+    assert {r["game_id"] for r in produced.rows} == {other}
+    assert produced.refused == {KEY: (GAME, "computed no rows from its 2 rows of "
+                                            "nba_raw.nbac_team_boxscore")}
+
+
+def test_a_box_score_under_its_official_id_is_computed_as_its_scheduled_game() -> None:
+    v1 = [{**row, "game_id": "0022400100"} for row in BOX]
+    schedule = Schedule.from_rows([{"game_id": "0022400100", "game_date": DAY, "game_status": 3,
+                                    "away_team_tricode": "NYK", "home_team_tricode": "PHI",
+                                    "processed_at": PROCESSED}])
+    produced = produce(TeamOffenseGameSummary(), v1, schedule=schedule)
+    assert {r["game_id"] for r in produced.rows} == {GAME}
+    assert produced.written == {KEY: GAME}
 
 
 # -- upcoming team game context -----------------------------------------------------------
@@ -304,7 +343,7 @@ def schedule_row(day: date, away: str, home: str, official: str = "0022400100",
 
 
 def context(rows: list[Row], day: date) -> dict[str, Row]:
-    produced = UpcomingTeamGameContext().produce(day, rows, {}, Schedule.from_rows(rows).types())
+    produced = UpcomingTeamGameContext().produce(day, rows, {}, Schedule.from_rows(rows))
     return by_team(produced.rows)
 
 
@@ -381,7 +420,7 @@ def test_the_first_dates_of_a_seed_read_the_schedules_lookback() -> None:
 def test_processors_are_deterministic_and_complete_on_a_league_day(processor: Processor) -> None:
     day = date(2025, 1, 15)
     tables = generate_phase2(day - timedelta(days=14), day)
-    types = Schedule.from_rows(tables[SCHEDULE]).types()
+    types = Schedule.from_rows(tables[SCHEDULE])
     source = tables[SCHEDULE] if processor.source_is_schedule else tables[processor.source]
     teams = {OFFENSE: TeamOffenseGameSummary().produce(day, tables[TEAM_BOXSCORE], {},
                                                        types).rows}

@@ -210,7 +210,7 @@ def test_a_new_processor_with_no_target_table_is_filled_from_scratch(filled_app:
     shutil.rmtree(tmp_path / "nothing", ignore_errors=True)
 
 
-def test_a_half_loaded_game_is_refused_not_guessed(shapes_app: Backfill) -> None:
+def test_a_half_loaded_game_is_reported_not_guessed(shapes_app: Backfill) -> None:
     day = date(2025, 1, 16)
     rows = [r for r in shapes_app.warehouse.read_rows(Read(TEAM_BOXSCORE, day, day))
             if r["is_home"]]
@@ -218,6 +218,17 @@ def test_a_half_loaded_game_is_refused_not_guessed(shapes_app: Backfill) -> None
                                         real_shapes.SCHEMAS[TEAM_BOXSCORE])])
     results = {r.request.processor: r for r in close_all_gaps(shapes_app)
                if r.request and r.request.game_date == day}
-    offense = results["team_offense_game_summary"]
-    assert offense.outcome.value == "partial" and offense.games_written == 0
-    assert "expected one away and one home team" in offense.refused["20250116_DAL_HOU"]
+    assert "team_offense_game_summary" not in results  # an upstream gap: never published
+    (offense,) = [r for r in find_gaps(shapes_app.warehouse, shapes_app.registry,
+                                       shapes_app.ops, WINDOW)
+                  if r.name == "team_offense_game_summary"]
+    why = f"{TEAM_BOXSCORE} has no rows of team DAL"
+    assert [(g.game_date, g.game_ids, g.reason) for g in offense.gaps.upstream] == [
+        (day, ("20250116_DAL_HOU",), why)]
+    # Its players wait with it, reported, not published again on every pass.
+    (players,) = [r for r in find_gaps(shapes_app.warehouse, shapes_app.registry,
+                                       shapes_app.ops, WINDOW) if r.name == "player_game_summary"]
+    assert [(g.game_date, g.reason) for g in players.gaps.waiting] == [
+        (day, f"waiting on team_offense_game_summary, whose Phase 2 rows of it fail a sanity "
+              f"rule: {why}")]
+    assert players.gaps.candidate(day) is None

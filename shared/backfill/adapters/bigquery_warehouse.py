@@ -18,7 +18,8 @@ tests say what the emulator does instead: it drops a job's labels, byte limit an
 reports BigQuery's serialization conflict), cannot type an empty ARRAY<STRUCT> parameter (an
 empty replacement is a DELETE on both), answers every job at once (a slow one is simulated by
 holding its answers back), and its tables.patch changes its metadata but not its storage
-(columns added that way cannot be queried there).
+(columns added that way cannot be queried there; the tests' harness ALTERs them into storage
+after the patch, tests/integration/emulated.py).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import google.cloud.bigquery as bigquery
 import requests
@@ -45,6 +46,8 @@ from backfill.adapters.sql import BIGQUERY, column_list, game_stat, read_sql, sc
 from backfill.domain.deadline import Deadline
 from backfill.domain.errors import (
     BackfillError,
+    ConfigurationError,
+    NotReady,
     OutOfTime,
     PermanentError,
     SchemaMismatch,
@@ -86,6 +89,10 @@ _PERMANENT_REASONS = frozenset({"bytesBilledLimitExceeded"})
 # again), and a table's queue of DML statements full, "Too many DML statements outstanding
 # against table ..., limit is 20" (resourcesExceeded; at most 2 run and 20 wait per table).
 _TRANSIENT_TEXTS = ("could not serialize access", "too many dml statements outstanding")
+# A DML statement over rows streamed in the last ~30 to 90 minutes: "UPDATE or DELETE statement
+# over table ... would affect rows in the streaming buffer, which is not supported"
+# (invalidQuery). It passes once BigQuery has moved them to storage: a wait, not a failure.
+_NOT_READY_TEXTS = ("streaming buffer",)
 _LABEL = re.compile(r"[^a-z0-9_-]")
 T = TypeVar("T")
 
@@ -170,23 +177,39 @@ class BigQueryWarehouse(Warehouse):
                 partitioned_by: str) -> None:
         with self._errors(table):
             client = self._shared.client()
-            self._bounded(lambda: client.create_dataset(
-                f"{self.project}.{table.dataset}", exists_ok=True, retry=self._retry(),
-                timeout=self._timeout()))
-            definition = bigquery.Table(self._table_id(table), schema=wanted)
-            if partitioned_by in {c.name for c in columns}:
-                definition.time_partitioning = bigquery.TimePartitioning(field=partitioned_by)
-            if "game_id" in {c.name for c in columns}:
-                definition.clustering_fields = ["game_id"]
-            created = self._bounded(lambda: client.create_table(
-                definition, exists_ok=True, retry=self._retry(), timeout=self._timeout()))
-            have = {f.name for f in created.schema}
+            try:
+                # An existing table is only ever read and extended: tables.get and tables.update
+                # are all a table-level grant needs to carry (terraform/iam.tf).
+                found = self._bounded(lambda: client.get_table(
+                    self._table_id(table), retry=self._retry(), timeout=self._timeout()))
+            except exceptions.NotFound:
+                found = self._insert(client, table, columns, wanted, partitioned_by)
+            have = {f.name for f in found.schema}
             if any(c.name not in have for c in columns):
                 # A table made before Backfill's lineage columns: add them (nullable).
-                created.schema = [*created.schema, *(f for f in wanted if f.name not in have)]
+                found.schema = [*found.schema, *(f for f in wanted if f.name not in have)]
                 # Sent with the table's etag: a concurrent change is a 412, retried afresh.
                 self._bounded(lambda: client.update_table(
-                    created, ["schema"], retry=self._retry(), timeout=self._timeout()))
+                    found, ["schema"], retry=self._retry(), timeout=self._timeout()))
+
+    def _insert(self, client: bigquery.Client, table: TableRef, columns: Schema,
+                wanted: list[bigquery.SchemaField], partitioned_by: str) -> bigquery.Table:
+        """A new table (tables.insert), and its dataset only if datasets.get finds none: a
+        deployment whose datasets exist never asks for datasets.create."""
+        dataset = f"{self.project}.{table.dataset}"
+        try:
+            self._bounded(lambda: client.get_dataset(dataset, retry=self._retry(),
+                                                     timeout=self._timeout()))
+        except exceptions.NotFound:
+            self._bounded(lambda: client.create_dataset(
+                dataset, exists_ok=True, retry=self._retry(), timeout=self._timeout()))
+        definition = bigquery.Table(self._table_id(table), schema=wanted)
+        if partitioned_by in {c.name for c in columns}:
+            definition.time_partitioning = bigquery.TimePartitioning(field=partitioned_by)
+        if "game_id" in {c.name for c in columns}:
+            definition.clustering_fields = ["game_id"]
+        return self._bounded(lambda: client.create_table(
+            definition, exists_ok=True, retry=self._retry(), timeout=self._timeout()))
 
     def _replace(self, change: Replace) -> None:
         self._require_partitioned(change.table, "game_date")
@@ -249,13 +272,25 @@ class BigQueryWarehouse(Warehouse):
             client = self._shared.client()
             # The id is ours, so a job whose insert answer never came in time can be cancelled.
             job_id = f"backfill_{uuid.uuid4().hex}"
+            # Where the job runs (its table's dataset): jobs.get and jobs.cancel need it outside
+            # the US and EU multi-regions.
+            location = self._shared.location(table)
             try:
                 job = self._bounded(lambda: client.query(
                     sql, job_config=config, job_id=job_id, retry=_retry(timeout),
                     job_retry=None, timeout=timeout), timeout)
             except concurrent.futures.TimeoutError:
-                _cancel(lambda: client.cancel_job(job_id, timeout=CANCEL_TIMEOUT_SECONDS), job_id)
+                _cancel(lambda: client.cancel_job(job_id, location=location,
+                                                  timeout=CANCEL_TIMEOUT_SECONDS), job_id)
                 raise
+            except exceptions.Conflict:
+                # 409 "Already Exists" on an id of our own: the client retried a jobs.insert
+                # whose answer was lost, and the first one created the job. It is this very
+                # statement: wait on it (never run it twice, never call it a failure).
+                log.info("BigQuery job %s already exists (its insert was retried): waiting on it",
+                         job_id)
+                job = cast(bigquery.QueryJob, self._bounded(lambda: client.get_job(
+                    job_id, location=location, retry=self._retry(), timeout=self._timeout())))
             try:
                 wait = self._timeout()
                 # result(timeout=) alone does not bound the wait: python-bigquery gives each
@@ -298,6 +333,7 @@ class BigQueryWarehouse(Warehouse):
                     self._table_id(table), retry=self._retry(), timeout=self._timeout()))
             except exceptions.NotFound:
                 return None
+        self._shared.located(table, found.location)
         by_time, by_range = found.time_partitioning, found.range_partitioning
         return TableInfo({f.name: _STANDARD_TYPES.get(f.field_type, f.field_type)  # type: ignore[misc]
                           for f in found.schema},
@@ -359,6 +395,7 @@ class _Shared:
         self._emulator_host = emulator_host
         self._client: bigquery.Client | None = None
         self._tables: dict[TableRef, TableInfo] = {}
+        self._locations: dict[TableRef, str | None] = {}
         self._lock = threading.Lock()
 
     def client(self) -> bigquery.Client:
@@ -385,6 +422,15 @@ class _Shared:
                 self._tables[table] = found
         return found
 
+    def located(self, table: TableRef, location: str | None) -> None:
+        with self._lock:
+            self._locations[table] = location
+
+    def location(self, table: TableRef) -> str | None:
+        """Where the table's dataset is, as its metadata said (None until described)."""
+        with self._lock:
+            return self._locations.get(table)
+
     def forget(self, table: TableRef) -> None:
         with self._lock:
             self._tables.pop(table, None)
@@ -397,15 +443,21 @@ class _Shared:
 
 
 def classify(exc: exceptions.GoogleAPICallError, table: TableRef) -> BackfillError:
-    """notFound → TableNotFound with BigQuery's text; retryable reasons, 429, 5xx, a 412 (the
-    table changed under a conditional update) and the two 400s that pass on their own →
-    transient; a reason permanent however it arrives, and the rest, permanent."""
+    """notFound → TableNotFound with BigQuery's text; accessDenied → ConfigurationError (a
+    permission the deployment lacks: BigQuery's text names the table and the permission, and no
+    request is to blame); DML over the streaming buffer → NotReady (a wait); retryable reasons,
+    429, 5xx, a 412 (the table changed under a conditional update) and the two 400s that pass on
+    their own → transient; a reason permanent however it arrives, and the rest, permanent."""
     reasons = {error.get("reason") for error in exc.errors or [] if isinstance(error, dict)}
     text = _message(exc)
     if str(table) not in text:  # "Dataset p:nba_raw was not found" names no table
         text = f"{table}: {text}"
     if isinstance(exc, exceptions.NotFound) or "notFound" in reasons:
         return TableNotFound(text)
+    if "accessDenied" in reasons:
+        return ConfigurationError(f"the deployment lacks a permission: {text}")
+    if any(t in text.lower() for t in _NOT_READY_TEXTS):
+        return NotReady(text)
     if reasons & _PERMANENT_REASONS:
         return PermanentError(text)
     if (reasons & _TRANSIENT_REASONS or any(t in text.lower() for t in _TRANSIENT_TEXTS)

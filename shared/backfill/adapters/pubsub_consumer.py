@@ -85,7 +85,8 @@ class Consumer:
         message = received.message
         try:
             delivery = Delivery(bytes(message.data), dict(message.attributes),
-                                received.delivery_attempt or None, message.message_id)
+                                received.delivery_attempt or None, message.message_id,
+                                published_at=message.publish_time)
             try:
                 ack = self._handle(delivery)
             except Exception:  # noqa: BLE001 - leave it to redelivery and the dead-letter policy

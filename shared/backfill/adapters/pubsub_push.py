@@ -26,7 +26,8 @@ REQUEST_ATTRIBUTES = ("processor", "game_date", "reason")
 
 
 def decode_push(body: bytes) -> Delivery:
-    """`{"message": {"data": b64, "attributes": {...}, "messageId": ...}, "deliveryAttempt": n}`.
+    """`{"message": {"data": b64, "attributes": {...}, "messageId": ..., "publishTime": ...},
+    "deliveryAttempt": n}`.
 
     `deliveryAttempt` is optional: the emulator never sends it, Pub/Sub only with a dead-letter
     policy.
@@ -35,6 +36,8 @@ def decode_push(body: bytes) -> Delivery:
         envelope = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise InvalidRequest("push envelope is not JSON") from None
+    except RecursionError:  # json's own guard: nesting past the interpreter's recursion limit
+        raise InvalidRequest("push envelope is JSON nested too deeply") from None
     message = envelope.get("message") if isinstance(envelope, dict) else None
     if not isinstance(message, dict):
         raise InvalidRequest("push envelope has no 'message' object")
@@ -47,8 +50,11 @@ def decode_push(body: bytes) -> Delivery:
     except (binascii.Error, TypeError, ValueError):
         raise InvalidRequest("push envelope 'data' is not base64") from None
     attempt = envelope.get("deliveryAttempt")
+    published = message.get("publishTime") or message.get("publish_time")
+    published_at = _time(published) if isinstance(published, str) else None
     return Delivery(data, dict(attributes), attempt if isinstance(attempt, int) else None,
-                    str(message.get("messageId") or message.get("message_id") or ""))
+                    str(message.get("messageId") or message.get("message_id") or ""),
+                    published_at=published_at if published_at and published_at.tzinfo else None)
 
 
 def dead_letter_message(delivery: Delivery, why: Why,

@@ -5,6 +5,7 @@
 | TransientError     | retried, then dead-lettered with the reason | 500 | exit 1 |
 | PermanentError     | dead-lettered at once  | 500             | exit 1 |
 | InvalidRequest     | dead-lettered at once  | -               | -      |
+| NotReady           | waits like a dependency (503 to Pub/Sub) | 500   | exit 1 |
 | BadRequest         | -                      | 400             | -      |
 | ConfigurationError | 500 (nothing acknowledged) | 500         | exit 2 |
 """
@@ -41,6 +42,11 @@ class TableNotFound(PermanentError):
 class SchemaMismatch(PermanentError):
     """A table lacks a column Backfill needs, has it with another type, or is not partitioned
     by game_date."""
+
+
+class NotReady(BackfillError):
+    """The target cannot be written yet (rows still in BigQuery's streaming buffer): not worth
+    retrying within the delivery, so Pub/Sub delivers it again later, as for a dependency."""
 
 
 class BadRequest(BackfillError):

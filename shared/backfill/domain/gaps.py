@@ -5,21 +5,25 @@ A game is a gap when Phase 3 has none of its rows (missing), fewer than its Phas
 an upstream processor's game recomputed with other values), or rows an older version of the
 processor wrote (outdated). A gap game held in quarantine is reported as such and not requested;
 one whose upstream game is held waits with it. A final game of the schedule with no Phase 2 rows
-is an upstream gap: reported, never requested, since no processor can make Phase 2 data.
+is an upstream gap: reported, never requested, since no processor can make Phase 2 data; so is a
+game whose Phase 2 rows fail a sanity rule (domain/sanity.py), and a played game the schedule
+lacks. A Phase 3 game with no Phase 2 game behind it on its date is orphaned: its date is
+requested, and the recompute removes it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from backfill.domain.games import DEFAULT_GAME_TYPES, GameKey, game_key
+from backfill.domain.games import DEFAULT_GAME_TYPES, GameKey, game_key, id_spellings, teams_key
 from backfill.domain.lineage import input_times, parse_upstream_versions
 from backfill.domain.quarantine import QuarantineEvent
 from backfill.domain.request import Reason
+from backfill.domain.sanity import Sanity, two_official_ids
 from backfill.domain.schedule import Schedule
 from backfill.domain.window import Window
 
@@ -27,7 +31,9 @@ from backfill.domain.window import Window
 @dataclass(frozen=True)
 class GameStat:
     """What one table holds for one game: rows counted, newest processed time and, for Phase 3,
-    the version that wrote it, the upstream versions it read and its own content version."""
+    the version that wrote it, the upstream versions it read and its own content version. For
+    a Phase 2 source its sanity facts: the teams with counted rows, and counted rows repeating
+    a value that must be unique (a player listed twice)."""
 
     game_id: str
     game_date: date
@@ -37,6 +43,8 @@ class GameStat:
     inputs: str | None = None
     content: str | None = None
     key: GameKey = field(default=None, compare=False)  # type: ignore[assignment]
+    teams: frozenset[str] = frozenset()
+    repeated: int = 0
 
     def __post_init__(self) -> None:
         if self.key is None:
@@ -55,6 +63,14 @@ class GapRule:
     lookback_days: int = 0
     depends_on: tuple[str, ...] = ()
     version: str | None = None  # None: the processor declares none, so nothing is outdated
+    sanity: Sanity | None = None  # the rules its Phase 2 rows are held to before compute
+    reads_schedule: bool = False  # its source is the schedule
+
+    def problem(self, game: GameStat, schedule: Schedule) -> str | None:
+        """Why a Phase 2 game cannot be computed, or None (domain/sanity.py)."""
+        if self.reads_schedule:
+            return two_official_ids(game.key, schedule)
+        return self.sanity.problem(game, schedule) if self.sanity is not None else None
 
     def checks(self, game_type: str | None) -> bool:
         """A game the schedule does not know is checked too."""
@@ -64,18 +80,26 @@ class GapRule:
 @dataclass(frozen=True)
 class Upstream:
     """What one dependency holds for the window: its Phase 3 games, the games its Phase 2
-    source has (None: not read), and the games it holds in quarantine, with why."""
+    source has (None: not read), the games it holds in quarantine and those whose Phase 2 rows
+    fail a sanity rule, with why."""
 
     target: Sequence[GameStat]
     source_keys: frozenset[GameKey] | None = None
     holding: Mapping[GameKey, str] = field(default_factory=dict)
+    unfit: Mapping[GameKey, str] = field(default_factory=dict)
 
     @classmethod
-    def judged(cls, target: Sequence[GameStat], source: Iterable[GameStat],
-               gaps: Gaps) -> Upstream:
+    def judged(cls, target: Sequence[GameStat], gaps: Gaps) -> Upstream:
         """What a dependency, once judged, tells its dependents (detection and re-check)."""
-        return cls(target, frozenset(g.key for g in source),
-                   {key: event.reason for key, event in gaps.holding.items()})
+        return cls(target, gaps.phase2, {key: event.reason for key, event in gaps.holding.items()},
+                   gaps.unfit)
+
+    def withholding(self, name: str) -> dict[GameKey, str]:
+        """Why each game this dependency (called `name`) will not compute waits for a person:
+        a dependent computing it would only find no rows of it."""
+        return {**{key: f"waiting on {name}, whose Phase 2 rows of it fail a sanity rule: {why}"
+                   for key, why in self.unfit.items()},
+                **{key: held_upstream(name, why) for key, why in self.holding.items()}}
 
 
 @dataclass(frozen=True)
@@ -94,6 +118,9 @@ class Evidence:
     schedule: Schedule
     upstream: Mapping[str, Upstream] | None = None
     held: Mapping[GameKey, QuarantineEvent] = field(default_factory=dict)
+    # Games other Phase 2 tables show were played, and the table that shows it (the schedule
+    # must know them); None when no other table was read.
+    played: Mapping[GameKey, tuple[str, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -148,17 +175,23 @@ class Gaps:
     games: dict[date, tuple[str, ...]] = field(default_factory=dict)
     # Games still held in quarantine, and the input time each was judged against.
     holding: dict[GameKey, QuarantineEvent] = field(default_factory=dict)
+    # Every game the Phase 2 source has (its lookback too), matched through the schedule.
+    phase2: frozenset[GameKey] = frozenset()
+    # Checked games whose Phase 2 rows fail a sanity rule, and why (reported as upstream gaps).
+    unfit: dict[GameKey, str] = field(default_factory=dict)
 
     def candidate(self, game_date: date) -> Candidate | None:
         return next((c for c in self.candidates if c.game_date == game_date), None)
 
 
 # When one date holds games with different reasons, the request carries the most basic one.
-_REASON_ORDER = (Reason.MISSING, Reason.INCOMPLETE, Reason.STALE, Reason.OUTDATED)
+_REASON_ORDER = (Reason.MISSING, Reason.INCOMPLETE, Reason.STALE, Reason.OUTDATED,
+                 Reason.ORPHANED)
 
 
 def by_key(games: Iterable[GameStat]) -> dict[GameKey, GameStat]:
-    """Games by key; rows of one game stored under two id spellings add up."""
+    """Games by key; rows of one game stored under two id spellings add up. Two spellings that
+    both have counted rows of one team list that team's players twice."""
     merged: dict[GameKey, GameStat] = {}
     for game in games:
         seen = merged.get(game.key)
@@ -166,27 +199,61 @@ def by_key(games: Iterable[GameStat]) -> dict[GameKey, GameStat]:
             merged[game.key] = game
             continue
         stamps = [s for s in (seen.processed_at, game.processed_at) if s is not None]
+        overlap = bool(seen.teams & game.teams)
         merged[game.key] = GameStat(
             min(seen.game_id, game.game_id), seen.game_date, seen.rows + game.rows,
             max(stamps, default=None), seen.version or game.version, seen.inputs or game.inputs,
-            seen.content or game.content, key=seen.key)
+            seen.content or game.content, key=seen.key, teams=seen.teams | game.teams,
+            repeated=seen.repeated + game.repeated + (min(seen.rows, game.rows) if overlap else 0))
     return merged
+
+
+def phase2_games(stats: Iterable[GameStat], schedule: Schedule) -> dict[GameKey, GameStat]:
+    """A Phase 2 source's games by key, each matched to its teams (`matched`)."""
+    return by_key(matched(stat, schedule) for stat in stats)
+
+
+def matched(stat: GameStat, schedule: Schedule) -> GameStat:
+    """A game stored under its official id (a v1 box-score row) matched to its teams, like every
+    other spelling: through the schedule, else by the two teams its rows name."""
+    if not isinstance(stat.key[1], str):
+        return stat
+    scheduled = schedule.find(stat.key)
+    if scheduled is not None:
+        return replace(stat, game_id=scheduled.date_based_id, key=scheduled.key)
+    if len(stat.teams) == 2:
+        key = teams_key(stat.game_date, *sorted(stat.teams))
+        return replace(stat, game_id=id_spellings(key)[0], key=key)
+    return stat
 
 
 def judge(rule: GapRule, evidence: Evidence) -> Gaps:
     """One processor's candidates, upstream gaps, quarantined and waiting games in a window."""
     window = evidence.window
-    types = evidence.schedule.types()
-    source = by_key(evidence.source)
+    schedule = evidence.schedule
+    types = schedule.types()
+    source = phase2_games(evidence.source, schedule)
     times = input_times(((k, g.processed_at) for k, g in source.items()), rule.lookback_days)
     checked = {k: g for k, g in source.items()
                if window.start <= g.game_date <= window.end and rule.checks(types.get(k))}
     target = by_key(evidence.target or ())
     upstream = None if evidence.upstream is None else {
         name: by_key(up.target) for name, up in evidence.upstream.items()}
-    found = Gaps(games=_ids_by_date(checked.values()))
+    found = Gaps(games=_ids_by_date(checked.values()), phase2=frozenset(source))
     gaps: dict[GameKey, GameGap] = {}
+    unfit: list[GamesOfDate] = []
     for key, game in checked.items():
+        problem = rule.problem(game, schedule)
+        if problem:
+            hold = evidence.held.get(key)
+            if hold is not None and hold.still_holds(times.get(key)):
+                found.holding[key] = hold
+                found.quarantined.append(GamesOfDate(game.game_date, (game.game_id,),
+                                                     hold.reason))
+            else:
+                unfit.append(GamesOfDate(game.game_date, (game.game_id,), problem))
+            found.unfit[key] = problem
+            continue
         expected = None if upstream is None else {
             name: _content(upstream.get(name, {}).get(key)) for name in rule.depends_on}
         gap = game_gap(rule, game, times.get(key), target.get(key), expected)
@@ -201,11 +268,33 @@ def judge(rule: GapRule, evidence: Evidence) -> Gaps:
             found.waiting.append(GamesOfDate(game.game_date, (game.game_id,), blocked))
         else:
             gaps[key] = gap
+    if schedule.error is None:  # without it, official ids are unmatched and games untyped
+        gaps.update(orphans(window, source, target))
     found.candidates = group_by_date(rule, gaps.values())
     found.quarantined = _merge_by_date(found.quarantined)
     found.waiting = _merge_by_date(found.waiting)
-    found.upstream = upstream_gaps(rule, evidence.schedule, window, source)
+    found.upstream = _merge_by_date([
+        *upstream_gaps(rule, schedule, window, source), *unfit,
+        *(unscheduled(schedule, window, evidence.played)
+          if rule.reads_schedule and schedule.error is None else ())])
     return found
+
+
+def orphans(window: Window, source: Mapping[GameKey, GameStat],
+            target: Mapping[GameKey, GameStat]) -> dict[GameKey, GameGap]:
+    """Phase 3 games of the window with no Phase 2 game behind them on their date (a game first
+    loaded under a wrong date, then corrected): the date's recompute removes them."""
+    return {key: GameGap(game, Reason.ORPHANED) for key, game in target.items()
+            if game.rows and key not in source and window.start <= game.game_date <= window.end}
+
+
+def unscheduled(schedule: Schedule, window: Window,
+                played: Mapping[GameKey, tuple[str, str]] | None) -> list[GamesOfDate]:
+    """Games another Phase 2 table shows were played that the schedule lacks: nothing computed
+    from the schedule can have rows of them."""
+    return [GamesOfDate(key[0], (game_id,), f"played (rows in {table}) but not in the schedule")
+            for key, (game_id, table) in sorted((played or {}).items(), key=lambda kv: str(kv))
+            if window.start <= key[0] <= window.end and schedule.find(key) is None]
 
 
 def game_gap(rule: GapRule, source: GameStat, input_time: datetime | None,
@@ -266,12 +355,14 @@ def upstream_gaps(rule: GapRule, schedule: Schedule, window: Window,
 def _blocked(key: GameKey, dependencies: Mapping[str, Upstream],
              targets: Mapping[str, Mapping[GameKey, GameStat]]) -> str:
     """Why a game cannot be computed until a person acts upstream, or "" if it can: a
-    dependency without rows of it holds it in quarantine, or has no Phase 2 rows of it."""
+    dependency without rows of it holds it in quarantine, finds its Phase 2 rows unfit, or has
+    no Phase 2 rows of it."""
     for name, dependency in sorted(dependencies.items()):
         if targets[name].get(key) is not None and targets[name][key].rows:
             continue
-        if key in dependency.holding:
-            return held_upstream(name, dependency.holding[key])
+        withheld = dependency.withholding(name)
+        if key in withheld:
+            return withheld[key]
         if dependency.source_keys is not None and key not in dependency.source_keys:
             return f"waiting on {name}, whose Phase 2 source has no rows of it"
     return ""

@@ -6,10 +6,11 @@
 | wrote some, refused or kept waiting others     | partial        | yes if any game refused   |
 | found the date complete (no `force`)          | skipped        | no                        |
 | found the request's run cancelled             | cancelled      | no                        |
-| an upstream processor has not filled the date | retry (Pub/Sub redelivers with backoff), until the request is older than the dependency wait or this is the last delivery attempt: then dead-lettered | on its last chance |
+| an upstream processor has not filled the date, or the target cannot be written yet (NotReady) | retry (Pub/Sub redelivers with backoff), until the request is older than the dependency wait or this is the last delivery attempt: then dead-lettered | on its last chance |
 | transient errors until the budget ran out     | dead_lettered  | yes                       |
 | a permanent error, a malformed request        | dead_lettered  | yes, at once              |
 | a processor crash (a bug)                     | dead_lettered  | yes, at once              |
+| a configuration error (a permission the deployment lacks, a table Backfill may not write) | none: not settled, the function answers 500 and Pub/Sub delivers it again | no |
 
 Pub/Sub's own dead-letter policy only ever forwards what the worker could not answer at all.
 """
@@ -20,7 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from backfill.domain.errors import BackfillError, TransientError
+from backfill.domain.errors import BackfillError, NotReady, TransientError
+
+# The error type of a partial result's dead letter: games refused and held in quarantine.
+REFUSED = "GamesRefused"
 
 
 class Outcome(StrEnum):
@@ -77,9 +81,11 @@ class Cancelled:
 
 @dataclass(frozen=True)
 class Waiting:
-    """An upstream processor has a gap on the date: computing now would use missing inputs."""
+    """An upstream processor has a gap on the date: computing now would use missing inputs (or,
+    `NotReady`, the target cannot be written yet)."""
 
     why: str
+    kind: str = "DependencyNotReady"
 
 
 Ended = Done | Skipped | Cancelled | Waiting
@@ -112,8 +118,10 @@ def settle(ended: Ended | None, error: BaseException | None, attempts: int, *,
         text = "; ".join(filter(None, (
             refused and f"{len(ended.refused)} games refused (held in quarantine): {refused}",
             waiting and f"{len(ended.waiting)} games waiting on an upstream processor: {waiting}")))
-        return Verdict(Outcome.PARTIAL, "GamesRefused" if ended.refused else "GamesWaiting",
+        return Verdict(Outcome.PARTIAL, REFUSED if ended.refused else "GamesWaiting",
                        text, dead_letter=bool(ended.refused))
+    if isinstance(error, NotReady):
+        ended, error = Waiting(str(error), type(error).__name__), None
     if isinstance(ended, Skipped):
         return Verdict(Outcome.SKIPPED, error=None)
     if isinstance(ended, Cancelled):
@@ -121,10 +129,10 @@ def settle(ended: Ended | None, error: BaseException | None, attempts: int, *,
     if isinstance(ended, Waiting):
         last_chance = (delivery_attempt or 1) >= policy.max_delivery_attempts
         if age < policy.dependency_wait and not last_chance:
-            return Verdict(Outcome.RETRY, "DependencyNotReady", ended.why)
+            return Verdict(Outcome.RETRY, ended.kind, ended.why)
         given_up = ("on the last delivery attempt" if last_chance
                     else f"after waiting {_span(age)} (limit {_span(policy.dependency_wait)})")
-        return Verdict(Outcome.DEAD_LETTERED, "DependencyNotReady",
+        return Verdict(Outcome.DEAD_LETTERED, ended.kind,
                        f"{ended.why}; gave up {given_up}", dead_letter=True)
     assert error is not None, "an attempt either ends or fails"
     if isinstance(error, TransientError):

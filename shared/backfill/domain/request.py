@@ -17,6 +17,8 @@ from backfill.domain.errors import InvalidRequest
 MAX_DAYS_AHEAD = 7
 MAX_BODY_BYTES = 256 * 1024
 PROCESSOR_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# Request ids of hand-typed messages are uuid5s of their Pub/Sub message id in this namespace.
+MESSAGE_NAMESPACE = uuid.UUID("5b0f3c2e-8d1a-4e0b-9c6f-2a7d1e4b9f30")
 
 
 class Reason(StrEnum):
@@ -24,6 +26,7 @@ class Reason(StrEnum):
     INCOMPLETE = "incomplete"
     STALE = "stale"
     OUTDATED = "outdated"
+    ORPHANED = "orphaned"  # Phase 3 rows with no Phase 2 game behind them: removed
     MANUAL = "manual"  # published by hand: `backfill publish`, or a body typed without a reason
     REPLAY = "replay"
 
@@ -32,7 +35,8 @@ class Request(BaseModel):
     """Fill `processor` for `game_date`; `game_ids` says which games were found missing.
 
     Only `processor` and `game_date` are required, so an operator can type a request by hand:
-    without a reason it is `manual`, with a fresh request id and the time it was decoded.
+    without a reason it is `manual`; decode_request takes its id and time from the Pub/Sub
+    message that carried it (a fresh id and the time of decoding only without one).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
@@ -74,6 +78,11 @@ class Request(BaseModel):
         manual run of its own."""
         return self.detection_run_id or f"manual-{self.request_id[:12]}"
 
+    def log_fields(self) -> dict[str, str]:
+        """What a log line about this request carries, so logs can be filtered by it."""
+        return {"processor": self.processor, "game_date": self.game_date.isoformat(),
+                "request_id": self.request_id, "run_id": self.run_id}
+
     def attributes(self) -> dict[str, str]:
         """Pub/Sub attributes, so subscriptions and operators can filter without decoding."""
         return {"processor": self.processor, "game_date": self.game_date.isoformat(),
@@ -86,8 +95,14 @@ class Request(BaseModel):
         return json.dumps(body, separators=(",", ":")).encode()
 
 
-def decode_request(data: bytes, *, today: date) -> Request:
-    """Parse and validate a request body; raise InvalidRequest with a one-line reason."""
+def decode_request(data: bytes, *, today: date, message_id: str = "",
+                   published_at: datetime | None = None) -> Request:
+    """Parse and validate a request body; raise InvalidRequest with a one-line reason.
+
+    A body typed by hand has no `request_id` or `requested_at`: they are derived from the Pub/Sub
+    message's id and publish time, which every redelivery repeats, so a redelivered request is
+    the same request of the same manual run and ages out of a dependency wait.
+    """
     if len(data) > MAX_BODY_BYTES:
         raise InvalidRequest(f"body is {len(data)} bytes, more than {MAX_BODY_BYTES}")
     if not data.strip():
@@ -100,10 +115,17 @@ def decode_request(data: bytes, *, today: date) -> Request:
         payload = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_nan)
     except (json.JSONDecodeError, ValueError) as exc:
         raise InvalidRequest(f"body is not JSON: {exc}") from None
+    except RecursionError:  # json's own guard: nesting past the interpreter's recursion limit
+        raise InvalidRequest("body is JSON nested too deeply") from None
     if not isinstance(payload, dict):
         raise InvalidRequest(f"body is JSON {type(payload).__name__}, expected an object")
+    fields = _json_types(payload)
+    if message_id and "request_id" not in fields:
+        fields["request_id"] = str(uuid.uuid5(MESSAGE_NAMESPACE, message_id))
+    if published_at is not None and "requested_at" not in fields:
+        fields["requested_at"] = published_at
     try:
-        request = Request.model_validate(_json_types(payload))
+        request = Request.model_validate(fields)
     except ValidationError as exc:
         raise InvalidRequest(_first_problem(exc)) from None
     if request.game_date > today + timedelta(days=MAX_DAYS_AHEAD):

@@ -83,6 +83,29 @@ class Schedule:
     def between(self, start: date, end: date) -> list[ScheduledGame]:
         return [game for game in self.games if start <= game.game_date <= end]
 
+    @functools.cached_property
+    def _by_official_id(self) -> dict[tuple[date, str], ScheduledGame]:
+        return {(game.game_date, game.game_id): game for game in self.games}
+
+    @functools.cached_property
+    def _by_key(self) -> dict[GameKey, tuple[ScheduledGame, ...]]:
+        games: dict[GameKey, list[ScheduledGame]] = {}
+        for game in self.games:
+            games.setdefault(game.key, []).append(game)
+        return {key: tuple(found) for key, found in games.items()}
+
+    def find(self, key: GameKey) -> ScheduledGame | None:
+        """The scheduled game of a key: by its teams, or by its official id (a row stored under
+        the official id, as the box score's v1 rows are). None when the schedule lacks it."""
+        day, teams = key
+        if isinstance(teams, str):
+            return self._by_official_id.get((day, teams))
+        return next(iter(self.games_of(key)), None)
+
+    def games_of(self, key: GameKey) -> tuple[ScheduledGame, ...]:
+        """Every scheduled game of one matchup and date (sorted by official id): more than one
+        is a schedule error."""
+        return self._by_key.get(key, ())
 
 def _rank(row: Mapping[str, Any]) -> tuple[datetime, int]:
     return (row.get("processed_at") or _EARLIEST, row.get("game_status") or 0)

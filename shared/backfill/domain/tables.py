@@ -97,6 +97,20 @@ def check_columns(table: TableRef, info: TableInfo | None, needed: Schema,
             raise SchemaMismatch(f"{table}.{physical} is {found}, expected {column.type}")
 
 
+def check_owned(table: TableRef, info: TableInfo | None, owned: Schema) -> None:
+    """Refuse a target table with columns outside `owned` (the processor's and Backfill's):
+    Backfill replaces a date's rows whole, so it would null such a column on every write (and
+    fail every write on a REQUIRED one). A missing table has none."""
+    if info is None:
+        return
+    foreign = sorted(set(info.columns) - {c.name for c in owned})
+    if foreign:
+        raise ConfigurationError(
+            f"{table} has columns Backfill does not write: {', '.join(foreign)}; Backfill "
+            "replaces a date's rows whole and would lose them: drop them, or point the "
+            "processor at a table of its own (README, Using BigQuery)")
+
+
 @dataclass(frozen=True)
 class OpsTables:
     """Backfill's own append-only tables, all in one dataset (`backfill_ops` by default)."""

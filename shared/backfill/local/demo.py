@@ -5,7 +5,8 @@ missing for a processor deployed late, a configured processor whose Phase 2 tabl
 (an error), a game whose gamebook has a corrupt minutes string (the date's other games are filled,
 that game is held in quarantine), a team box-score correction that propagates through the team
 summaries to the player summaries, and one planted gap of each reason (missing, incomplete,
-stale, upstream) next to decoys that must not be reported.
+stale, upstream) next to decoys that must not be reported, and a gamebook loaded twice under two
+id spellings (reported with its reason, its player summaries never doubled).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from rich.console import Console
 
 from backfill.bootstrap import Backfill, bootstrap
+from backfill.domain.games import game_key
 from backfill.domain.outcome import Outcome
 from backfill.domain.request import Reason
 from backfill.domain.window import Window
@@ -89,7 +91,7 @@ def build_demo_warehouse(directory: Path) -> tuple[Settings, Expected]:
     upstream: dict[str, set[str]] = {}
     for p in planted:
         for name in p.processors:
-            if p.case is Case.UPSTREAM:
+            if p.case.upstream_gap:
                 upstream.setdefault(name, set()).update(p.game_ids)
             else:
                 expected[(name, p.game_date)] = Reason(p.case.value)
@@ -134,14 +136,34 @@ def run_demo(directory: str, console: Console) -> bool:
     for title, cycle in (("first cycle", first), ("second cycle, right after", second)):
         console.rule(title)
         print_cycle(console, cycle)
-    checks = verify(first, second, expected)
+    checks = verify(first, second, expected, _duplicated_rows(settings, expected))
     console.rule("checks")
     for ok, text in checks:
         console.print(f"{'[green]ok[/]  ' if ok else '[red]FAIL[/]'} {text}", highlight=False)
     return all(ok for ok, _ in checks)
 
 
-def verify(first: CycleOutcome, second: CycleOutcome, expected: Expected) -> list[tuple[bool, str]]:
+def _duplicated_rows(settings: Settings, expected: Expected) -> tuple[int, int]:
+    """The player summaries of the game whose gamebook was loaded twice, and its active
+    players in one copy: equal when it was not doubled."""
+    duplicate = next(p for p in expected.planted if p.case is Case.DUPLICATE)
+    app = bootstrap(settings)
+    try:
+        day, (game,) = duplicate.game_date, duplicate.game_ids
+        key = game_key(day, game)
+        written = [r for r in app.warehouse.read_rows(Read(app.registry.get(PLAYERS).target,
+                                                           day, day))
+                   if game_key(day, r["game_id"]) == key]
+        active = [r for r in app.warehouse.read_rows(Read(app.registry.get(PLAYERS).source,
+                                                          day, day))
+                  if r["game_id"] == game and r["player_status"] == "active"]
+    finally:
+        app.close()
+    return len(written), len(active)
+
+
+def verify(first: CycleOutcome, second: CycleOutcome, expected: Expected,
+           duplicated: tuple[int, int]) -> list[tuple[bool, str]]:
     found = {(c.processor, c.game_date): c.reason for c in first.detection.candidates}
     errors = {p.name for p in first.detection.processors if p.error}
     published = {(r.processor, g) for cycle in (first, second) for p in cycle.passes
@@ -158,6 +180,9 @@ def verify(first: CycleOutcome, second: CycleOutcome, expected: Expected) -> lis
     held = {g for p in second.detection.processors if p.name == PLAYERS
             for q in p.gaps.quarantined for g in q.game_ids}
     reasons = sorted({r.value for r in expected.gaps.values()})
+    duplicate = next(p for p in expected.planted if p.case is Case.DUPLICATE)
+    twice = {u.reason for p in second.detection.processors if p.name == PLAYERS
+             for u in p.gaps.upstream if set(u.game_ids) == set(duplicate.game_ids)}
     return [
         (found == expected.gaps,
          f"first detection found exactly the planted gaps ({len(expected.gaps)} dates), "
@@ -179,6 +204,9 @@ def verify(first: CycleOutcome, second: CycleOutcome, expected: Expected) -> lis
         ((PLAYERS, stale.game_date, Reason.STALE) in later,
          "the box-score correction reached the player summaries: team offense and defense were "
          "recomputed, then the players of that game in a second pass of the same run"),
+        (len(twice) == 1 and "twice" in next(iter(twice)) and duplicated[0] == duplicated[1] > 0,
+         f"the gamebook loaded twice ({duplicate.game_ids[0]}) is reported with its reason, "
+         f"never published, its {duplicated[0]} player summaries not doubled"),
         (not second.detection.published and expected.poisoned in held,
          "the second cycle publishes nothing: the quarantined game is reported, not retried"),
     ]

@@ -30,6 +30,12 @@ class Case(StrEnum):
     STALE = "stale"            # team box score: a team's turnovers corrected, re-processed later
     UPSTREAM = "upstream"      # a final game never loaded into the box score and gamebook
     DECOYS = "decoys"          # flipped ids, All-Star, preseason, a postponed game: no gaps
+    DUPLICATE = "duplicate"    # a gamebook loaded again under the game's other id spelling
+
+    @property
+    def upstream_gap(self) -> bool:
+        """Reported as an upstream gap, never published: no processor can fix its Phase 2."""
+        return self in (Case.UPSTREAM, Case.DUPLICATE)
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,7 @@ class Planted:
 
 # Each case on its own regular-season game date of the window (by index), so reasons never mix.
 _DATE_INDEX = {Case.MISSING: 1, Case.INCOMPLETE: 2, Case.STALE: 3, Case.UPSTREAM: 4,
-               Case.DECOYS: 5}
+               Case.DECOYS: 5, Case.DUPLICATE: 6}
 _TEAM_PROCESSORS = ("team_offense_game_summary", "team_defense_game_summary")
 
 
@@ -200,7 +206,20 @@ def _decoys(planter: Planter, day: date, games: list[str]) -> list[Planted]:
     ]
 
 
+def _duplicate(planter: Planter, day: date, games: list[str]) -> list[Planted]:
+    """The real gamebook processor deletes by its own game_id only, so a game loaded again under
+    its other spelling keeps both copies: every player listed twice."""
+    game = games[0]
+    planter.edit(GAMEBOOK, day, lambda rows: rows + [
+        {**r, "game_id": flipped(game), "processed_at": r["processed_at"] + timedelta(hours=6)}
+        for r in rows if r["game_id"] == game])
+    return [Planted(Case.DUPLICATE, day, (min(game, flipped(game)),),
+                    tuple(p.name for p in planter.registry.ordered()
+                          if p.source == planter.phase2(GAMEBOOK)),
+                    f"{GAMEBOOK}: {game} loaded again as {flipped(game)} (every player twice)")]
+
+
 _PLANTERS: dict[Case, Callable[[Planter, date, list[str]], list[Planted]]] = {
     Case.MISSING: _missing, Case.INCOMPLETE: _incomplete, Case.STALE: _stale,
-    Case.UPSTREAM: _upstream, Case.DECOYS: _decoys,
+    Case.UPSTREAM: _upstream, Case.DECOYS: _decoys, Case.DUPLICATE: _duplicate,
 }

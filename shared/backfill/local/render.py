@@ -55,9 +55,10 @@ def print_gaps(console: Console, report: DetectionReport) -> None:
                 console.print(f"{candidate.reason.value} {result.name} {candidate.game_date}: "
                               f"{len(candidate.game_ids)} games ({why})", highlight=False)
         for gap in result.gaps.upstream:
+            why = escape(gap.reason) if gap.reason else "final, no Phase 2 rows"
             console.print(f"[yellow]upstream gap[/] {result.name} {gap.game_date}: "
-                          f"{', '.join(gap.game_ids)} final, no Phase 2 rows "
-                          "(a person must load them; never published)", highlight=False)
+                          f"{', '.join(gap.game_ids)} {why} (a person must load or fix them; "
+                          "never published)", highlight=False)
         for held in result.gaps.quarantined:
             console.print(f"[magenta]quarantined[/] {result.name} {held.game_date}: "
                           f"{', '.join(held.game_ids)}: {escape(held.reason)}", highlight=False)

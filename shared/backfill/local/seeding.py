@@ -7,11 +7,10 @@ schedule), so the first dates asked for are computed as a longer run would compu
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from backfill.domain.games import GameKey
 from backfill.domain.schedule import Schedule
 from backfill.domain.tables import TableRef
 from backfill.domain.window import Window
@@ -54,7 +53,8 @@ def seed(warehouse: Warehouse, registry: Registry, window: Window,
         warehouse.write([Replace(table, whole.start, whole.end, phase2[table],
                                  PHASE2_SCHEMAS[league_table])])
         progress(f"{table}: {len(phase2[table])} rows")
-    types = Schedule.from_rows(phase2[registry.schedule]).types()
+    schedule = Schedule.from_rows(phase2[registry.schedule])
+    types = schedule.types()
     game_dates = sorted({row["game_date"] for rows in phase2.values() for row in rows})
     report.dates = len(game_dates)
     report.games = len(types)
@@ -62,7 +62,7 @@ def seed(warehouse: Warehouse, registry: Registry, window: Window,
     for processor in registry.ordered():
         if processor.source not in phase2:
             continue  # a configured processor whose source the league does not make
-        rows = _compute(processor, phase2[processor.source], game_dates, computed, types)
+        rows = _compute(processor, phase2[processor.source], game_dates, computed, schedule)
         warehouse.create_table(processor.target, processor.table_schema())
         warehouse.write([Replace(processor.target, whole.start, whole.end, rows,
                                  processor.table_schema())])
@@ -72,7 +72,7 @@ def seed(warehouse: Warehouse, registry: Registry, window: Window,
 
 def _compute(processor: Processor, source: list[Row], game_dates: list[date],
              computed: dict[str, dict[date, list[Row]]],
-             types: Mapping[GameKey, str | None]) -> list[Row]:
+             schedule: Schedule) -> list[Row]:
     """Every date's rows, each date computed from the source rows of its lookback."""
     by_date: dict[date, list[Row]] = defaultdict(list)
     for row in source:
@@ -82,7 +82,7 @@ def _compute(processor: Processor, source: list[Row], game_dates: list[date],
         rows = [row for offset in range(processor.source_lookback_days, -1, -1)
                 for row in by_date.get(day - timedelta(days=offset), [])]
         upstream = {name: computed[name].get(day, []) for name in processor.depends_on}
-        produced = processor.produce(day, rows, upstream, types)
+        produced = processor.produce(day, rows, upstream, schedule)
         computed[processor.name][day] = produced.rows
         out += produced.rows
     return out

@@ -25,7 +25,7 @@ from backfill.service.status import (
 )
 
 COLOURS = {COMPLETE: "#2e9b4f", "missing": "#d73a3a", "incomplete": "#f08c2e",
-           "stale": "#e8c542", "outdated": "#b8860b", QUARANTINED: "#c2185b",
+           "stale": "#e8c542", "outdated": "#b8860b", "orphaned": "#9e9d24", QUARANTINED: "#c2185b",
            WAITING: "#8d6e63", DEAD_LETTERED: "#7b2fa8", UPSTREAM: "#5b5f66",
            NO_GAMES: "#e6e8eb"}
 OTHER_GAP = "#3a7bd5"  # a gap reason this page does not know by name

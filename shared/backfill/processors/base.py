@@ -18,7 +18,7 @@ from typing import Any
 
 from backfill.domain.errors import BadData
 from backfill.domain.games import DEFAULT_GAME_TYPES, GameKey, game_key
-from backfill.domain.gaps import GameStat, GapRule
+from backfill.domain.gaps import GameStat, GapRule, by_key, matched
 from backfill.domain.lineage import (
     CONTENT_VERSION,
     PROCESSOR_VERSION,
@@ -28,6 +28,7 @@ from backfill.domain.lineage import (
     input_times,
     upstream_versions,
 )
+from backfill.domain.sanity import Sanity
 from backfill.domain.schedule import Schedule
 from backfill.domain.tables import Column, Schema, TableRef
 from backfill.domain.window import Window
@@ -83,6 +84,10 @@ class Processor(ABC):
     # Phase 3 rows each counted Phase 2 row gives, and which Phase 2 rows count at all.
     rows_per_source_row: int = 1
     count_source_where: tuple[str, tuple[str, ...]] | None = None
+    # Sanity facts of the source (domain/sanity.py): the column naming each counted row's team
+    # (every team of a game must have counted rows), one no two counted rows of a game may share.
+    source_team_column: str | None = None
+    source_unique_column: str | None = None
     # The source is the schedule: appended rows, one game each (domain/schedule.py).
     source_is_schedule: bool = False
 
@@ -126,7 +131,8 @@ class Processor(ABC):
         """What detection reads of the Phase 2 source: counted rows, newest processed time."""
         names = tuple((c.name, self.physical(c.name)) for c in self.source_columns)
         return Scan(self.source, window, names, self.count_source_where,
-                    (("processed_at", "processed_at"),))
+                    (("processed_at", "processed_at"),), self.source_team_column,
+                    self.source_unique_column)
 
     def target_scan(self, window: Window, present: Iterable[str] | None = None) -> Scan:
         """What detection reads of the Phase 3 target; `present` leaves out lineage columns a
@@ -139,20 +145,29 @@ class Processor(ABC):
         """The GameStats `source_scan` gives, computed from rows already read."""
         if self.source_is_schedule:
             return schedule_stats(Schedule.from_rows(rows))
-        counted: dict[tuple[str, date], list[Any]] = {}
-        where = self.count_source_where
+        games: dict[tuple[str, date], list[Row]] = defaultdict(list)
         for row in rows:
-            seen = counted.setdefault((row["game_id"], row["game_date"]), [0, None])
-            seen[0] += 1 if where is None or row.get(where[0]) in where[1] else 0
-            stamp = row.get("processed_at")
-            if stamp is not None and (seen[1] is None or stamp > seen[1]):
-                seen[1] = stamp
-        return [GameStat(game_id, day, n, stamp)
-                for (game_id, day), (n, stamp) in sorted(counted.items())]
+            games[(row["game_id"], row["game_date"])].append(row)
+        where = self.count_source_where
+        stats = []
+        for (game_id, day), game in sorted(games.items()):
+            counted = [r for r in game if where is None or r.get(where[0]) in where[1]]
+            unique = ({r.get(self.source_unique_column) for r in counted
+                       if r.get(self.source_unique_column) is not None}
+                      if self.source_unique_column else counted)
+            teams = frozenset(r[self.source_team_column] for r in counted
+                              if r.get(self.source_team_column) is not None
+                              ) if self.source_team_column else frozenset()
+            stats.append(GameStat(game_id, day, len(counted), _max(game, "processed_at"),
+                                  teams=teams, repeated=len(counted) - len(unique)))
+        return stats
 
     def gap_rule(self) -> GapRule:
         return GapRule(self.name, str(self.source), self.game_types, self.rows_per_source_row,
-                       self.source_lookback_days, self.depends_on, self.version)
+                       self.source_lookback_days, self.depends_on, self.version,
+                       Sanity(str(self.source), self.count_source_where, self.source_team_column,
+                              self.source_unique_column),
+                       self.source_is_schedule)
 
     def physical(self, column: str) -> str:
         """The pipeline's name for one of Backfill's source column names."""
@@ -161,24 +176,39 @@ class Processor(ABC):
     # -- computing a date -----------------------------------------------------------------------
 
     def produce(self, game_date: date, source_rows: Sequence[Row],
-                upstream: Mapping[str, Sequence[Row]], types: Mapping[GameKey, str | None],
+                upstream: Mapping[str, Sequence[Row]], schedule: Schedule,
                 held_upstream: Mapping[GameKey, str] | None = None) -> Produced:
         """Compute every checked game of `game_date` on its own and stamp its lineage.
 
         `source_rows` cover the lookback; `upstream` holds each dependency's Phase 3 rows of the
-        date; `held_upstream` says why a dependency holds a game in quarantine.
+        date; `held_upstream` says why a dependency holds a game in quarantine. A game whose
+        Phase 2 rows fail a sanity rule, or that computes to no rows, is refused: its old rows
+        are kept, never deleted for want of new ones.
         """
         rule = self.gap_rule()
-        stats = self.phase2_stats(source_rows)
-        times = input_times(((s.key, s.processed_at) for s in stats), self.source_lookback_days)
+        types = schedule.types()
+        stored = self.phase2_stats(source_rows)
+        found = [matched(stat, schedule) for stat in stored]
+        keys = {stat.key: game.key for stat, game in zip(stored, found, strict=True)}
+        stats = by_key(found)
+        times = input_times(((k, s.processed_at) for k, s in stats.items()),
+                            self.source_lookback_days)
         day_rows = [r for r in source_rows if r["game_date"] == game_date]
         history = [r for r in source_rows if r["game_date"] < game_date]
         by_game = {name: _by_game(game_date, rows) for name, rows in upstream.items()}
         produced = Produced(input_times=times)
-        for key, rows in sorted(self.split(game_date, day_rows).items(), key=lambda kv: str(kv[0])):
+        games: dict[GameKey, list[Row]] = defaultdict(list)
+        for key, rows in self.split(game_date, day_rows).items():
+            games[keys.get(key, key)] += rows
+        for key, rows in sorted(games.items(), key=lambda kv: str(kv[0])):
             if not rule.checks(types.get(key)):
                 continue
-            game_id = min(str(r["game_id"]) for r in rows)
+            game_id = _game_id(key, stats[key].game_id if key in stats else
+                               min(str(r["game_id"]) for r in rows), schedule)
+            problem = rule.problem(stats[key], schedule) if key in stats else None
+            if problem:
+                produced.refused[key] = (game_id, problem)
+                continue
             lacking = [name for name in self.depends_on if not by_game[name].get(key)]
             if lacking:
                 why = (held_upstream or {}).get(key) or f"{lacking[0]} has no rows of this game"
@@ -190,6 +220,10 @@ class Processor(ABC):
                 out = self.compute_game(game)
             except BadData as exc:
                 produced.refused[key] = (game_id, str(exc))
+                continue
+            if not out:
+                produced.refused[key] = (game_id, f"computed no rows from its {len(rows)} rows "
+                                                  f"of {self.source}")
                 continue
             self._stamp(out, game, times.get(key))
             produced.rows += out
@@ -235,6 +269,15 @@ def _by_game(game_date: date, rows: Sequence[Row]) -> dict[GameKey, list[Row]]:
         if row.get("game_date") == game_date:
             games[game_key(game_date, row["game_id"])].append(row)
     return games
+
+
+def _game_id(key: GameKey, game_id: str, schedule: Schedule) -> str:
+    """An id of the game that names its key, so a quarantine hold finds it again: the schedule's
+    official id becomes the game's date-based id."""
+    scheduled = schedule.find(key)
+    if game_key(key[0], game_id) == key or scheduled is None:
+        return game_id
+    return scheduled.date_based_id
 
 
 def _content_of(rows: Sequence[Row]) -> str | None:

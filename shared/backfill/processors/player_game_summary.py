@@ -30,6 +30,8 @@ class PlayerGameSummary(Processor):
     priority = 30
     version = "1"
     count_source_where = ("player_status", ("active",))
+    source_team_column = "team_abbr"
+    source_unique_column = "player_lookup"
     schema = schema(
         game_id="STRING", game_date="DATE", player_lookup="STRING", player_name="STRING",
         team_abbr="STRING", opponent_team_abbr="STRING", minutes_played="FLOAT64",

@@ -44,6 +44,9 @@ class TeamGameProcessor(Processor):
 
     source = TEAM_BOXSCORE
     source_columns = TEAM_BOXSCORE_COLUMNS
+    # A game's two rows name its teams: a row under an official id the schedule lacks is still
+    # matched by them, and a game with one team's row is refused before it is computed.
+    source_team_column = "team_abbr"
 
     def compute_game(self, game: GameInput) -> list[Row]:
         away, home = home_and_away(game)

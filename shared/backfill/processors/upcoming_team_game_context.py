@@ -52,12 +52,13 @@ class UpcomingTeamGameContext(Processor):
 
     def compute_game(self, game: GameInput) -> list[Row]:
         (today,) = Schedule.from_rows(game.rows).games
-        played: dict[str, list[date]] = {today.away: [], today.home: []}
+        # Dates, not games: a matchup the schedule lists under two ids is one game played.
+        played: dict[str, set[date]] = {today.away: set(), today.home: set()}
         for earlier in Schedule.from_rows(game.history).games:
             if earlier.final and earlier.game_type in COUNTED_TYPES:
                 for team in (earlier.away, earlier.home):
                     if team in played:
-                        played[team].append(earlier.game_date)
+                        played[team].add(earlier.game_date)
         out = []
         for team, opponent, is_home in ((today.away, today.home, False),
                                         (today.home, today.away, True)):

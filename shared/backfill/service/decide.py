@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from backfill.domain.games import GameKey
-from backfill.domain.gaps import Candidate, Evidence, Upstream, held_upstream, judge
+from backfill.domain.gaps import Candidate, Evidence, Upstream, judge
 from backfill.domain.outcome import Cancelled, Skipped, Waiting
 from backfill.domain.quarantine import QuarantineEvent, current
 from backfill.domain.request import Request
+from backfill.domain.schedule import Schedule
 from backfill.domain.window import Window
 from backfill.processors.base import Processor, target_stats
 from backfill.processors.registry import Registry
@@ -26,7 +27,7 @@ class Compute:
     """Compute the date: `gap` is what the re-check found (None when forced on a complete date)."""
 
     gap: Candidate | None
-    types: dict[GameKey, str | None]
+    schedule: Schedule
     held: dict[GameKey, QuarantineEvent] = field(default_factory=dict)  # this processor's
     held_upstream: dict[GameKey, str] = field(default_factory=dict)     # dependencies', why
 
@@ -50,7 +51,7 @@ def decide(request: Request, processor: Processor, registry: Registry,
             window, gathered.upstream_source[name], phase3, gathered.schedule,
             held=held.get(name, {})))
         not_ready += found.candidates
-        upstream[name] = Upstream.judged(phase3, gathered.upstream_source[name], found)
+        upstream[name] = Upstream.judged(phase3, found)
     mine = judge(processor.gap_rule(), Evidence(
         window, processor.phase2_stats(gathered.source_rows), gathered.target,
         gathered.schedule, upstream, held.get(processor.name, {})))
@@ -63,6 +64,6 @@ def decide(request: Request, processor: Processor, registry: Registry,
         first = not_ready[0]
         return Waiting(f"{first.processor} is {first.reason.value} for {day} "
                        f"({len(first.game_ids)} games)")
-    return Compute(gap, gathered.schedule.types(), held.get(processor.name, {}),
-                   {key: held_upstream(name, why) for name, dependency in upstream.items()
-                    for key, why in dependency.holding.items()})
+    return Compute(gap, gathered.schedule, held.get(processor.name, {}),
+                   {key: why for name, dependency in upstream.items()
+                    for key, why in dependency.withholding(name).items()})

@@ -16,12 +16,13 @@ from functools import partial
 from typing import Any
 
 from backfill.domain.errors import BackfillError, ConfigurationError, TransientError
-from backfill.domain.gaps import Candidate, Evidence, GameStat, Gaps, Upstream, judge
+from backfill.domain.games import GameKey
+from backfill.domain.gaps import Candidate, Evidence, GameStat, Gaps, Upstream, judge, phase2_games
 from backfill.domain.quarantine import QuarantineEvent, current
 from backfill.domain.request import Request
 from backfill.domain.runs import Run, Trigger, new_run_id
 from backfill.domain.schedule import Schedule
-from backfill.domain.tables import OpsTables, TableInfo, check_columns
+from backfill.domain.tables import OpsTables, TableInfo, check_columns, check_owned
 from backfill.domain.window import Window
 from backfill.ports import Read, RequestQueue, Warehouse
 from backfill.processors.base import Processor, schedule_stats
@@ -74,6 +75,12 @@ class DetectionReport:
                 or self.publish_error is not None)
 
     @property
+    def may_have_published(self) -> bool:
+        """Whether any request may have gone out (a failed publish may have sent some): then
+        running the same call again would publish them again under a new run."""
+        return bool(self.published) or self.publish_error is not None
+
+    @property
     def candidates(self) -> list[Candidate]:
         return [c for p in self.processors for c in p.candidates]
 
@@ -101,6 +108,7 @@ def find_gaps(warehouse: Warehouse, registry: Registry, ops: OpsTables, window: 
     reported = {p.name for p in registry.ordered(processors)}
     read = _read_window(warehouse, registry, ops, window, involved)
     held = current(read.quarantine)
+    played = _played(involved, read)
     results: dict[str, ProcessorResult] = {}
     upstream: dict[str, Upstream] = {}
     for p in involved:
@@ -114,10 +122,23 @@ def find_gaps(warehouse: Warehouse, registry: Registry, ops: OpsTables, window: 
         known = {name: upstream[name] for name in p.depends_on if name in upstream}
         gaps = judge(p.gap_rule(), Evidence(
             window, source, target, read.schedule,
-            known if len(known) == len(p.depends_on) else None, held.get(p.name, {})))
-        upstream[p.name] = Upstream.judged(target or [], source, gaps)
+            known if len(known) == len(p.depends_on) else None, held.get(p.name, {}),
+            played if p.source_is_schedule else None))
+        upstream[p.name] = Upstream.judged(target or [], gaps)
         results[p.name] = ProcessorResult(p.name, gaps, upstream_error=read.schedule.error)
     return [results[p.name] for p in involved if p.name in reported]
+
+
+def _played(involved: Sequence[Processor], read: _WindowRead) -> dict[GameKey, tuple[str, str]]:
+    """The games the Phase 2 sources read show were played (a box score, a gamebook), each
+    with its id and a table that has it: the schedule must know every one."""
+    played: dict[GameKey, tuple[str, str]] = {}
+    for p in involved:
+        source = read.sources.get(p.name)
+        if isinstance(source, list):
+            for key, game in phase2_games(source, read.schedule).items():
+                played.setdefault(key, (game.game_id, str(p.source)))
+    return played
 
 
 @dataclass
@@ -148,7 +169,8 @@ def _read_window(warehouse: Warehouse, registry: Registry, ops: OpsTables, windo
             Read(ops.quarantine, window.start, window.end)), [])}
     problems: dict[str, str] = {}
     for p in involved:
-        problem = _source_problem(warehouse, p, described[f"source:{p.name}"])
+        problem = (_source_problem(warehouse, p, described[f"source:{p.name}"])
+                   or _target_problem(p, described[f"target:{p.name}"]))
         if problem:
             problems[p.name] = problem
             continue
@@ -249,6 +271,16 @@ def _source_problem(warehouse: Warehouse, processor: Processor,
         check_columns(processor.source, info, processor.source_columns, processor.columns,
                       where=warehouse.url)
     except BackfillError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _target_problem(processor: Processor, info: TableInfo | None) -> str | None:
+    """Why a processor's target is refused: columns it does not write (reported each pass, and
+    nothing is published for it, so no request of it is dead-lettered for the table's sake)."""
+    try:
+        check_owned(processor.target, info, processor.table_schema())
+    except ConfigurationError as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
 

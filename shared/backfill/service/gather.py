@@ -18,7 +18,7 @@ from backfill.domain.quarantine import QuarantineEvent
 from backfill.domain.request import Request
 from backfill.domain.runs import CANCELLED, RUN_SEARCH_DAYS
 from backfill.domain.schedule import Schedule
-from backfill.domain.tables import OpsTables, TableInfo, check_columns
+from backfill.domain.tables import OpsTables, TableInfo, check_columns, check_owned
 from backfill.domain.window import Window
 from backfill.ports import Read, Row, Warehouse
 from backfill.processors.base import Processor
@@ -65,6 +65,7 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
               for d in dependencies)):
         check_columns(table, info, needed, names, where=warehouse.url)
     target_info: TableInfo | None = described["target"]
+    check_owned(processor.target, target_info, processor.table_schema())
     start = day - timedelta(days=processor.source_lookback_days)
     window = Window(day, day)
     reads = {

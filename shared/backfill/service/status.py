@@ -23,7 +23,7 @@ from backfill.service.detect import ProcessorResult, find_gaps
 COMPLETE, DEAD_LETTERED, UPSTREAM, NO_GAMES = "complete", "dead_lettered", "upstream", "no_games"
 QUARANTINED, WAITING = "quarantined", "waiting"
 # Columns of the coverage table, in order; gap reasons sit between complete and the rest.
-GAP_STATES = ("missing", "incomplete", "stale", "outdated")
+GAP_STATES = ("missing", "incomplete", "stale", "outdated", "orphaned")
 STATES = (COMPLETE, *GAP_STATES, QUARANTINED, WAITING, DEAD_LETTERED, UPSTREAM)
 
 

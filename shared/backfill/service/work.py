@@ -21,7 +21,16 @@ from backfill.domain.dead_letter import Why
 from backfill.domain.deadline import Deadline
 from backfill.domain.errors import BackfillError, ConfigurationError, InvalidRequest
 from backfill.domain.games import id_spellings
-from backfill.domain.outcome import Done, Ended, Failure, Outcome, Policy, Verdict, settle
+from backfill.domain.outcome import (
+    REFUSED,
+    Done,
+    Ended,
+    Failure,
+    Outcome,
+    Policy,
+    Verdict,
+    settle,
+)
 from backfill.domain.quarantine import Hold, QuarantineEvent
 from backfill.domain.request import Request, decode_request
 from backfill.domain.tables import OpsTables
@@ -86,14 +95,18 @@ class Worker:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def handle(self, delivery: Delivery) -> WorkResult:
-        """Work one delivery to its end and audit it. Raises TransientError only when a dead
-        letter could not be published: then nothing is audited, the delivery is not over."""
+        """Work one delivery to its end and audit it. Raises TransientError when a dead letter
+        could not be published, ConfigurationError when the deployment is at fault (a
+        permission it lacks, a target table Backfill may not write): then nothing is audited,
+        the delivery is not over."""
         started = self.clock()
         deadline = Deadline.after(self.retry_budget_seconds, self.clock)
         try:
             if delivery.problem:
                 raise InvalidRequest(delivery.problem)
-            request = decode_request(delivery.data, today=self.today())
+            request = decode_request(delivery.data, today=self.today(),
+                                     message_id=delivery.message_id,
+                                     published_at=delivery.published_at)
             processor = self._processor(request)
         except InvalidRequest as exc:
             log.warning("dead-lettering a malformed request: %s", exc)
@@ -108,10 +121,7 @@ class Worker:
         if result.request is not None:
             log.info("%s %s %s: %s", result.outcome.value, result.request.processor,
                      result.request.game_date, result.error or f"{result.rows_written} rows",
-                     extra={"processor": result.request.processor,
-                            "game_date": str(result.request.game_date),
-                            "request_id": result.request.request_id,
-                            "outcome": result.outcome.value})
+                     extra={**result.request.log_fields(), "outcome": result.outcome.value})
         if self.audit is not None:
             self.audit.record(result, finish)
         return result
@@ -139,11 +149,16 @@ class Worker:
                 failures.append(Failure(self.now(), type(exc).__name__, str(exc)))
                 raise
 
-        retrying = retry_policy(deadline.left(), sleep=self.sleep)
+        retrying = retry_policy(deadline.left(), sleep=self.sleep, fields=request.log_fields())
         ended: Ended | None = None
         error: BaseException | None = None
         try:
             ended = retrying(attempt)
+        except ConfigurationError:
+            # The deployment's fault (a permission it lacks, a table Backfill may not write),
+            # not the request's: the delivery is not acknowledged (a 500) and comes back once
+            # the configuration is fixed, instead of one dead letter per request.
+            raise
         except RetryError as exc:
             error = exc.last_attempt.exception()
         except Exception as exc:  # noqa: BLE001 - settled below: a bug is permanent, no storm
@@ -162,7 +177,7 @@ class Worker:
         news together: the refused and waiting games keep their old rows."""
         day = request.game_date
         produced = processor.produce(day, gathered.source_rows, gathered.upstream_rows,
-                                     decision.types, decision.held_upstream)
+                                     decision.schedule, decision.held_upstream)
         keep = tuple(sorted({spelling for key in (*produced.refused, *produced.waiting)
                              for spelling in id_spellings(key)}))
         changes: list[Change] = [Replace(processor.target, day, day, produced.rows,
@@ -195,6 +210,13 @@ class Worker:
                   self.now(), first, last, dict(result.refused))
         self.queue.dead_letter(delivery, why, result.request,
                                deadline.timeout(DEAD_LETTER_TIMEOUT_SECONDS))
+        # The line the alerts count (terraform/monitoring.tf): a refused game is held in
+        # quarantine by design, a warning of its own; any other dead letter needs a person.
+        request = result.request
+        log.log(logging.WARNING if why.error_type == REFUSED else logging.ERROR,
+                "dead-lettered %s: %s", delivery.message_id or "a message", why.error_message,
+                extra={"event": "dead_lettered", "error_type": why.error_type,
+                       **(request.log_fields() if request else {})})
 
     def _result(self, request: Request | None, verdict: Verdict, ended: Ended | None,
                 attempts: int, failures: tuple[Failure, ...], started: float,

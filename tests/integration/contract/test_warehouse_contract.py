@@ -136,6 +136,21 @@ def test_scans_count_rows_per_game_in_the_window_and_report_the_newest_values(
     assert table.scan_games(Scan(TABLE, Window(date(2030, 1, 1), date(2030, 1, 2)))) == []
 
 
+def test_a_scan_reports_the_sanity_facts_of_the_counted_rows(table: Warehouse) -> None:
+    """The teams a game's counted rows belong to, and counted rows repeating a unique value
+    (domain/sanity.py), here with `game_id` as the team and `player` as the unique column."""
+    rows = [row("g1", DAY, "p1", 10), row("g1", DAY, "p1", 12), row("g1", DAY, "p2", 9),
+            row("g1", DAY, "p3", None), row("g2", DAY, "p1", 3)]
+    replace(table, rows)
+    scan = Scan(TABLE, Window(DAY, DAY), count_where=("starter", (True,)), teams="player",
+                unique="player")
+    assert sorted((g.game_id, g.rows, g.teams, g.repeated) for g in table.scan_games(scan)) == [
+        ("g1", 3, frozenset({"p1", "p2"}), 1), ("g2", 0, frozenset(), 0)]
+    plain = {g.game_id: (g.teams, g.repeated) for g in table.scan_games(Scan(TABLE, Window(
+        DAY, DAY)))}
+    assert plain == {"g1": (frozenset(), 0), "g2": (frozenset(), 0)}
+
+
 def test_a_scan_reads_a_table_under_its_own_column_names(any_warehouse: Warehouse) -> None:
     own = TableRef("nba_raw", "own_names")
     any_warehouse.create_table(own, schema(gid="STRING", game_date="DATE", seen="TIMESTAMP"))

@@ -27,7 +27,8 @@ from backfill.service.detect import Pass, detect, record_run
 @click.option("--start-date", type=common.DATE, required=True)
 @click.option("--end-date", type=common.DATE, required=True)
 @click.option("--plant", "cases", multiple=True,
-              type=click.Choice(["missing", "incomplete", "stale", "upstream", "decoys"]),
+              type=click.Choice(["missing", "incomplete", "stale", "upstream", "decoys",
+                                 "duplicate"]),
               help="Then plant one gap of this reason, or the decoys (repeatable).")
 @click.pass_context
 def seed(ctx: click.Context, start_date: date, end_date: date, cases: tuple[str, ...]) -> None:
