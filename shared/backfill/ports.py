@@ -136,8 +136,9 @@ class Warehouse(ABC):
     @abstractmethod
     def create_table(self, table: TableRef, columns: Schema,
                      partitioned_by: str = "game_date") -> None:
-        """Create `table` (and its dataset), or add the columns it lacks; partitioned by the
-        named column, and clustered by game_id where it has one."""
+        """Create `table` (and its dataset if there is none), or add the columns it lacks to
+        the table that exists (on BigQuery: tables.get and tables.update only); partitioned by
+        the named column, and clustered by game_id where it has one."""
 
     def scoped(self, deadline: Deadline | None = None,
                labels: Mapping[str, str] | None = None) -> Warehouse:

@@ -21,6 +21,8 @@ the call and the permission named. Deleting the worker's Phase 3 grant (resource
     worker: tables.patch needs bigquery.tables.update on nba_analytics.player_game_summary: no grant carries it
     ... and the same for the other three Phase 3 tables.
 
+The cycle: the scheduled detection, every request it published pushed to the worker, a message
+no one can read (dead-lettered by the worker), and the scheduler's light stalls-only call.
 The pipeline's tables here are as the pipeline made them: its own columns, no lineage columns,
 every date filled but one per table. The worker adds the lineage columns on first need with
 tables.get + tables.patch (never tables.insert or datasets.insert) and fills the gaps; the
@@ -177,8 +179,21 @@ def test_the_functions_adopt_pipeline_tables_through_only_the_calls_their_grants
             else:
                 outcomes.append((answer.status_code, answer.json["outcome"]))
         waiting = again
-    calls["worker"] = worker_calls
     assert not waiting and outcomes == [(200, "succeeded")] * len(GAPS)
+    # A message no one can read is dead-lettered by the worker itself (the dead-letter topic).
+    started, mark = time.monotonic(), pubsub.mark()
+    answer = function("work").post("/", json={"message": {
+        "data": base64.b64encode(b"not a request").decode(), "messageId": "typed-1"}})
+    assert (answer.status_code, answer.json["outcome"]) == (200, "dead_lettered")
+    worker_calls[0].extend(bigquery.since(started))
+    worker_calls[1].extend(pubsub.since(mark))
+    calls["worker"] = worker_calls
+    # The scheduler's frequent light call: only the check for stalled runs.
+    started, mark = time.monotonic(), pubsub.mark()
+    stalls = function("detect").post("/", json={"stalls_only": True}, headers=SCHEDULER)
+    assert stalls.status_code == 200, stalls.text
+    calls["detector"][0].extend(bigquery.since(started))
+    calls["detector"][1].extend(pubsub.since(mark))
 
     # Adopted: the lineage columns added in place, the gaps filled, the pipeline's rows kept.
     plain = client(project, bigquery_emulator)
@@ -193,6 +208,8 @@ def test_the_functions_adopt_pipeline_tables_through_only_the_calls_their_grants
         kept = [r for r in check.read_rows(Read(p.target, WINDOW.start, WINDOW.end))
                 if r["game_date"] != day]
         assert len(kept) == len(rows[p.name]) - len(filled), p.target
+    methods = {c.method.rsplit("/", 1)[-1] for c in calls["worker"][1]}
+    assert methods == {"Publish"}  # the dead letter, and nothing else
     kinds = [e.kind for e in calls["worker"][0]]
     assert kinds.count("tables.patch") == len(GAPS)  # once per table, on first need
     assert "tables.insert" not in kinds and "datasets.insert" not in kinds

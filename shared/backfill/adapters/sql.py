@@ -42,18 +42,18 @@ def scan_sql(scan: Scan, dialect: Dialect) -> tuple[str, dict[str, Any]]:
         f"MAX({identifier(scan.column(maxima[f]))}) AS {f}" if f in maxima
         else f"CAST(NULL AS {_FIELD_TYPES[f]}) AS {f}" for f in SCAN_FIELDS)
     parameters: dict[str, Any] = {"start_date": scan.window.start, "end_date": scan.window.end}
-    counted = "TRUE"
+    counted, rows = "TRUE", "COUNT(*)"
     if scan.count_where:
         column, values = scan.count_where
         names = [f"count_value_{i}" for i in range(len(values))]
         parameters.update(zip(names, values, strict=True))
         allowed = ", ".join(dialect.parameter(n) for n in names)
         counted = f"{identifier(scan.column(column))} IN ({allowed})"
-    rows = f"SUM(CASE WHEN {counted} THEN 1 ELSE 0 END)"
+        rows = f"SUM(CASE WHEN {counted} THEN 1 ELSE 0 END)"
     # The sanity facts: distinct unique values and the least and greatest team of counted rows
     # (a game has two teams), each NULL when the scan does not ask for it.
     unique = (f"COUNT(DISTINCT CASE WHEN {counted} THEN {identifier(scan.column(scan.unique))} "
-              "END)" if scan.unique else rows)
+              "END)" if scan.unique else "CAST(NULL AS INT64)")
     teams = ", ".join(
         f"{how}(CASE WHEN {counted} THEN {identifier(scan.column(scan.teams))} END) AS {name}"
         if scan.teams else f"CAST(NULL AS STRING) AS {name}"
@@ -67,12 +67,15 @@ def scan_sql(scan: Scan, dialect: Dialect) -> tuple[str, dict[str, Any]]:
     return sql, parameters
 
 
+_NO_TEAMS: frozenset[str] = frozenset()
+
+
 def game_stat(row: Sequence[Any]) -> GameStat:
     """A GameStat from one result row of `scan_sql`; a naive timestamp is UTC."""
     game_id, game_date, count, processed, version, inputs, content, unique, least, greatest = row
     return GameStat(game_id, game_date, int(count or 0), utc(processed), version, inputs, content,
-                    teams=frozenset(t for t in (least, greatest) if t is not None),
-                    repeated=int(count or 0) - int(unique or 0))
+                    teams=_NO_TEAMS if least is None else frozenset((least, greatest)),
+                    repeated=0 if unique is None else int(count or 0) - int(unique))
 
 
 def read_sql(read: Read, dialect: Dialect) -> tuple[str, dict[str, Any]]:

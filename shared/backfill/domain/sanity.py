@@ -48,18 +48,17 @@ class Sanity:
 
     def problem(self, game: Phase2Game, schedule: Schedule) -> str | None:
         """Why the game cannot be computed from its Phase 2 rows, in one line; None if it can."""
-        scheduled = schedule.find(game.key)
-        # A gamebook exists once a game is played: without the schedule's word, it was.
-        final = scheduled is None or scheduled.final
-        what = self._what()
         if game.rows == 0:
-            return f"{self.source} lists 0 {what} of this final game" if final else None
-        missing = sorted(key_teams(game.key) - game.teams)
-        if self.team_column and missing:
-            return f"{self.source} has no {what} of team {', '.join(missing)}"
+            scheduled = schedule.find(game.key)
+            # A gamebook exists once a game is played: without the schedule's word, it was.
+            final = scheduled is None or scheduled.final
+            return f"{self.source} lists 0 {self._what()} of this final game" if final else None
+        missing = self.team_column and key_teams(game.key) - game.teams
+        if missing:
+            return f"{self.source} has no {self._what()} of team {', '.join(sorted(missing))}"
         if self.unique_column and game.repeated:
-            return (f"{self.source} lists {game.repeated} {what} twice (same {self.unique_column};"
-                    " the game stored under a second id spelling?)")
+            return (f"{self.source} lists {game.repeated} {self._what()} twice (same "
+                    f"{self.unique_column}; the game stored under a second id spelling?)")
         return None
 
     def _what(self) -> str:

@@ -100,7 +100,8 @@ class Schedule:
         day, teams = key
         if isinstance(teams, str):
             return self._by_official_id.get((day, teams))
-        return next(iter(self.games_of(key)), None)
+        games = self._by_key.get(key)
+        return games[0] if games else None
 
     def games_of(self, key: GameKey) -> tuple[ScheduledGame, ...]:
         """Every scheduled game of one matchup and date (sorted by official id): more than one
