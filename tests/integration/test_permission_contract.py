@@ -209,7 +209,7 @@ def test_the_functions_adopt_pipeline_tables_through_only_the_calls_their_grants
                 if r["game_date"] != day]
         assert len(kept) == len(rows[p.name]) - len(filled), p.target
     methods = {c.method.rsplit("/", 1)[-1] for c in calls["worker"][1]}
-    assert methods == {"Publish"}  # the dead letter, and nothing else
+    assert methods == {"Publish"}  # the dead letter and the audit rows, nothing else
     kinds = [e.kind for e in calls["worker"][0]]
     assert kinds.count("tables.patch") == len(GAPS)  # once per table, on first need
     assert "tables.insert" not in kinds and "datasets.insert" not in kinds
