@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from backfill.adapters.pubsub_queue import PubSubQueue
 from backfill.adapters.pubsub_topology import Topology, create_topology
-from backfill.domain.request import Reason, Request
+from backfill.domain.request import MESSAGE_NAMESPACE, Reason, Request
 from backfill.domain.tables import OpsTables
 from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.local.stack import answers, emulator_ready, free_port
@@ -223,6 +224,27 @@ def test_a_request_waiting_on_its_dependency_is_redelivered_until_it_is_too_old(
     (deliveries,) = proxy.deliveries.values()
     assert deliveries >= 2 and proxy.statuses == {503: deliveries - 1, 200: 1}
     assert rows(warehouse, PLAYERS, DAY) == []
+
+
+def test_a_typed_request_is_the_same_request_on_every_redelivery_and_ages_out(
+        warehouse_path: Path, warehouse: DuckDBWarehouse, pubsub_emulator: str) -> None:
+    """A body typed by hand (processor and date only) takes its id and time from the message
+    the emulator pushes (messageId, publishTime): every redelivery is the same request, so it
+    ages out of its dependency wait instead of cycling until the last delivery attempt."""
+    settings = unique_settings(warehouse_path, dependency_wait_seconds=4.0)
+    empty(warehouse, OFFENSE, DAY)
+    empty(warehouse, PLAYERS, DAY)
+    body = json.dumps({"processor": PLAYERS, "game_date": str(DAY)}).encode()
+    with overloaded_worker(settings, k=0) as proxy:
+        published = queue(settings)
+        message_id = published.publisher.publish(published.requests_topic, body).result()
+        [letter] = wait_for(lambda: letters(settings), seconds=60, what="the dead letter")
+    assert letter["error_type"] == "DependencyNotReady"
+    assert "gave up after waiting" in str(letter["error_message"])
+    request_id = str(uuid.uuid5(MESSAGE_NAMESPACE, message_id))
+    assert (letter["request_id"], letter["run_id"]) == (request_id, f"manual-{request_id[:12]}")
+    (deliveries,) = proxy.deliveries.values()
+    assert deliveries >= 2 and proxy.statuses == {503: deliveries - 1, 200: 1}
 
 
 def test_backfill_stack_serves_the_local_topology_and_stops_everything_it_started(

@@ -298,6 +298,14 @@ def test_a_retried_insert_of_our_own_job_that_got_409_waits_on_the_job_that_exis
     assert [(f["job_id"], f["location"]) for f in fetched] == [(inserted[0], LOCATION)]
     assert events == [f"wait {inserted[0]}"]  # waited on to its end, not run again
 
+    # jobs.get may not see it yet (python-bigquery#2134): the pass is retried, not dead-lettered.
+    def not_yet(self: bigquery.Client, job_id: str, **kwargs: Any) -> FakeJob:
+        raise http_failure(404, "notFound", f"Not found: Job my-project:{LOCATION}.{job_id}")
+
+    monkeypatch.setattr(bigquery.Client, "get_job", not_yet)
+    with pytest.raises(TransientError, match="exists \\(409\\) but is not visible yet"):
+        warehouse.write([Replace(TABLE, DAY, DAY, [], COLUMNS)])
+
 
 def test_an_insert_that_did_not_answer_in_time_is_cancelled_in_its_location(
         monkeypatch: pytest.MonkeyPatch, partitioned_table: None) -> None:

@@ -289,8 +289,15 @@ class BigQueryWarehouse(Warehouse):
                 # statement: wait on it (never run it twice, never call it a failure).
                 log.info("BigQuery job %s already exists (its insert was retried): waiting on it",
                          job_id)
-                job = cast(bigquery.QueryJob, self._bounded(lambda: client.get_job(
-                    job_id, location=location, retry=self._retry(), timeout=self._timeout())))
+                try:
+                    job = cast(bigquery.QueryJob, self._bounded(lambda: client.get_job(
+                        job_id, location=location, retry=self._retry(),
+                        timeout=self._timeout())))
+                except exceptions.NotFound:
+                    # jobs.get can miss a job created a moment ago (python-bigquery#2134): the
+                    # pass runs again (a MERGE is idempotent), never a dead letter.
+                    raise TransientError(f"{table}: BigQuery job {job_id} exists (409) but is "
+                                         "not visible yet") from None
             try:
                 wait = self._timeout()
                 # result(timeout=) alone does not bound the wait: python-bigquery gives each
