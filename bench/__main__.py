@@ -148,6 +148,7 @@ def _repeat(s: Samples, sizes: Sizes, league: Template, folder: Path, w: Windows
         s.take(f"latency {mode}", measures.close_latency, league, folder, w.latency, c, delay,
                mode, True, False, publish)
     s.take("ideal", measures.ideal_latency, league, folder, w.latency, c, delay)
+    s.take("chain", measures.correction_chain, league, folder, c, delay)
     s.take("latency no audit", measures.close_latency, league, folder, w.latency, c, delay,
            FUNCTION, False)
     if first:  # what stands in the way, measured once: they take about three minutes
@@ -307,6 +308,13 @@ def lines(s: Samples, sizes: Sizes, w: Windows, dates: int) -> list[Line]:
                         f"({detail})", f"{seconds:.2f} s", f"{ideal:.2f} s ideal",
                         f"{seconds / ideal:.2f}x", "<= 1.2x" if judged else "",
                         seconds / ideal <= 1.2 if judged else None))
+    chain, chain_ideal = m("chain", lambda v: v.seconds), m("chain", lambda v: v.ideal)
+    out.append(Line("8", f"a team box-score correction at the root of the graph, {delay_ms}, "
+                    "function: one detection, then each level published by the worker above "
+                    f"it ({s.last('chain').levels_text}), trigger to the last "
+                    "dependent written vs the ideal (the detection, then one read and one "
+                    "write round per level)", f"{chain:.2f} s", f"{chain_ideal:.2f} s ideal",
+                    f"{chain / chain_ideal:.2f}x", "<= 1.5x", chain / chain_ideal <= 1.5))
     slow_ideal = m("slow ideal", lambda v: v.seconds)
     for name, what, judged in (("slow latency function", "function", True),
                                ("slow latency no audit", "function without the audit publish",

@@ -104,8 +104,9 @@ class Drained:
 def drain(workers: Sequence[Worker], requests: Sequence[Request],
           timeout_seconds: float = 900.0) -> Drained:
     """Hand every request in order to one thread per worker until each has a terminal outcome
-    (RETRY ones are queued again behind the others). The same worker may be given for every
-    thread (one process handling C deliveries at once) or one each (C processes)."""
+    (RETRY ones are queued again behind the others), and what the workers publish down the
+    chain as it comes. The same worker may be given for every thread (one process handling C
+    deliveries at once) or one each (C processes)."""
     concurrency = len(workers)
     pending: queue.Queue[tuple[Request, int] | None] = queue.Queue()
     for request in requests:
@@ -134,7 +135,9 @@ def drain(workers: Sequence[Worker], requests: Sequence[Request],
                     continue
                 out.results.append(result)
                 out.last = time.monotonic()
-                left[0] -= 1
+                left[0] += len(result.published) - 1
+                for follow_up in result.published:
+                    pending.put((follow_up, 1))
                 if left[0] == 0:
                     for _ in range(concurrency):
                         pending.put(None)

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -19,12 +19,14 @@ from backfill.adapters.pubsub_queue import PubSubQueue
 from backfill.bootstrap import bootstrap, consumer, ensure_topology, registry_of
 from backfill.domain.gaps import Evidence, GameStat, GapRule, judge
 from backfill.domain.outcome import Outcome
-from backfill.domain.request import Reason, Request
+from backfill.domain.request import Follower, Reason, Request
 from backfill.domain.schedule import Schedule
 from backfill.domain.window import Window
 from backfill.local.cycle import AUDIT_BATCH_ROWS, run_cycle
 from backfill.local.duckdb_warehouse import DuckDBWarehouse
-from backfill.ports import Delivery
+from backfill.local.seed.league import PHASE2_SCHEMAS
+from backfill.ports import Delivery, Read, Replace
+from backfill.processors.nba_raw import TEAM_BOXSCORE
 from backfill.service.detect import detect
 from backfill.service.work import WorkResult
 from backfill.settings import Settings
@@ -190,8 +192,10 @@ def close_latency(template: Template, folder: Path, window: Window, concurrency:
     warehouse = template.copy(folder)
     gaps = remove_phase3(warehouse, window)
     requests = _requests_for(warehouse, window)
-    if len(requests) != len(gaps):
-        raise Done(f"detection published {len(requests)} requests for {len(gaps)} gaps")
+    carried = len(requests) + sum(_riders(r.followers) for r in requests)
+    if carried != len(gaps):
+        raise Done(f"detection published {carried} requests (followers included) for "
+                   f"{len(gaps)} gaps")
     latency = warm_latency(warehouse, delay)
     app = app_on(latency, warehouse.path, audit_topic=audit_topic_for(mode, publish_delay))
     shared = app.worker(audit_batch_rows=AUDIT_BATCH[mode])
@@ -212,12 +216,99 @@ def close_latency(template: Template, folder: Path, window: Window, concurrency:
     finally:
         app.close()
     outcomes = drained.outcomes()
-    if outcomes != {Outcome.SUCCEEDED.value: len(requests)}:
+    if outcomes != {Outcome.SUCCEEDED.value: len(gaps)}:
         raise Done(f"{mode} C={concurrency}: {outcomes}")
     _check_closed(DuckDBWarehouse(warehouse.path), window)
     scoped = latency.ledger.by_scope()
     return Closed(drained.seconds, len(gaps), drained.retries, latency.ledger.count(),
                   tuple(rounds(calls) for calls in scoped.values()), cpu)
+
+
+def _riders(followers: Sequence[Follower]) -> int:
+    return sum(1 + _riders(f.followers) for f in followers)
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A correction at the root of the graph: from the trigger to the last level written."""
+
+    seconds: float
+    ideal: float
+    written: tuple[str, ...]  # the processors written, in the order they ended
+
+    @property
+    def levels_text(self) -> str:
+        """The processors written, level by level: "a + b, then c"."""
+        depth = BUILTIN.graph.depth
+        return ", then ".join(" + ".join(sorted(n for n in self.written if depth[n] == level))
+                              for level in sorted({depth[n] for n in self.written}))
+
+
+def correction_chain(template: Template, folder: Path, concurrency: int,
+                     delay: float) -> Chain:
+    """A team box score corrected on one date; one detection on the latency wrapper, then
+    function-mode workers (audit rows published) until the queue is empty, the players published
+    by the worker that changed the team offense. The ideal, on a copy corrected alike: the
+    same detection, then one read round, compute and one write round per level."""
+    middle = template.game_dates[len(template.game_dates) // 2]
+    copies = [template.copy(folder) for _ in range(2)]
+    for warehouse in copies:
+        box = warehouse.read_rows(Read(TEAM_BOXSCORE, middle, middle))
+        box[0]["turnovers"] += 2
+        box[0]["processed_at"] += timedelta(days=3)
+        warehouse.write([Replace(TEAM_BOXSCORE, middle, middle, box,
+                                 PHASE2_SCHEMAS[TEAM_BOXSCORE])])
+        warehouse.close()
+    window = Window(middle, middle)
+    latency = warm_latency(copies[0], delay)
+    app = app_on(latency, copies[0].path, audit_topic=audit_topic_for(FUNCTION, None))
+    workers = [app.worker(audit_batch_rows=AUDIT_BATCH[FUNCTION]) for _ in range(concurrency)]
+    # Workers start on the publish, as pushes do, while the detector records its run.
+    queue = _Signalling()
+    detecting = threading.Thread(target=detect, args=(latency, BUILTIN, OPS, queue, window))
+    try:
+        started = time.monotonic()
+        detecting.start()
+        queue.published_once.wait(timeout=120)
+        drained = drain(workers, list(queue.published))
+        detecting.join()
+        seconds = _last_write(latency, started)
+    finally:
+        app.close()
+    written = tuple(r.request.processor for r in drained.results if r.request)
+    if drained.outcomes() != {Outcome.SUCCEEDED.value: len(written)} or \
+            written[-1] != "player_game_summary" or drained.retries:
+        raise Done(f"the correction did not travel the chain: {written}, {drained.outcomes()}, "
+                   f"{drained.retries} waits")
+    _check_closed(DuckDBWarehouse(copies[0].path), window)
+    ideal = warm_latency(copies[1], delay)
+    started = time.monotonic()
+    detect(ideal, BUILTIN, OPS, None, window)
+    references.limit(ideal, BUILTIN, [(name, middle) for name in written], concurrency)
+    elapsed = _last_write(ideal, started)
+    ideal.close()
+    _check_closed(DuckDBWarehouse(copies[1].path), window)
+    return Chain(seconds, elapsed, written)
+
+
+class _Signalling(MemoryQueue):
+    """Says when the first requests are out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.published_once = threading.Event()
+
+    def publish(self, requests: Sequence[Request]) -> dict[str, str]:
+        out = super().publish(requests)
+        self.published_once.set()
+        return out
+
+
+def _last_write(latency: LatencyWarehouse, started: float) -> float:
+    """Seconds from `started` to the end of the last write of the last level."""
+    last = str(BUILTIN.get("player_game_summary").target)
+    return max(c.end for c in latency.ledger.calls if c.kind == "write" and last in c.table) \
+        - started
 
 
 def _levels(requests: list[Request]) -> list[list[Request]]:

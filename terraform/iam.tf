@@ -207,6 +207,14 @@ resource "google_pubsub_topic_iam_member" "worker_publishes_dead_letters" {
   member = google_service_account.worker.member
 }
 
+# After a write, the worker publishes the next links of the chain (its dependents, the
+# request's followers) to the requests topic.
+resource "google_pubsub_topic_iam_member" "worker_publishes_follow_ups" {
+  topic  = google_pubsub_topic.requests.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.worker.member
+}
+
 # --- invokers: only the push identity calls the worker, only the scheduler the detector ---
 
 resource "google_cloud_run_v2_service_iam_member" "push_invokes_worker" {

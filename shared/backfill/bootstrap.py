@@ -147,12 +147,16 @@ def ensure_topology(settings: Settings, push_endpoint: str | None = None) -> Non
     Cloud): a message published to a topic with no subscription is dropped."""
     from backfill.adapters.pubsub_topology import Topology, create_topology
 
+    backoff = ({"min_backoff_seconds": settings.push_min_backoff_seconds,
+                "max_backoff_seconds": max(settings.push_min_backoff_seconds,
+                                           settings.push_max_backoff_seconds)}
+               if push_endpoint else {})
     create_topology(Topology(
         settings.project, settings.requests_topic,
         settings.push_subscription if push_endpoint else settings.requests_subscription,
         settings.dead_letter_topic, settings.dead_letter_subscription,
         settings.max_delivery_attempts, push_endpoint, settings.audit_topic,
-        settings.audit_subscription))
+        settings.audit_subscription, **backoff))
 
 
 def audit_drain(settings: Settings) -> AuditDrain:

@@ -146,6 +146,9 @@ class Warehouse(ABC):
         the warehouse has deadlines and labels: BigQuery)."""
         return self
 
+    def forget(self, table: TableRef) -> None:  # noqa: B027 - only adapters that cache
+        """Drop what is kept of `table`'s description: it was dropped or recreated since."""
+
     def close(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing open
         """Release what the adapter holds."""
 

@@ -84,6 +84,14 @@ class Settings(BaseModel):
         7200.0, "BACKFILL_DEPENDENCY_WAIT_SECONDS",
         "How long a request waits for an upstream processor before it is dead-lettered with "
         "the reason.", gt=0)
+    push_min_backoff_seconds: int = _setting(
+        10, "BACKFILL_PUSH_MIN_BACKOFF_SECONDS",
+        "Redelivery backoff of the push subscription `backfill stack` makes, lower bound "
+        "(seconds; Terraform's default).", ge=0, le=600)
+    push_max_backoff_seconds: int = _setting(
+        600, "BACKFILL_PUSH_MAX_BACKOFF_SECONDS",
+        "Redelivery backoff of the push subscription `backfill stack` makes, upper bound "
+        "(seconds; Terraform's default).", ge=0, le=600)
     maximum_bytes_billed: int = _setting(
         10 * 1024 ** 3, "BACKFILL_MAXIMUM_BYTES_BILLED",
         "Bytes one BigQuery job may bill at most; a job that would bill more fails.", gt=0)

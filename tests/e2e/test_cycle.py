@@ -97,7 +97,10 @@ def test_a_missing_source_table_is_an_error_for_that_processor_only(
     ran = backfill(settings, "run", *WINDOW, "--json")
     assert ran.returncode == 1
     counts = json_out(ran)
-    assert (counts["published"], counts["succeeded"]) == (1, 1)
+    # The team offense's games it wrote are new to the players: its worker publishes them,
+    # and that request is dead-lettered with the missing table (detection cannot check them).
+    assert (counts["published"], counts["followed_up"], counts["succeeded"],
+            counts["dead_lettered"]) == (2, 1, 1, 1)
     assert list(counts["processor_errors"]) == [PLAYERS]
 
 
@@ -148,13 +151,15 @@ def test_a_team_box_score_correction_reaches_the_player_summaries_in_one_run(
 
     assert ran.returncode == 0, ran.stderr
     counts = json_out(ran)
-    # Pass 1: both team summaries are stale; pass 2: the players of that game, stale in turn.
-    assert (counts["detected"], counts["published"], counts["succeeded"], counts["passes"]) == \
-        (2, 3, 3, 2)
+    # Both team summaries are stale; the worker that changed the team offense published the
+    # players of that game in the same run; the confirming pass found nothing new.
+    assert (counts["detected"], counts["published"], counts["followed_up"], counts["succeeded"],
+            counts["passes"], counts["quiet_passes"]) == (2, 3, 1, 3, 2, [2])
     history = json_out(backfill(settings, "history", "--date", str(day), "--json"))
     assert sorted((r["processor"], r["reason"], r["outcome"]) for r in history) == sorted([
         (OFFENSE, "stale", "succeeded"), (DEFENSE, "stale", "succeeded"),
-        (PLAYERS, "stale", "succeeded")])
+        (PLAYERS, "upstream_changed", "succeeded")])
+    assert {r["run_id"] for r in history} == {counts["run_id"]}
     teams = {r["team_abbr"]: r for r in rows(warehouse, OFFENSE, day)}
     assert teams[team]["turnovers"] == home["turnovers"]
     gamebook = {(r["team_abbr"], r["player_lookup"]): r for r in rows(warehouse, GAMEBOOK, day)}

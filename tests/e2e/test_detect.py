@@ -38,20 +38,21 @@ def test_max_messages_publishes_oldest_dates_first_dependencies_first_and_record
     empty(warehouse, OFFENSE, *days)
     warehouse.close()
 
-    result = backfill(settings, "detect", *WINDOW, "--max-messages", "3", "--json")
+    result = backfill(settings, "detect", *WINDOW, "--max-messages", "1", "--json")
 
     assert result.returncode == 0, result.stderr
     report = json_out(result)
-    assert (report["published"], report["deferred"]) == (3, 1)
+    assert (report["published"], report["deferred"]) == (1, 1)
     run = report["run_id"]
-    # Deferred: the players of the later date, the last in run order.
-    assert published(settings) == sorted([(date(2024, 11, 2), OFFENSE, run),
-                                          (date(2024, 11, 2), PLAYERS, run),
-                                          (date(2024, 11, 3), OFFENSE, run)])
+    # The players ride on the team offense of their date; deferred: the later date's.
+    assert published(settings) == [(date(2024, 11, 2), OFFENSE, run)]
+    players = next(p for p in report["processors"] if p["name"] == PLAYERS)
+    assert [(g["game_date"], g["upstream"]) for g in players["pending_upstream"]] == [
+        ("2024-11-02", OFFENSE), ("2024-11-03", OFFENSE)]
     (listed,) = json_out(backfill(settings, "runs", "--json"))
     assert (listed["run_id"], listed["trigger"], listed["found"], listed["published"],
             listed["deferred"], listed["outstanding"], listed["state"]) == (
-        run, "cli", 4, 3, 1, 3, "running")
+        run, "cli", 4, 1, 1, 1, "running")
     assert listed["window"] == {"start_date": str(SEED_WINDOW.start),
                                 "end_date": str(SEED_WINDOW.end)}
 

@@ -146,8 +146,11 @@ def test_the_worker_fixes_incomplete_and_stale_games_and_the_next_detection_is_c
 
     assert ran.returncode == 0, ran.stderr
     counts = json_out(ran)
-    # Offense incomplete; offense and defense stale; then the stale game's players.
-    assert (counts["detected"], counts["published"], counts["succeeded"]) == (3, 4, 4)
+    # Offense incomplete; offense and defense stale; then the stale game's players, published
+    # by the worker that changed them, and those of the incomplete date, whose restored game
+    # is new to them (skipped: their rows were right).
+    assert (counts["detected"], counts["published"], counts["followed_up"], counts["succeeded"],
+            counts["skipped"]) == (3, 5, 2, 4, 1)
     day = incomplete.game_date
     assert canon(rows(warehouse, OFFENSE, day)) == canon(r for r in clean if r["game_date"] == day)
     (game,) = stale.game_ids

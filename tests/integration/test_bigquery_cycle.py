@@ -66,7 +66,8 @@ def test_detection_finds_what_duckdb_finds_and_the_worker_closes_it(
 
     for app in (bigquery, duckdb):
         report = detect(app.warehouse, app.registry, app.ops, app.queue, WINDOW)
-        assert len(report.published) == 4 * 6 and not report.failed
+        # The players ride on the team offense's requests; its workers publish them.
+        assert len(report.published) == 3 * 6 and not report.failed
         results = deliver(app)
         assert [(r.outcome.value, r.error) for r in results] == [("succeeded", None)] * 24
 

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from backfill.bootstrap import Backfill
 from backfill.domain.outcome import Outcome
+from backfill.domain.plan import follow_ups
 from backfill.domain.request import Reason, Request
 from backfill.domain.tables import TableRef, schema
 from backfill.domain.window import Window
@@ -62,7 +63,10 @@ def test_a_fresh_gap_costs_three_rounds_and_a_skip_two_once_tables_are_described
     create_ops_tables(setup, detector.ops)  # Terraform's tables
     detect(detector.warehouse, detector.registry, detector.ops, queue,
            Window(FIRST_DAY, NEXT_DAY))
-    requests = list(queue.published)  # dependencies first on each date
+    # Dependencies first on each date; a dependent behind its upstream rides on its request,
+    # delivered here right after it, as the upstream's worker publishes it.
+    requests = [link for root in queue.published for link in (
+        root, *follow_ups(root, detector.registry.graph, ()))]
     assert [r.game_date for r in requests] == [FIRST_DAY] * 4 + [NEXT_DAY] * 4
 
     with recording(bigquery_emulator) as recorder:
@@ -79,19 +83,26 @@ def test_a_fresh_gap_costs_three_rounds_and_a_skip_two_once_tables_are_described
     print("\nrounds and jobs per delivery (first of the process; once described):", figures)
     for result, *_ in first + fresh:
         assert result.outcome is Outcome.SUCCEEDED, result.error
-    for request, (_, port, wire, jobs) in zip(requests[4:], fresh, strict=True):
+    for request, (result, port, wire, jobs) in zip(requests[4:], fresh, strict=True):
         reads = len(port[0])
-        # One round of reads (all queries: no table is described again), one MERGE, the audit.
-        assert wire == [["SELECT"] * reads, ["MERGE"], ["tabledata.insertAll backfill_log"]], (
-            request.processor, wire)
+        # One round of reads (all queries: no table is described again), one MERGE, the audit
+        # (with the run's `published` row when it published the next links of the chain).
+        # Its inserts are sent at once; the emulator may answer them one after the other.
+        audit = [worker.ops.log, *([worker.ops.runs] if result.published else [])]
+        assert wire[:2] == [["SELECT"] * reads, ["MERGE"]], (request.processor, wire)
+        assert len(wire) - 2 <= len(audit) and sorted(c for w in wire[2:] for c in w) == [
+            f"tabledata.insertAll {t.table}" for t in audit], (request.processor, wire)
         assert [len(w) for w in port] == [reads, 1, 1], (request.processor, port)
         assert all(c.startswith(("read_rows", "scan_games")) for c in port[0])
         assert port[1] == [f"write {worker.registry.get(request.processor).target}"]
-        assert port[2] == [f"write {worker.ops.log}"]
+        assert port[2] == [f"write {','.join(map(str, audit))}"]
         assert jobs == reads + 1
     for result, port, wire, jobs in (skip, again):
         assert result.outcome is Outcome.SKIPPED
-        assert wire == [["SELECT"] * jobs, ["tabledata.insertAll backfill_log"]], wire
+        audit = ["backfill_log", *(["backfill_runs"] if result.published else [])]
+        assert wire[0] == ["SELECT"] * jobs, wire
+        assert len(wire) - 1 <= len(audit) and sorted(c for w in wire[1:] for c in w) == [
+            f"tabledata.insertAll {t}" for t in audit], wire
         assert [len(w) for w in port] == [jobs, 1]
     # The first delivery of a process also describes its tables (one round, then cached),
     # and the first of a processor creates its table on the first write.

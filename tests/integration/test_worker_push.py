@@ -31,6 +31,7 @@ from backfill.service.audit import read_history
 from backfill.settings import Settings
 
 from tests.support import (
+    DEFENSE,
     OFFENSE,
     PLAYERS,
     backfill,
@@ -169,16 +170,17 @@ def test_an_overloaded_worker_answering_429_still_fills_every_request_without_de
     messages whose pushes fail at the same time, for minutes; Pub/Sub does not.
     """
     days = [date(2024, 11, d) for d in (4, 5, 6)]
-    lost = {day: len(empty(warehouse, OFFENSE, day)) for day in days}
+    # A processor no other reads: its writes publish no follow-ups to count here.
+    lost = {day: len(empty(warehouse, DEFENSE, day)) for day in days}
     k = 3
     assert k < settings.max_delivery_attempts == 60
     with overloaded_worker(settings, k) as proxy:
         for n, day in enumerate(days, start=1):
-            queue(settings).publish([Request(processor=OFFENSE, game_date=day,
+            queue(settings).publish([Request(processor=DEFENSE, game_date=day,
                                              reason=Reason.MISSING)])
             wait_for(lambda: proxy.statuses[200] == n, seconds=60,  # noqa: B023 - waited here
                      what=f"{day} acknowledged after its 429s")
-            assert len(rows(warehouse, OFFENSE, day)) == lost[day]
+            assert len(rows(warehouse, DEFENSE, day)) == lost[day]
     assert sorted(proxy.deliveries.values()) == [k + 1] * len(days)
     assert proxy.statuses == {429: k * len(days), 200: len(days)}
     assert letters(settings, wait_seconds=2) == []

@@ -63,6 +63,7 @@ EXPECTED_GRANTS = {
         (AUDIT, OPS_WRITER),
         (DEAD_LETTER_TOPIC, "roles/pubsub.publisher"),
         (AUDIT_TOPIC, "roles/pubsub.publisher"),
+        (REQUESTS_TOPIC, "roles/pubsub.publisher"),  # the next links of a chain
     },
     "push": {("google_cloudfunctions2_function.worker", "roles/run.invoker")},
     "scheduler": {("google_cloudfunctions2_function.detector", "roles/run.invoker")},

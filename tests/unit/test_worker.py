@@ -207,7 +207,8 @@ def test_a_hand_typed_request_is_filled_under_a_manual_run_of_its_own(
     (run,) = recent_runs(filled_app.warehouse, filled_app.ops, since=STARTED[0],
                          now=datetime.now(UTC))
     assert run.run_id == result.request.run_id and run.trigger.value == "manual"
-    assert run.published == {OFFENSE: 1}
+    # The games it added are new to the players: their request is counted under the same run.
+    assert run.published == {OFFENSE: 1, "player_game_summary": 1}
     assert audited(filled_app)[0]["run_id"] == run.run_id
 
 
@@ -238,3 +239,67 @@ def test_an_instance_serving_two_deliveries_appends_their_audit_rows_side_by_sid
         thread.join()
     assert audit.write_failures == 0
     assert sorted(r["game_date"] for r in audited(filled_app)) == [DAY - timedelta(days=1), DAY]
+
+
+def corrected(app: Backfill) -> Request:
+    """PHI's turnovers of DAY corrected and re-processed: the team offense is stale."""
+    from backfill.processors.nba_raw import TEAM_BOXSCORE
+
+    from tests.fixtures.changes import correct_turnovers, edit_game
+    edit_game(app, TEAM_BOXSCORE, DAY, "20250114_NYK_PHI", correct_turnovers("PHI"))
+    return Request(processor=OFFENSE, game_date=DAY, reason=Reason.STALE,
+                   detection_run_id="r-chain")
+
+
+def test_a_write_that_changed_a_game_publishes_its_dependent_in_the_same_run(
+        filled_app: Backfill) -> None:
+    result = handle(filled_app, corrected(filled_app))
+    assert result.outcome is Outcome.SUCCEEDED
+    (follow,) = queue(filled_app).published
+    assert (follow.processor, follow.game_date, follow.game_ids, follow.reason) == (
+        PLAYERS, DAY, ("20250114_NYK_PHI",), Reason.UPSTREAM_CHANGED)
+    assert (follow.run_id, follow.depth) == ("r-chain", 1)
+    assert result.published == (follow,)
+    assert handle(filled_app, follow).outcome is Outcome.SUCCEEDED
+    # A write that changed nothing (recomputed to the same values) publishes nothing.
+    again = handle(filled_app, Request(processor=OFFENSE, game_date=DAY, force=True))
+    assert again.outcome is Outcome.SUCCEEDED and again.rows_written
+    assert queue(filled_app).published == [follow]
+
+
+def test_a_failed_publish_of_follow_ups_is_a_retry_and_the_redelivery_publishes_them(
+        filled_app: Backfill) -> None:
+    stale = corrected(filled_app)
+    handler = filled_app.worker()
+    queue(filled_app).fail_publish = True
+    with pytest.raises(TransientError):
+        handler.handle(Delivery(stale.encode(), {}, 1, "m-1"))
+    assert audited(filled_app) == []  # not over: Pub/Sub delivers it again
+    queue(filled_app).fail_publish = False
+    redelivered = handler.handle(Delivery(stale.encode(), {}, 2, "m-1"))
+    assert redelivered.outcome is Outcome.SKIPPED  # written the first time
+    assert [r.processor for r in queue(filled_app).published] == [PLAYERS]
+
+
+def test_a_request_further_down_a_chain_than_the_graph_allows_is_dead_lettered_as_a_bug(
+        filled_app: Backfill) -> None:
+    result = handle(filled_app, Request(processor=PLAYERS, game_date=DAY, depth=2))
+    assert (result.outcome, result.error_type) == (Outcome.DEAD_LETTERED, "ChainTooDeep")
+    assert queue(filled_app).dead_letters and not queue(filled_app).published
+
+
+def test_a_warm_worker_whose_target_table_was_dropped_recreates_it_in_the_same_delivery(
+        filled_app: Backfill) -> None:
+    handler = filled_app.worker()
+    skipped = handler.handle(Delivery(Request(processor=OFFENSE, game_date=DAY).encode()))
+    assert skipped.outcome is Outcome.SKIPPED  # the table is described, and kept so
+    target = filled_app.registry.get(OFFENSE).target
+    filled_app.warehouse.close()
+    import duckdb
+    with duckdb.connect(filled_app.warehouse.url.removeprefix("duckdb://")) as con:
+        con.execute(f"DROP TABLE {target}")
+    result = handler.handle(Delivery(Request(processor=OFFENSE, game_date=DAY,
+                                             reason=Reason.MISSING).encode()))
+    assert result.outcome is Outcome.SUCCEEDED, result.error
+    assert result.rows_written == len(filled_app.warehouse.read_rows(Read(target, DAY, DAY)))
+    assert not queue(filled_app).dead_letters

@@ -162,6 +162,9 @@ class BigQueryWarehouse(Warehouse):
                                  deadline=deadline or self._deadline,
                                  labels={**self._labels, **(labels or {})}, shared=self._shared)
 
+    def forget(self, table: TableRef) -> None:
+        self._shared.forget(table)
+
     def close(self) -> None:
         self._shared.close()
 

@@ -39,6 +39,12 @@ class Outcome(StrEnum):
     def acknowledged(self) -> bool:
         return self is not Outcome.RETRY
 
+    @property
+    def publishes_followers(self) -> bool:
+        """The date is written or found complete: what waited on it may go. Not when
+        dead-lettered (the dead letter keeps the followers, for replay) or cancelled."""
+        return self in (Outcome.SUCCEEDED, Outcome.PARTIAL, Outcome.SKIPPED)
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -63,6 +69,7 @@ class Done:
     refused: dict[str, str] = field(default_factory=dict)
     waiting: dict[str, str] = field(default_factory=dict)
     why: str = ""
+    changed: tuple[str, ...] = ()  # the games whose values the write changed (or added)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,20 @@ class Reason(StrEnum):
     ORPHANED = "orphaned"  # Phase 3 rows with no Phase 2 game behind them: removed
     MANUAL = "manual"  # published by hand: `backfill publish`, or a body typed without a reason
     REPLAY = "replay"
+    UPSTREAM_CHANGED = "upstream_changed"  # published by the worker that changed its inputs
+
+
+class Follower(BaseModel):
+    """A dependent's gap on the request's date, found behind this request's processor in the
+    same detection: published by the worker once it has written the date, not before (it would
+    only wait). Its own followers ride along, one level further."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    processor: str
+    reason: Reason
+    game_ids: tuple[str, ...] = ()
+    followers: tuple[Follower, ...] = ()
 
 
 class Request(BaseModel):
@@ -50,6 +64,9 @@ class Request(BaseModel):
     detection_run_id: str | None = None
     requested_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     replay_count: int = Field(default=0, ge=0)
+    # How many requests published it, one after the other, since a detection or a person did.
+    depth: int = Field(default=0, ge=0)
+    followers: tuple[Follower, ...] = ()
 
     @field_validator("processor")
     @classmethod
@@ -89,8 +106,9 @@ class Request(BaseModel):
                 "reason": self.reason.value}
 
     def encode(self) -> bytes:
-        body = self.model_dump(mode="json", exclude={"replay_count"} if not self.replay_count
-                               else None)
+        # Fields at their default are left out, so a worker deployed before them still reads it.
+        body = self.model_dump(mode="json", exclude={
+            name for name in ("replay_count", "depth", "followers") if not getattr(self, name)})
         body["game_ids"] = list(self.game_ids)
         return json.dumps(body, separators=(",", ":")).encode()
 
@@ -136,6 +154,8 @@ def decode_request(data: bytes, *, today: date, message_id: str = "",
 def _json_types(payload: dict[str, Any]) -> dict[str, Any]:
     """Turn JSON's strings into the model's types; strict mode keeps everything else exact."""
     converted = dict(payload)
+    if isinstance(converted.get("followers"), list):
+        converted["followers"] = tuple(_follower(f) for f in converted["followers"])
     for key, parse in (("game_date", date.fromisoformat), ("requested_at", _rfc3339)):
         value = converted.get(key)
         if isinstance(value, str):
@@ -146,6 +166,20 @@ def _json_types(payload: dict[str, Any]) -> dict[str, Any]:
                                      f"{'date (YYYY-MM-DD)' if key == 'game_date' else 'RFC 3339 time'}") from None
     if isinstance(converted.get("game_ids"), list):
         converted["game_ids"] = tuple(converted["game_ids"])
+    if isinstance(converted.get("reason"), str) and converted["reason"] in Reason._value2member_map_:
+        converted["reason"] = Reason(converted["reason"])
+    return converted
+
+
+def _follower(payload: Any) -> Any:
+    """A follower's JSON as the model's types (strict mode takes no list for a tuple)."""
+    if not isinstance(payload, dict):
+        return payload
+    converted = dict(payload)
+    for key in ("game_ids", "followers"):
+        if isinstance(converted.get(key), list):
+            converted[key] = tuple(_follower(v) if key == "followers" else v
+                                   for v in converted[key])
     if isinstance(converted.get("reason"), str) and converted["reason"] in Reason._value2member_map_:
         converted["reason"] = Reason(converted["reason"])
     return converted

@@ -1,8 +1,9 @@
 """Runs: a pass that published requests (a detection, a publish, a replay, a release), as a
 first-class object: what it started, how far it got, when it will end, whether it was cancelled.
 
-The runs table is append-only: a `started` row when a pass publishes, a `cancelled` row when an
-operator stops it. Progress is counted from the audit trail, request by request, so the counts
+The runs table is append-only: a `started` row when a pass publishes, a `published` row when a
+worker publishes the next links of a chain under the run (followers, changed dependents), a
+`cancelled` row when an operator stops it. Progress is counted from the audit trail, request by request, so the counts
 always add up: published = ended + outstanding.
 """
 
@@ -18,9 +19,10 @@ from enum import StrEnum
 from typing import Any
 
 from backfill.domain.outcome import Outcome
+from backfill.domain.request import Request
 from backfill.domain.tables import schema
 
-STARTED, CANCELLED = "started", "cancelled"
+STARTED, PUBLISHED, CANCELLED = "started", "published", "cancelled"
 # A request's run started at most this long before or after the request was made.
 RUN_SEARCH_DAYS = 2
 RUNS_SCHEMA = schema(run_id="STRING", event="STRING", trigger="STRING", started_by="STRING",
@@ -73,6 +75,16 @@ class Run:
                 "started_at": self.started_at, "recorded_at": self.started_at}
 
 
+def published_row(run_id: str, requests: Sequence[Request], at: datetime) -> dict[str, Any]:
+    """More requests of a run, published by a worker after a write (a chain's next links)."""
+    counts = Counter(r.processor for r in requests)
+    return {"run_id": run_id, "event": PUBLISHED, "trigger": None, "started_by": None,
+            "window_start": None, "window_end": None, "processors": None, "found": None,
+            "published": len(requests), "deferred": None,
+            "published_by_processor": json.dumps(dict(sorted(counts.items()))),
+            "started_at": None, "recorded_at": at}
+
+
 def cancel_row(run_id: str, by: str, at: datetime) -> dict[str, Any]:
     return {"run_id": run_id, "event": CANCELLED, "trigger": None, "started_by": by,
             "window_start": None, "window_end": None, "processors": None, "found": None,
@@ -84,6 +96,7 @@ def runs_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[Run]:
     """Runs from their events, newest first; a cancellation without its start is ignored."""
     started: dict[str, Run] = {}
     cancelled: dict[str, Mapping[str, Any]] = {}
+    chained: dict[str, Counter[str]] = {}
     for row in rows:
         if row["event"] == STARTED:
             started[row["run_id"]] = Run(
@@ -92,12 +105,17 @@ def runs_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[Run]:
                 row.get("found") or 0, row.get("deferred") or 0,
                 (row["window_start"], row["window_end"]) if row.get("window_start") else None,
                 tuple(json.loads(row.get("processors") or "[]")))
+        elif row["event"] == PUBLISHED:
+            chained.setdefault(row["run_id"], Counter()).update(
+                json.loads(row.get("published_by_processor") or "{}"))
         elif row["event"] == CANCELLED:
             first = cancelled.get(row["run_id"])
             if first is None or row["recorded_at"] < first["recorded_at"]:
                 cancelled[row["run_id"]] = row
+    runs = [replace(run, published=dict(Counter(run.published) + chained[run.run_id]))
+            if run.run_id in chained else run for run in started.values()]
     runs = [replace(run, cancelled_at=cancelled[run.run_id]["recorded_at"])
-            if run.run_id in cancelled else run for run in started.values()]
+            if run.run_id in cancelled else run for run in runs]
     return sorted(runs, key=lambda r: r.started_at, reverse=True)
 
 

@@ -1,10 +1,12 @@
-"""One full cycle on the local stack: detect, publish, work the queue until drained, and again
-while the work made dependents stale, so one `backfill run` leaves every processor consistent.
+"""One full cycle on the local stack: detect, publish, work the queue until drained (the
+requests the workers publish down the chain included), then detect once more to confirm.
 
-A correction to a team box score makes the team offense stale; recomputing it (pass 1) makes the
-player summaries of that game stale, which pass 2 finds and fixes. A pass only publishes what no
-earlier pass of the cycle published, so a date that fails stays failed (dead-lettered) instead of
-being retried pass after pass.
+A correction to a team box score makes the team offense stale; the worker that recomputes it
+publishes the player summaries of that game in the same run, and the drain waits for them too,
+so the confirming pass finds nothing new (the summary says so). Should it find something (work
+that failed to publish its follow-ups), it publishes only what no earlier pass of the cycle
+published, at most once per level of dependencies, so a date that fails stays failed
+(dead-lettered) instead of being retried pass after pass.
 """
 
 from __future__ import annotations
@@ -48,6 +50,12 @@ class CycleOutcome:
         return [r for p in self.passes for r in p.run.results]
 
     @property
+    def quiet_passes(self) -> list[int]:
+        """The later passes (numbered from 1) that found nothing new to publish."""
+        return [n for n, p in enumerate(self.passes, start=1)
+                if n > 1 and not p.detection.published]
+
+    @property
     def unaccounted(self) -> list[str]:
         return [i for p in self.passes for i in p.run.unaccounted]
 
@@ -63,7 +71,10 @@ class CycleOutcome:
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.detection.run_id, "run_ids": [p.detection.run_id for p in self.passes],
                 "detected": len(self.detection.candidates),
-                "published": sum(len(p.detection.published) for p in self.passes),
+                "published": sum(len(p.detection.published) for p in self.passes)
+                + sum(len(r.published) for r in self.results),
+                "followed_up": sum(len(r.published) for r in self.results),
+                "quiet_passes": self.quiet_passes,
                 **RunSummary([r for p in self.passes for r in p.run.results]).as_dict(),
                 "redeliveries": sum(p.run.redeliveries for p in self.passes),
                 "unaccounted": len(self.unaccounted),
@@ -86,7 +97,7 @@ def run_cycle(settings: Settings, window: Window, *, processors: Sequence[str] =
         outcome = CycleOutcome()
         published: set[tuple[str, date]] = set()
         try:
-            for level in range(_levels(app) + 1):
+            for level in range(app.registry.graph.longest + 1):
                 found = _pass(app, window, processors, max_messages, started_by, published,
                               concurrency, timeout_seconds, progress, on_result,
                               first=level == 0)
@@ -131,10 +142,3 @@ def _pass(app: Backfill, window: Window, processors: Sequence[str], max_messages
             worker.audit.flush()
     return CyclePass(report, summary)
 
-
-def _levels(app: Backfill) -> int:
-    """How many processors deep the longest chain of dependencies is."""
-    depth: dict[str, int] = {}
-    for p in app.registry.ordered():
-        depth[p.name] = 1 + max((depth[d] for d in p.depends_on), default=-1)
-    return max(depth.values(), default=0)

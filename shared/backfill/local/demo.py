@@ -21,7 +21,7 @@ from rich.console import Console
 from backfill.bootstrap import Backfill, bootstrap
 from backfill.domain.games import game_key
 from backfill.domain.outcome import Outcome
-from backfill.domain.request import Reason
+from backfill.domain.request import Reason, Request
 from backfill.domain.window import Window
 from backfill.local.cycle import CycleOutcome, run_cycle
 from backfill.local.plant import Case, Planted, Planter, covering, plant
@@ -166,8 +166,8 @@ def verify(first: CycleOutcome, second: CycleOutcome, expected: Expected,
            duplicated: tuple[int, int]) -> list[tuple[bool, str]]:
     found = {(c.processor, c.game_date): c.reason for c in first.detection.candidates}
     errors = {p.name for p in first.detection.processors if p.error}
-    published = {(r.processor, g) for cycle in (first, second) for p in cycle.passes
-                 for r in p.detection.published for g in r.game_ids}
+    published = {(r.processor, g) for cycle in (first, second) for r in _published(cycle)
+                 for g in r.game_ids}
     decoys = {g for p in expected.planted if p.case is Case.DECOYS for g in p.game_ids}
     reported = ({g for p in first.detection.processors for c in p.candidates for g in c.game_ids}
                 | {g for p in first.detection.processors for u in p.gaps.upstream
@@ -175,8 +175,8 @@ def verify(first: CycleOutcome, second: CycleOutcome, expected: Expected,
     poison = [r for r in first.results if r.request and r.request.game_date == POISON_DATE
               and r.request.processor == PLAYERS]
     stale = next(p for p in expected.planted if p.case is Case.STALE)
-    later = {(r.processor, r.game_date, r.reason) for p in first.passes[1:]
-             for r in p.detection.published}
+    chained = {(r.request.processor, r.request.game_date, r.request.reason, r.outcome)
+               for r in first.results if r.request and r.request.depth}
     held = {g for p in second.detection.processors if p.name == PLAYERS
             for q in p.gaps.quarantined for g in q.game_ids}
     reasons = sorted({r.value for r in expected.gaps.values()})
@@ -201,15 +201,23 @@ def verify(first: CycleOutcome, second: CycleOutcome, expected: Expected,
          and "3O:12" in poison[0].refused[expected.poisoned],
          f"the corrupt date's other games were written; game {expected.poisoned} alone was "
          "refused, with the player and the value, and held in quarantine"),
-        ((PLAYERS, stale.game_date, Reason.STALE) in later,
+        ((PLAYERS, stale.game_date, Reason.UPSTREAM_CHANGED, Outcome.SUCCEEDED) in chained
+         and first.quiet_passes == [2],
          "the box-score correction reached the player summaries: team offense and defense were "
-         "recomputed, then the players of that game in a second pass of the same run"),
+         "recomputed, and the worker that changed the team offense published the players of "
+         "that game in the same run (the confirming pass found nothing new)"),
         (len(twice) == 1 and "twice" in next(iter(twice)) and duplicated[0] == duplicated[1] > 0,
          f"the gamebook loaded twice ({duplicate.game_ids[0]}) is reported with its reason, "
          f"never published, its {duplicated[0]} player summaries not doubled"),
         (not second.detection.published and expected.poisoned in held,
          "the second cycle publishes nothing: the quarantined game is reported, not retried"),
     ]
+
+
+def _published(cycle: CycleOutcome) -> list[Request]:
+    """Every request of a cycle: detections' and those workers published down the chain."""
+    return ([r for p in cycle.passes for r in p.detection.published]
+            + [r for result in cycle.results for r in result.published])
 
 
 def upstream_games(cycle: CycleOutcome) -> dict[str, set[str]]:

@@ -134,6 +134,9 @@ class DuckDBWarehouse(Warehouse):
                 con.execute(f"ALTER TABLE {DUCKDB.table(table)} "
                             f"ADD COLUMN IF NOT EXISTS {c.name} {DUCKDB_TYPES[c.type]}")
 
+    def forget(self, table: TableRef) -> None:
+        self._described.pop(table, None)
+
     def close(self) -> None:
         """Close the file now (checkpointed: safe to copy), rather than after the idle linger."""
         self._hold.close()

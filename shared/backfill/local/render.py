@@ -62,6 +62,11 @@ def print_gaps(console: Console, report: DetectionReport) -> None:
         for held in result.gaps.quarantined:
             console.print(f"[magenta]quarantined[/] {result.name} {held.game_date}: "
                           f"{', '.join(held.game_ids)}: {escape(held.reason)}", highlight=False)
+        for pending in result.pending_upstream:
+            rider = pending.candidate
+            console.print(f"[cyan]pending upstream[/] {result.name} {rider.game_date}: "
+                          f"{len(rider.game_ids)} games {rider.reason.value}, published by "
+                          f"{pending.upstream}'s worker after its write", highlight=False)
 
 
 def print_cycle(console: Console, cycle: CycleOutcome) -> None:
@@ -70,10 +75,13 @@ def print_cycle(console: Console, cycle: CycleOutcome) -> None:
     counts = cycle.as_dict()
     console.print(f"run {', '.join(counts['run_ids'])} ({counts['passes']} passes): detected "
                   f"{counts['detected']}, published "
-                  f"{counts['published']}, deferred {counts['deferred']}: succeeded "
+                  f"{counts['published']} ({counts['followed_up']} of them by workers, down the "
+                  f"chain), deferred {counts['deferred']}: succeeded "
                   f"{counts['succeeded']}, partial {counts['partial']}, skipped "
                   f"{counts['skipped']}, dead-lettered {counts['dead_lettered']}",
                   highlight=False)
+    for n in cycle.quiet_passes:
+        console.print(f"pass {n}: detection found nothing new to publish", highlight=False)
     for result in cycle.results:
         if result.error and result.outcome in ("dead_lettered", "partial"):
             console.print(f"[yellow]{result.outcome.value.replace('_', ' ')}[/] "

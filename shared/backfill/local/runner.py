@@ -66,9 +66,11 @@ def work_until_drained(worker: Worker, consume: ConsumerFactory, expected: Itera
                        *, concurrency: int, quiet_seconds: float = 1.5,
                        timeout_seconds: float = 900.0,
                        on_result: Callable[[WorkResult], None] | None = None) -> RunSummary:
-    """Handle deliveries until every expected request id has finished and the queue is quiet."""
+    """Handle deliveries until every expected request id has finished and the queue is quiet;
+    what a delivery publishes (the chain's next links) is expected too."""
     summary = RunSummary()
     waiting = set(expected)
+    ended: set[str] = set()  # a follow-up may end before the delivery that published it
     lock = threading.Lock()
     activity = _Activity()
     counted = _Counted()
@@ -80,7 +82,9 @@ def work_until_drained(worker: Worker, consume: ConsumerFactory, expected: Itera
             else:
                 summary.results.append(result)
                 if result.request is not None:
+                    ended.add(result.request.request_id)
                     waiting.discard(result.request.request_id)
+            waiting.update(r.request_id for r in result.published if r.request_id not in ended)
         if on_result:
             on_result(result)
 

@@ -6,6 +6,7 @@ in a process group of its own and the whole group is stopped: nothing is left li
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -127,15 +128,17 @@ FUNCTIONS_DIR = Path(__file__).resolve().parents[3] / "functions"
 
 @contextmanager
 def function_server(target: str, environment: Mapping[str, str],
-                    port: int | None = None) -> Iterator[str]:
+                    port: int | None = None, logs: Path | None = None) -> Iterator[str]:
     """functions-framework serving functions/<worker|detector>/main.py from this checkout, as
-    Cloud Functions would; yields its URL and stops the server afterwards."""
+    Cloud Functions would; yields its URL and stops the server afterwards. Its log goes to
+    `logs`/<worker|detector>.log, kept; without `logs`, to a file kept only if it failed."""
     source = FUNCTIONS_DIR / FUNCTIONS[target] / "main.py"
     if not source.exists():
         raise ConfigurationError(f"{source} not found: the local stack runs from a checkout")
     url = f"http://127.0.0.1:{port or free_port()}"
-    log = tempfile.NamedTemporaryFile(prefix=f"function-{target}-", suffix=".log",  # noqa: SIM115
-                                      delete=False)
+    log = (open(logs / f"{FUNCTIONS[target]}.log", "ab") if logs  # noqa: SIM115 - closed below
+           else tempfile.NamedTemporaryFile(prefix=f"function-{target}-",  # noqa: SIM115
+                                            suffix=".log", delete=False))
     started = False
     package_root = str(Path(__file__).resolve().parents[2])
     process = subprocess.Popen(
@@ -157,7 +160,7 @@ def function_server(target: str, environment: Mapping[str, str],
         died = process.poll() is not None
         stop_group(process)
         log.close()
-        if started and not died:  # a server that failed keeps its log for the reader
+        if started and not died and not logs:  # a failed server keeps its log for the reader
             os.unlink(log.name)
 
 
@@ -197,19 +200,25 @@ def drain_audit(app: Backfill, drain: AuditDrain, stop: threading.Event) -> None
 
 
 def serve_stack(settings: Settings, worker_port: int, detector_port: int,
-                say: Callable[[str], None]) -> None:
+                say: Callable[[str], None], *, logs: Path | None = None,
+                trigger: Mapping[str, object] | None = None) -> None:
     """The local topology in the foreground until interrupted: the emulator (unless configured),
     both functions under functions-framework, the push subscription to the worker (retry and
-    dead-letter policies), the dead-letter pull subscription, and the audit topic, which the
-    worker publishes to and a pull loop here drains into the warehouse."""
+    dead-letter policies, the backoff from settings), the dead-letter pull subscription, and the
+    audit topic, which the worker publishes to and a pull loop here drains into the warehouse.
+    The functions' logs are kept in `logs` (a new folder when None); the printed trigger sends
+    `trigger` as the detector's body."""
     from backfill.bootstrap import audit_drain, bootstrap, ensure_topology
 
     settings = settings.model_copy(
         update={"audit_topic": settings.audit_topic or STACK_AUDIT_TOPIC})
+    logs = logs or Path(tempfile.mkdtemp(prefix="backfill-stack-"))
+    logs.mkdir(parents=True, exist_ok=True)
+    body = json.dumps(dict(trigger or {"lookback_days": settings.lookback_days}))
     with pubsub_emulator(settings) as settings:
         environment = settings.environment()
-        with function_server("work", environment, worker_port) as worker_url, \
-                function_server("detect", environment, detector_port) as detector_url:
+        with function_server("work", environment, worker_port, logs) as worker_url, \
+                function_server("detect", environment, detector_port, logs) as detector_url:
             ensure_topology(settings, push_endpoint=worker_url)
             app = bootstrap(settings)
             drain, stop = audit_drain(settings), threading.Event()
@@ -218,11 +227,13 @@ def serve_stack(settings: Settings, worker_port: int, detector_port: int,
             draining.start()
             say(f"export PUBSUB_EMULATOR_HOST={settings.pubsub_emulator_host} "
                 f"BACKFILL_WAREHOUSE={settings.warehouse}")
-            say(f"worker   {worker_url}  <- push subscription {settings.push_subscription}")
-            say(f"detector {detector_url}  try: curl -X POST {detector_url} "
-                "-d '{\"lookback_days\": 30}'")
+            say(f"worker   {worker_url}  <- push subscription {settings.push_subscription} "
+                f"(redelivery backoff {settings.push_min_backoff_seconds}-"
+                f"{settings.push_max_backoff_seconds} s)")
+            say(f"detector {detector_url}  try: curl -X POST {detector_url} -d '{body}'")
             say(f"audit    topic {settings.audit_topic} -> {settings.audit_subscription} "
                 "-> backfill_log (drained here, as a BigQuery subscription would)")
+            say(f"logs     {logs}/worker.log, {logs}/detector.log (kept)")
             say("Ctrl-C stops everything this started.")
             # Wait for Ctrl-C or SIGTERM alike, then leave the blocks above: they stop it all.
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})

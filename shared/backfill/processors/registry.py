@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from backfill.domain.errors import ConfigurationError
+from backfill.domain.plan import Graph
 from backfill.domain.request import PROCESSOR_NAME
 from backfill.domain.tables import TableRef, identifier
 from backfill.ports import Read
@@ -62,6 +63,8 @@ class Registry:
                 raise ConfigurationError(f"processor {processor.name!r} is defined twice")
             self._by_name[processor.name] = processor
         self._order = _dependency_order(self._by_name)
+        # Who reads whom, checked acyclic: what a worker publishes after a write follows it.
+        self.graph = Graph({p.name: p.depends_on for p in self._order})
         self.schedule = schedule
         self.schedule_columns = dict(schedule_columns or {})
 

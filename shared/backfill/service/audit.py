@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from backfill.domain.deadline import Deadline
 from backfill.domain.errors import TableNotFound
 from backfill.domain.outcome import Outcome
-from backfill.domain.runs import Run, Trigger
+from backfill.domain.runs import STARTED, Run, Trigger, published_row
 from backfill.domain.tables import OpsTables
 from backfill.ports import AuditTopic, Change, Read, Row, Scalar, Warehouse
 from backfill.service.ledger import append, log_rows, run_rows
@@ -89,8 +89,13 @@ class AuditLog:
         run = manual_run(result)
         with self._lock:
             self._rows += audit_rows(result)
-            if run is not None and not any(r["run_id"] == run.run_id for r in self._runs):
+            if run is not None and not any(r["run_id"] == run.run_id and r["event"] == STARTED
+                                           for r in self._runs):
                 self._runs.append(run.started_row())
+            if result.published and result.request is not None:
+                # Counted under the run, so its published = ended + outstanding still holds.
+                self._runs.append(published_row(result.request.run_id, result.published,
+                                                datetime.now(UTC)))
             full = len(self._rows) >= self.batch_rows
         if full:
             self.flush(deadline)

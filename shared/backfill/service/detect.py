@@ -15,9 +15,16 @@ from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from backfill.domain.errors import BackfillError, ConfigurationError, TransientError
+from backfill.domain.errors import (
+    BackfillError,
+    ConfigurationError,
+    SchemaMismatch,
+    TableNotFound,
+    TransientError,
+)
 from backfill.domain.games import GameKey
 from backfill.domain.gaps import Candidate, Evidence, GameStat, Gaps, Upstream, judge, phase2_games
+from backfill.domain.plan import Pending, requests_for
 from backfill.domain.quarantine import QuarantineEvent, current
 from backfill.domain.request import Request
 from backfill.domain.runs import Run, Trigger, new_run_id
@@ -42,6 +49,8 @@ class ProcessorResult:
     gaps: Gaps = field(default_factory=Gaps)
     error: str | None = None
     upstream_error: str | None = None  # the schedule could not be read: types, upstream unchecked
+    # Gaps not published: each rides on a dependency's request of its date, as a follower.
+    pending_upstream: list[Pending] = field(default_factory=list)
 
     @property
     def candidates(self) -> list[Candidate]:
@@ -54,6 +63,7 @@ class ProcessorResult:
                 "upstream_gaps": [g.as_dict() for g in gaps.upstream],
                 "quarantined": [g.as_dict() for g in gaps.quarantined],
                 "waiting": [g.as_dict() for g in gaps.waiting],
+                "pending_upstream": [g.as_dict() for g in self.pending_upstream],
                 "upstream_error": self.upstream_error}
 
 
@@ -181,8 +191,8 @@ def _read_window(warehouse: Warehouse, registry: Registry, ops: OpsTables, windo
                                                          p.source_scan(source_window)))
         target = described[f"target:{p.name}"]
         if target is not None:
-            reads[f"target:{p.name}"] = _guarded(partial(warehouse.scan_games,
-                                                         p.target_scan(window, target.columns)))
+            reads[f"target:{p.name}"] = _guarded(partial(_scan_target, warehouse, p, window,
+                                                         target))
     found = read_together(warehouse, reads)
     return _WindowRead(
         found["schedule"], [QuarantineEvent.from_row(r) for r in found["quarantine"]],
@@ -205,11 +215,13 @@ def detect(warehouse: Warehouse, registry: Registry, ops: OpsTables,
     run = run or Pass()
     results = find_gaps(warehouse, registry, ops, window, processors)
     report = DetectionReport(run.run_id, window, results)
-    requests = [Request(processor=c.processor, game_date=c.game_date, game_ids=c.game_ids,
-                        reason=c.reason, detection_run_id=run.run_id)
-                for c in sorted(report.candidates,
-                                key=lambda c: (c.game_date, registry.rank(c.processor)))
-                if (c.processor, c.game_date) not in only_new]
+    plan = requests_for([c for c in report.candidates
+                         if (c.processor, c.game_date) not in only_new],
+                        registry.graph, run.run_id)
+    for pending in plan.pending:
+        next(p for p in results if p.name == pending.candidate.processor
+             ).pending_upstream.append(pending)
+    requests = list(plan.requests)
     limit = len(requests) if max_messages is None else max_messages
     if queue is not None:
         try:
@@ -225,7 +237,7 @@ def detect(warehouse: Warehouse, registry: Registry, ops: OpsTables,
     if queue is not None and requests:
         record_run(warehouse, ops, Run(
             run.run_id, run.trigger, run.started_by, datetime.now(UTC),
-            _by_processor(report.published), len(requests), report.deferred,
+            _by_processor(report.published), len(requests) + len(plan.pending), report.deferred,
             (window.start, window.end), tuple(p.name for p in results)))
     log.info("detection %s: %d candidates, %d published, %d deferred, %d processor errors",
              run.run_id, len(requests), len(report.published), report.deferred,
@@ -275,6 +287,21 @@ def _source_problem(warehouse: Warehouse, processor: Processor,
     return None
 
 
+def _scan_target(warehouse: Warehouse, processor: Processor, window: Window,
+                 info: TableInfo) -> list[GameStat] | None:
+    """The target's scan; a table dropped or recreated since this process described it is
+    described afresh and scanned once more, and one that is gone is missing (None)."""
+    try:
+        return warehouse.scan_games(processor.target_scan(window, info.columns))
+    except (TableNotFound, SchemaMismatch) as exc:
+        log.info("describing %s afresh after: %s", processor.target, exc)
+        warehouse.forget(processor.target)
+    fresh = warehouse.describe(processor.target)
+    if fresh is None:
+        return None
+    return warehouse.scan_games(processor.target_scan(window, fresh.columns))
+
+
 def _target_problem(processor: Processor, info: TableInfo | None) -> str | None:
     """Why a processor's target is refused: columns it does not write (reported each pass, and
     nothing is published for it, so no request of it is dead-lettered for the table's sake)."""
@@ -285,9 +312,10 @@ def _target_problem(processor: Processor, info: TableInfo | None) -> str | None:
     return None
 
 
-def _guarded(scan: Callable[[], list[GameStat]]) -> Callable[[], list[GameStat] | str]:
+def _guarded(scan: Callable[[], list[GameStat] | None]
+             ) -> Callable[[], list[GameStat] | str | None]:
     """A scan whose failure becomes the processor's error instead of the whole pass's."""
-    def scanning() -> list[GameStat] | str:
+    def scanning() -> list[GameStat] | str | None:
         try:
             return scan()
         except ConfigurationError:

@@ -35,6 +35,8 @@ class Gathered:
     source_rows: list[Row]
     target: list[GameStat] | None  # None: the Phase 3 table does not exist yet
     target_info: TableInfo | None
+    # The date's Phase 3 rows before the write: which games a write changes (domain/plan.py).
+    target_rows: list[Row] = field(default_factory=list)
     upstream_rows: dict[str, list[Row]] = field(default_factory=dict)
     upstream_source: dict[str, list[GameStat]] = field(default_factory=dict)
     quarantine: list[QuarantineEvent] = field(default_factory=list)
@@ -80,7 +82,11 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
             "source": lambda: warehouse.read_rows(processor.source_read(start, day))}),
         **({} if target_info is None else {
             "target": lambda: warehouse.scan_games(
-                processor.target_scan(window, target_info.columns))}),
+                processor.target_scan(window, target_info.columns)),
+            "rows:target": lambda: warehouse.read_rows(Read(
+                processor.target, day, day, columns=tuple(
+                    (c.name, c.name) for c in processor.schema
+                    if c.name in target_info.columns)))}),
     }
     for dependency in dependencies:
         reads[f"rows:{dependency.name}"] = optional(
@@ -100,6 +106,7 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
         source_rows=([r for r in schedule_rows if r["game_date"] >= start]
                      if processor.source_is_schedule else found["source"]),
         target=found.get("target"), target_info=target_info,
+        target_rows=found.get("rows:target", []),
         upstream_rows={d.name: found[f"rows:{d.name}"] for d in dependencies},
         upstream_source={d.name: d.phase2_stats(
             r for r in schedule_rows

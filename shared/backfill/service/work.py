@@ -9,9 +9,10 @@ itself with its reason and leaves its audit row before the function's own timeou
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Protocol
 
@@ -19,7 +20,13 @@ from tenacity import RetryError
 
 from backfill.domain.dead_letter import Why
 from backfill.domain.deadline import Deadline
-from backfill.domain.errors import BackfillError, ConfigurationError, InvalidRequest
+from backfill.domain.errors import (
+    BackfillError,
+    ConfigurationError,
+    InvalidRequest,
+    SchemaMismatch,
+    TableNotFound,
+)
 from backfill.domain.games import id_spellings
 from backfill.domain.outcome import (
     REFUSED,
@@ -31,9 +38,10 @@ from backfill.domain.outcome import (
     Verdict,
     settle,
 )
+from backfill.domain.plan import changed_games, follow_ups, too_deep
 from backfill.domain.quarantine import Hold, QuarantineEvent
 from backfill.domain.request import Request, decode_request
-from backfill.domain.tables import OpsTables
+from backfill.domain.tables import OpsTables, TableRef
 from backfill.ports import Change, Delivery, Replace, RequestQueue, Warehouse
 from backfill.processors.base import Processor
 from backfill.processors.registry import Registry
@@ -68,6 +76,8 @@ class WorkResult:
     failures: tuple[Failure, ...] = ()
     message_id: str = ""
     dead_letter: bool = False  # the worker publishes a dead letter saying why
+    # What it published for the next links of the chain: followers, changed dependents.
+    published: tuple[Request, ...] = ()
 
 
 class AuditSink(Protocol):
@@ -93,12 +103,17 @@ class Worker:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # Follow-ups whose publish failed, by request id: its redelivery here publishes them,
+    # though its re-check then finds the date complete and has nothing changed to say.
+    _unpublished: dict[str, tuple[Request, ...]] = field(default_factory=dict, init=False,
+                                                          repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def handle(self, delivery: Delivery) -> WorkResult:
         """Work one delivery to its end and audit it. Raises TransientError when a dead letter
-        could not be published, ConfigurationError when the deployment is at fault (a
-        permission it lacks, a target table Backfill may not write): then nothing is audited,
-        the delivery is not over."""
+        or the next links of the chain could not be published, ConfigurationError when the
+        deployment is at fault (a permission it lacks, a target table Backfill may not write):
+        then nothing is audited, the delivery is not over."""
         started = self.clock()
         deadline = Deadline.after(self.retry_budget_seconds, self.clock)
         try:
@@ -114,10 +129,22 @@ class Worker:
             verdict = Verdict(Outcome.DEAD_LETTERED, kind, str(exc), dead_letter=True)
             result = self._result(None, verdict, None, 1, (), started, delivery)
         else:
-            result = self._work(request, processor, delivery, deadline, started)
+            deeper = too_deep(request, self.registry.graph)
+            if deeper:
+                verdict = Verdict(Outcome.DEAD_LETTERED, "ChainTooDeep", deeper, dead_letter=True)
+                result = self._result(request, verdict, None, 1, (), started, delivery)
+            else:
+                result = self._work(request, processor, delivery, deadline, started)
         finish = deadline.extended(FINISH_RESERVE_SECONDS)
         if result.dead_letter:
             self._dead_letter(delivery, result, finish)
+        if result.request is not None and result.outcome.publishes_followers:
+            result = replace(result, published=self._publish(result.request, result.published))
+        if result.error_type == "DependencyNotReady" and result.outcome is Outcome.RETRY:
+            # Follow-ups make these rare (a hand-typed request, overlapping runs): counted.
+            log.warning("waiting on a dependency: %s", result.error,
+                        extra={**(result.request.log_fields() if result.request else {}),
+                               "event": "dependency_wait"})
         if result.request is not None:
             log.info("%s %s %s: %s", result.outcome.value, result.request.processor,
                      result.request.game_date, result.error or f"{result.rows_written} rows",
@@ -140,11 +167,15 @@ class Worker:
             warehouse = self.warehouse.scoped(deadline, {"backfill_processor": processor.name,
                                                          "backfill_run": request.run_id})
             try:
-                gathered = gather(warehouse, self.registry, self.ops, processor, request)
-                decision = decide(request, processor, self.registry, gathered)
-                if not isinstance(decision, Compute):
-                    return decision
-                return self._compute(warehouse, request, processor, gathered, decision)
+                try:
+                    return self._pass(warehouse, request, processor)
+                except (TableNotFound, SchemaMismatch) as exc:
+                    # A warm instance may hold the description of a table dropped or recreated
+                    # since: forgotten, and the pass tried once more on fresh ones.
+                    log.info("refreshing table descriptions after: %s", exc)
+                    for table in self._tables(processor):
+                        warehouse.forget(table)
+                    return self._pass(warehouse, request, processor)
             except Exception as exc:
                 failures.append(Failure(self.now(), type(exc).__name__, str(exc)))
                 raise
@@ -170,6 +201,19 @@ class Worker:
                          delivery_attempt=delivery.delivery_attempt, policy=self.policy)
         return self._result(request, verdict, ended, attempts, tuple(failures), started,
                             delivery)
+
+    def _pass(self, warehouse: Warehouse, request: Request, processor: Processor) -> Ended:
+        gathered = gather(warehouse, self.registry, self.ops, processor, request)
+        decision = decide(request, processor, self.registry, gathered)
+        if not isinstance(decision, Compute):
+            return decision
+        return self._compute(warehouse, request, processor, gathered, decision)
+
+    def _tables(self, processor: Processor) -> list[TableRef]:
+        """Every table a delivery of `processor` describes."""
+        dependencies = [self.registry.get(name) for name in processor.depends_on]
+        return [self.registry.schedule, self.ops.quarantine, self.ops.runs,
+                *(t for p in (processor, *dependencies) for t in (p.source, p.target))]
 
     def _compute(self, warehouse: Warehouse, request: Request, processor: Processor,
                  gathered: Gathered, decision: Compute) -> Done:
@@ -201,7 +245,26 @@ class Worker:
         append(warehouse, changes)
         return Done(len(produced.rows), len(produced.written),
                     {game_id: why for game_id, why in produced.refused.values()},
-                    {game_id: why for game_id, why in produced.waiting.values()}, _why(decision))
+                    {game_id: why for game_id, why in produced.waiting.values()}, _why(decision),
+                    changed_games(gathered.target_rows, produced.rows,
+                                  [c.name for c in processor.schema]))
+
+    def _publish(self, request: Request, found: tuple[Request, ...]) -> tuple[Request, ...]:
+        """Publish the next links of the chain before the delivery is acknowledged. If that
+        fails, the TransientError leaves the delivery unacknowledged (the write is idempotent)
+        and the requests are kept to go out with this request's next delivery here."""
+        with self._lock:
+            kept = self._unpublished.pop(request.request_id, ())
+        out = tuple({r.processor: r for r in (*found, *kept)}.values())
+        if not out:
+            return ()
+        try:
+            self.queue.publish(list(out))
+        except BackfillError:
+            with self._lock:
+                self._unpublished[request.request_id] = out
+            raise
+        return out
 
     def _dead_letter(self, delivery: Delivery, result: WorkResult, deadline: Deadline) -> None:
         first = result.failures[0].at if result.failures else None
@@ -223,11 +286,13 @@ class Worker:
                 delivery: Delivery) -> WorkResult:
         done = ended if isinstance(ended, Done) else Done(0, 0)
         detail = ended.why if ended is not None else None
+        published = (follow_ups(request, self.registry.graph, done.changed)
+                     if request is not None and verdict.outcome.publishes_followers else ())
         return WorkResult(
             verdict.outcome, request, attempts, done.rows_written, done.games_written,
             done.refused, done.waiting, verdict.error, verdict.error_type, detail or None,
             int((self.clock() - started) * 1000), failures, delivery.message_id,
-            verdict.dead_letter)
+            verdict.dead_letter, published)
 
 
 def _why(decision: Compute) -> str:

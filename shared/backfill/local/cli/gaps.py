@@ -7,6 +7,7 @@ import json
 import signal
 import threading
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import click
 from rich.table import Table
@@ -78,7 +79,10 @@ def detect_command(ctx: click.Context, start_date: date | None, end_date: date |
     else:
         print_gaps(console, report)
         if dry_run:
-            console.print(f"dry run: {len(report.candidates)} requests would be published")
+            riding = sum(len(p.pending_upstream) for p in report.processors)
+            console.print(f"dry run: {len(report.candidates) - riding} requests would be "
+                          f"published, and {riding} more by the workers after their upstream's "
+                          "write")
         else:
             console.print(f"run {report.run_id}: published {len(report.published)} requests, "
                           f"deferred {report.deferred}", highlight=False)
@@ -201,13 +205,25 @@ def demo(ctx: click.Context, directory: str) -> None:
 @common_options
 @click.option("--worker-port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.option("--detector-port", type=click.IntRange(1, 65535), default=8081, show_default=True)
+@click.option("--logs", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the functions' logs, kept after the stop (default: a new one).")
+@click.option("--start-date", type=common.DATE,
+              help="The printed trigger names this window (with --end-date).")
+@click.option("--end-date", type=common.DATE, help="Last game date (with --start-date).")
 @click.pass_context
-def stack(ctx: click.Context, worker_port: int, detector_port: int) -> None:
+def stack(ctx: click.Context, worker_port: int, detector_port: int, logs: Path | None,
+          start_date: date | None, end_date: date | None) -> None:
     """Run the local topology until Ctrl-C: emulator, both functions, push subscription."""
     from backfill.local.stack import serve_stack
 
+    if (start_date is None) != (end_date is None) or (start_date and end_date
+                                                       and start_date > end_date):
+        raise click.UsageError("give --start-date and --end-date together, in order")
+    trigger = ({"start_date": start_date.isoformat(), "end_date": end_date.isoformat()}
+               if start_date and end_date else None)
     serve_stack(common.settings_from(ctx), worker_port, detector_port,
-                lambda line: console.print(line, highlight=False, soft_wrap=True))
+                lambda line: console.print(line, highlight=False, soft_wrap=True), logs=logs,
+                trigger=trigger)
 
 
 @click.command(name="worker")
