@@ -2,10 +2,10 @@
 
 WHICH is one of
 - `current`: Backfill's detection (`detect`, dry run) of the built-in processors;
-- `previous`: the same detection of bench-only variants of them that read what detection read
-  before issue 13 (no lineage columns but the source's processed time, no lookback, no versions);
-  there is no older code to run, so this is what "today's detection" of that issue is measured
-  against, in the same run on the same data;
+- `without`: the same detection of bench-only variants of them whose scans hash nothing (no
+  content fingerprint of any source, no content or row-hash check of any target): what issue 21's
+  fingerprints cost, measured in the same run on the same data (an input without a fingerprint
+  is unknown, so it judges counts and versions only);
 - `original`: the original's (the distinct (game_id, game_date) of each phase per processor, the
   set difference in Python; bench/references.py).
 
@@ -20,7 +20,6 @@ import time
 from collections.abc import Sequence
 from datetime import date
 
-from backfill.domain.lineage import SOURCE_PROCESSED_AT
 from backfill.domain.window import Window
 from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.ports import Scan
@@ -32,27 +31,30 @@ from bench.references import original_detection
 from bench.warehouses import BUILTIN, OPS
 
 PREFIX = "detect-seconds "
-WHICH = ("current", "previous", "original")
+WHICH = ("current", "without", "original")
 
 
-def _previous_target_scan(self: Processor, window: Window,
-                          present: object = None) -> Scan:
-    """Row counts and the processed time of the source the rows were computed from only."""
-    return Scan(self.target, window, maxima=(("processed_at", SOURCE_PROCESSED_AT),))
+def _plain_source_scan(self: Processor, window: Window, fingerprints: bool = True) -> Scan:
+    return Processor.source_scan(self, window, fingerprints=False)
 
 
-def previous_registry(registry: Registry = BUILTIN) -> Registry:
-    """The processors as detection saw them before issue 13: same names, tables, dependencies
-    and priorities; no lookback, no version, and a target scan without the upstream versions,
-    content versions and processor versions."""
+def _plain_target_scan(self: Processor, window: Window, present: object = None) -> Scan:
+    scan = Processor.target_scan(self, window, present)  # type: ignore[arg-type]
+    return Scan(scan.table, scan.window, scan.names, scan.count_where, scan.maxima)
+
+
+def unfingerprinted_registry(registry: Registry = BUILTIN) -> Registry:
+    """The processors with the same names, tables, dependencies, lookbacks and versions, whose
+    scans count rows and read versions and recorded inputs but hash nothing."""
     variants = []
     for processor in registry.ordered():
         cls = type(processor)
-        variant = type(f"Previous{cls.__name__}", (cls,), {
-            "source_lookback_days": 0, "version": None, "target_scan": _previous_target_scan})
+        variant = type(f"Plain{cls.__name__}", (cls,), {
+            "source_scan": _plain_source_scan, "target_scan": _plain_target_scan})
         variants.append(variant(name=processor.name, source=processor.source,
                                 target=processor.target, depends_on=processor.depends_on,
-                                priority=processor.priority, columns=processor.columns))
+                                priority=processor.priority, version=processor.version,
+                                columns=processor.columns))
     return Registry(variants, registry.schedule, registry.schedule_columns)
 
 
@@ -60,7 +62,7 @@ def run(which: str, warehouse: DuckDBWarehouse, window: Window) -> int:
     """Detect once; returns the number of (processor, date) candidates (or original gaps)."""
     if which == "original":
         return sum(len(g) for g in original_detection(warehouse, BUILTIN, window).values())
-    registry = BUILTIN if which == "current" else previous_registry()
+    registry = BUILTIN if which == "current" else unfingerprinted_registry()
     return len(detect(warehouse, registry, OPS, None, window).candidates)
 
 

@@ -11,12 +11,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
 from backfill.adapters.pubsub_queue import PubSubQueue
 from backfill.bootstrap import bootstrap, consumer, ensure_topology, registry_of
+from backfill.domain.fingerprint import Fingerprint, Inputs
 from backfill.domain.gaps import Evidence, GameStat, GapRule, judge
 from backfill.domain.outcome import Outcome
 from backfill.domain.request import Follower, Reason, Request
@@ -536,7 +537,7 @@ class Process:
 
 
 def detect_process(template: Template, folder: Path, window: Window, which: str) -> Process:
-    """`backfill detect --dry-run --json` (`cli`) or bench.detection's `current`, `previous`,
+    """`backfill detect --dry-run --json` (`cli`) or bench.detection's `current`, `without`,
     `original`, each a process of its own."""
     warehouse = template.copy(folder)
     warehouse.close()
@@ -586,8 +587,10 @@ def pubsub_import() -> ImportCost:
 def diff_seconds(keys: int) -> float:
     """The in-code comparison alone: `keys` Phase 2 games against Phase 3 missing a tenth."""
     first = date(2020, 10, 1)
-    phase2 = [GameStat(f"00224{i:05d}", first + timedelta(days=i % 1500), 2) for i in range(keys)]
-    phase3 = [g for i, g in enumerate(phase2) if i % 10]
+    phase2 = [GameStat(f"00224{i:05d}", first + timedelta(days=i % 1500), 2,
+                       fingerprint=Fingerprint("f")) for i in range(keys)]
+    computed = Inputs(None, {"raw.p": Fingerprint("f")}).to_text()
+    phase3 = [replace(g, inputs=computed) for i, g in enumerate(phase2) if i % 10]
     window = Window(first, first + timedelta(days=1500))
     started = time.monotonic()
     found = judge(GapRule("p", "raw.p"), Evidence(window, phase2, phase3, Schedule())).candidates

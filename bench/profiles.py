@@ -52,7 +52,7 @@ DETECTION_STAGES: tuple[Stage, ...] = (
     ("local/duckdb_warehouse.py:_open (opening the file again)",
      "local/duckdb_warehouse.py:_open"),
     ("domain/gaps.py:judge (the comparison, 4 processors)", "domain/gaps.py:judge"),
-    ("domain/lineage.py:input_times", "domain/lineage.py:input_times"),
+    ("domain/fingerprint.py:game_inputs", "domain/fingerprint.py:game_inputs"),
     ("domain/gaps.py:upstream_gaps", "domain/gaps.py:upstream_gaps"),
     ("domain/schedule.py:types (every game keyed, on the first call)", "domain/schedule.py:types"),
     ("domain/gaps.py:game_gap", "domain/gaps.py:game_gap"),

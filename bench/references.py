@@ -20,7 +20,7 @@ from typing import Any
 
 from backfill.domain.schedule import Schedule
 from backfill.domain.window import Window
-from backfill.ports import Read, Replace, Scan, Warehouse
+from backfill.ports import Scan, Warehouse
 from backfill.processors.base import Processor
 from backfill.processors.registry import Registry
 from backfill.service.reads import read_together
@@ -35,14 +35,13 @@ def compute_date(warehouse: Warehouse, registry: Registry, processor: Processor,
     if not processor.source_is_schedule:
         reads["source"] = lambda: warehouse.read_rows(processor.source_read(start, day))
     for name in processor.depends_on:
-        reads[name] = partial(warehouse.read_rows, Read(registry.get(name).target, day, day))
+        reads[name] = partial(warehouse.read_rows, registry.get(name).target_read(day, day))
     found = read_together(warehouse, reads)
     schedule_rows = found["schedule"]
     source = schedule_rows if processor.source_is_schedule else found["source"]
     produced = processor.produce(day, source, {n: found[n] for n in processor.depends_on},
                                  Schedule.from_rows(schedule_rows))
-    warehouse.write([Replace(processor.target, day, day, produced.rows,
-                             processor.table_schema())])
+    warehouse.write([processor.replacement(day, day, produced.rows)])
     return len(produced.rows)
 
 

@@ -69,10 +69,11 @@ resource "google_bigquery_table" "quarantine" {
     { name = "game_id", type = "STRING", mode = "NULLABLE", description = "The game refused." },
     { name = "state", type = "STRING", mode = "NULLABLE", description = "What was wrong with the game's source rows." },
     { name = "reason", type = "STRING", mode = "NULLABLE", description = "Why it was refused, as text." },
-    { name = "source_processed_at", type = "TIMESTAMP", mode = "NULLABLE", description = "Newest processed_at of the game's source rows, so a later fix of the source shows." },
+    { name = "source_processed_at", type = "TIMESTAMP", mode = "NULLABLE", description = "Retired (holds were judged on it before content fingerprints); no longer written, kept so existing tables keep their schema: BigQuery cannot drop a column in place." },
     { name = "request_id", type = "STRING", mode = "NULLABLE", description = "Request (message) id whose delivery refused it." },
     { name = "run_id", type = "STRING", mode = "NULLABLE", description = "Detection run that published the request, if any." },
     { name = "recorded_at", type = "TIMESTAMP", mode = "NULLABLE", description = "When the row was written." },
+    { name = "inputs", type = "STRING", mode = "NULLABLE", description = "What the game was refused on (JSON: the processor version and a content fingerprint per input), so a corrected or deleted source row, or a new version, shows." },
   ])
 }
 

@@ -4,8 +4,9 @@
 
 Terraform creates the target tables from these files when `create_target_tables` is set
 (bigquery.tf): partitioned by day on `game_date`, clustered by `game_id`, every column
-NULLABLE. Rerun it (`make schemas`) whenever a processor's columns change; the Terraform tests
-fail while the committed files differ from what the processors say now.
+NULLABLE, no column ever removed or moved (`deployed_columns`). Rerun it (`make schemas`)
+whenever a processor's columns change; the Terraform tests fail while the committed files differ
+from what the processors say now.
 
 Usage: python terraform/schemas.py [--out DIR] [--check]
 """
@@ -22,6 +23,9 @@ SCHEMAS_DIR = REPO_ROOT / "terraform" / "schemas"
 # This checkout's package, whatever else the interpreter has installed.
 sys.path.insert(0, str(REPO_ROOT / "shared"))
 
+from backfill.domain.fingerprint import PROCESSOR_VERSION  # noqa: E402
+from backfill.domain.tables import Column, Schema  # noqa: E402
+from backfill.processors.base import RETIRED_LINEAGE, Processor  # noqa: E402
 from backfill.processors.registry import load_registry  # noqa: E402
 
 # Written by hand, not generated: Backfill's audit table, whose schema is also the audit
@@ -31,13 +35,22 @@ PARTITION_COLUMN = ("game_date", "DATE")
 CLUSTER_COLUMN = "game_id"
 
 
+def deployed_columns(processor: Processor) -> Schema:
+    """The target table's columns in the order deployed tables already hold them: those of tables
+    made before content fingerprints (the retired lineage columns where they stood), then the
+    columns added since, at the end. Terraform replaces a table whose schema loses a column (and
+    deletion protection then fails the apply); a column added at the end is an in-place update."""
+    before = processor.schema + RETIRED_LINEAGE + (Column(PROCESSOR_VERSION, "STRING"),)
+    return before + tuple(c for c in processor.table_schema() if c not in before)
+
+
 def target_schemas() -> dict[str, list[dict[str, str]]]:
     """Target table name -> its BigQuery JSON schema, for every built-in processor."""
     schemas: dict[str, list[dict[str, str]]] = {}
     for processor in load_registry(None).ordered():
         table = processor.target.table
         columns = [{"name": c.name, "type": c.type, "mode": "NULLABLE"}
-                   for c in processor.table_schema()]
+                   for c in deployed_columns(processor)]
         types = {c["name"]: c["type"] for c in columns}
         if types.get(PARTITION_COLUMN[0]) != PARTITION_COLUMN[1]:
             raise SystemExit(f"schemas: {table} has no {' '.join(PARTITION_COLUMN)} column to "

@@ -42,10 +42,13 @@ class Read:
     equals: tuple[tuple[str, Scalar], ...] = ()
     newest_first: bool = False
     limit: int | None = None
+    # (name, column) each row's hash covers: every row then carries its game's fingerprint
+    # (fingerprint.READ_FINGERPRINT), made in the same statement as the rows. Needs `columns`.
+    hashed: tuple[tuple[str, str], ...] = ()
 
 
-# What a scan reports per game beyond its row count, and the GameStat field each lands in.
-SCAN_FIELDS = ("processed_at", "version", "inputs", "content")
+# The greatest values a scan may report per game, as GameStat names them.
+SCAN_FIELDS = ("version", "inputs")
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,9 @@ class Scan:
     values (only active players). `maxima` maps a GameStat field to the column whose greatest
     value per game it reports. `teams` names the column whose counted values are the teams a
     game has rows of, `unique` one whose counted values must not repeat in a game (the sanity
-    facts of domain/sanity.py).
+    facts of domain/sanity.py). `hashed` lists the (name, column) pairs whose values make each
+    game's fingerprint; `stored_hash` is the column where the write recorded each row's hash,
+    so the scan counts the rows whose values no longer match it (or repeat another row's).
     """
 
     table: TableRef
@@ -67,6 +72,8 @@ class Scan:
     maxima: tuple[tuple[str, str], ...] = ()
     teams: str | None = None
     unique: str | None = None
+    hashed: tuple[tuple[str, str], ...] = ()
+    stored_hash: str | None = None
 
     def column(self, name: str) -> str:
         return dict(self.names).get(name, name)
@@ -75,7 +82,9 @@ class Scan:
 @dataclass(frozen=True)
 class Replace:
     """Make `rows` the only rows of dates [start, end] in `table`, except the games stored under
-    the ids in `keep`, whose old rows stay (games refused this time)."""
+    the ids in `keep`, whose old rows stay (games refused this time). With `hash_into`, the
+    warehouse writes into that column each new row's hash over the `hashed` columns, in SQL
+    within the write (the hash a target scan checks the row against)."""
 
     table: TableRef
     start: date
@@ -83,6 +92,8 @@ class Replace:
     rows: Sequence[Row]
     columns: Schema
     keep: tuple[str, ...] = ()
+    hash_into: str | None = None
+    hashed: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         stray = next((r for r in self.rows if not isinstance(r.get("game_date"), date)

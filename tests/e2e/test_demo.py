@@ -14,7 +14,7 @@ def test_the_demo_shows_the_cycle_behaving_as_designed(tmp_path: Path,
                       str(tmp_path / "demo"))
     assert result.returncode == 0, result.stdout + result.stderr
     checks = [line for line in result.stdout.splitlines() if line.startswith(("ok", "FAIL"))]
-    assert len(checks) == 9 and all(line.startswith("ok") for line in checks), checks
+    assert len(checks) == 10 and all(line.startswith("ok") for line in checks), checks
     assert any("the gamebook loaded twice" in line for line in checks), checks
     assert "unreadable minutes '3O:12'" in result.stdout
     assert "team_offense_bdl: TableNotFound" in result.stdout

@@ -111,7 +111,7 @@ def service_calls(exchanges: Sequence[Exchange]) -> list[Call]:
     """The HTTP exchanges as calls of the service: a job is one call from its jobs.insert to the
     last request about it (waiting for it, fetching its rows, cancelling it); every other
     request (tables.get, tabledata.insertAll, ...) is a call of its own. A job's `name` is its
-    statement's first word (SELECT, MERGE, DELETE)."""
+    statement's first word (SELECT, MERGE, DELETE; WITH reads as SELECT)."""
     jobs: dict[str, list[Exchange]] = {}
     calls: list[Call] = []
     for exchange in exchanges:
@@ -125,6 +125,8 @@ def service_calls(exchanges: Sequence[Exchange]) -> list[Call]:
     for job in jobs.values():
         inserted = next((e for e in job if e.kind == "jobs.insert"), None)
         sql = inserted.body["configuration"]["query"]["query"] if inserted else "?"
-        calls.append(Call(sql.split(None, 1)[0].upper(), sql, min(e.start for e in job),
+        word = sql.split(None, 1)[0].upper()
+        # A read with common table expressions (rows with their fingerprints) is a SELECT.
+        calls.append(Call("SELECT" if word == "WITH" else word, sql, min(e.start for e in job),
                           max(e.end for e in job)))
     return sorted(calls, key=lambda c: c.start)

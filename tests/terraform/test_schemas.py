@@ -68,7 +68,22 @@ def test_every_schema_can_be_partitioned_and_clustered_as_terraform_does() -> No
         types = {c["name"]: c["type"] for c in columns}
         assert types.get("game_date") == "DATE", path.name
         assert types.get("game_id") == "STRING", path.name
-        assert "source_processed_at" in types, path.name
+        assert {"inputs", "row_hash", "processor_version"} <= set(types), path.name
         assert all(c["mode"] == "NULLABLE" for c in columns), path.name
         assert len(types) == len(columns), f"{path.name} repeats a column"
         assert set(types.values()) <= {"STRING", "INT64", "FLOAT64", "BOOL", "DATE", "TIMESTAMP"}
+
+
+# The lineage columns every table created before content fingerprints ends with, in this order.
+DEPLOYED_BEFORE_FINGERPRINTS = ["source_processed_at", "upstream_versions", "content_version",
+                                "processor_version"]
+
+
+def test_a_deployed_table_keeps_every_column_it_had_and_gains_new_ones_at_the_end() -> None:
+    """Terraform replaces a table whose schema loses a column (deletion protection then fails the
+    apply): the retired lineage columns stay where they stood, the new ones come after them."""
+    for path in sorted(SCHEMAS.glob("*.json")):
+        names = [c["name"] for c in json.loads(path.read_text(encoding="utf-8"))]
+        at = names.index(DEPLOYED_BEFORE_FINGERPRINTS[0])
+        assert names[at:at + 4] == DEPLOYED_BEFORE_FINGERPRINTS, path.name
+        assert names[at + 4:] == ["inputs", "row_hash"], path.name

@@ -515,10 +515,11 @@ AUDIT_SCHEMAS = {
         ("game_id", "STRING"),
         ("state", "STRING"),
         ("reason", "STRING"),
-        ("source_processed_at", "TIMESTAMP"),
+        ("source_processed_at", "TIMESTAMP"),  # retired, kept: BigQuery drops no column
         ("request_id", "STRING"),
         ("run_id", "STRING"),
         ("recorded_at", "TIMESTAMP"),
+        ("inputs", "STRING"),
     ],
     "backfill_runs": [
         ("run_id", "STRING"),

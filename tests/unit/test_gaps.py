@@ -1,6 +1,7 @@
 """The gap rules as pure functions (domain/gaps.py `judge`, on GameStats as the scans give them):
 reasons, flipped ids, game types, upstream gaps, quarantine holds and their release when Phase 2
-changes, waiting on a dependency's quarantine, lineage staleness, versions."""
+changes, waiting on a dependency's quarantine, staleness by content fingerprint, versions,
+rows whose content no longer matches the hashes their write recorded."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from backfill.domain.fingerprint import Fingerprint, Inputs, combine, game_inputs
 from backfill.domain.games import (
     DEFAULT_GAME_TYPES,
     GAME_TYPES,
@@ -18,7 +20,6 @@ from backfill.domain.games import (
     id_spellings,
 )
 from backfill.domain.gaps import Evidence, GameStat, GapRule, Gaps, Upstream, judge
-from backfill.domain.lineage import input_times, parse_upstream_versions, upstream_versions
 from backfill.domain.quarantine import Hold, QuarantineEvent, current
 from backfill.domain.request import Reason
 from backfill.domain.sanity import Sanity
@@ -32,11 +33,24 @@ LATER = EARLY + timedelta(days=3)
 GAME, OTHER = "20250115_NYK_PHI", "20250115_GSW_LAC"
 OFFENSE, PLAYERS = "team_offense_game_summary", "player_game_summary"
 RULE = GapRule(OFFENSE, "nba_raw.nbac_team_boxscore")
+F0, F1 = Fingerprint("f0"), Fingerprint("f1")
 
 
-def stat(game_id: str = GAME, rows: int = 2, processed: datetime | None = EARLY,
+def recorded(fingerprint: Fingerprint | None = F0, code: str | None = None,
+             source: str = RULE.source, **dependencies: Fingerprint | None) -> str:
+    """The inputs column of Phase 3 rows computed from these fingerprints."""
+    return Inputs(code, {source: fingerprint, **dependencies}).to_text()
+
+
+def stat(game_id: str = GAME, rows: int = 2, fingerprint: Fingerprint | None = F0,
          day: date = DAY, **more: Any) -> GameStat:
-    return GameStat(game_id, day, rows, processed, **more)
+    """A Phase 2 game as a source scan gives it (or a dependency's Phase 3 game)."""
+    return GameStat(game_id, day, rows, fingerprint=fingerprint, **more)
+
+
+def done(game_id: str = GAME, rows: int = 2, inputs: str | None = None, **more: Any) -> GameStat:
+    """A Phase 3 game as a target scan gives it, computed from `stat()`'s fingerprint."""
+    return GameStat(game_id, DAY, rows, inputs=inputs or recorded(), **more)
 
 
 def scheduled(official: str, away: str, home: str, status: int = 3, day: date = DAY,
@@ -96,38 +110,43 @@ def test_the_schedule_is_read_as_its_newest_row_per_game_and_a_postponed_game_ke
 
 # -- reasons -----------------------------------------------------------------------------------
 
-def test_each_reason_from_counts_and_processed_times() -> None:
+def test_each_reason_from_counts_content_and_recorded_hashes() -> None:
     assert reasons(found([stat()], [])) == {GAME: Reason.MISSING}
     assert reasons(found([stat()], None)) == {GAME: Reason.MISSING}  # no target table yet
-    assert reasons(found([stat()], [stat(rows=1)])) == {GAME: Reason.INCOMPLETE}
-    assert reasons(found([stat(processed=LATER)], [stat()])) == {GAME: Reason.STALE}
-    assert reasons(found([stat()], [stat()])) == {}
-    # Phase 3 rows that never recorded their inputs' time cannot be judged stale.
-    assert reasons(found([stat(processed=LATER)], [stat(processed=None)])) == {}
-    # Computed after the newest source rows, or holding more rows: no gap.
-    assert reasons(found([stat()], [stat(rows=3, processed=LATER)])) == {}
-    (candidate,) = found([stat(processed=LATER)], [stat()]).candidates
+    assert reasons(found([stat()], [done(rows=1)])) == {GAME: Reason.INCOMPLETE}
+    assert reasons(found([stat(fingerprint=F1)], [done()])) == {GAME: Reason.STALE}
+    assert reasons(found([stat()], [done()])) == {}
+    # Rows whose values no longer match their recorded hash (or repeat one another).
+    assert reasons(found([stat()], [done(tampered=1)])) == {GAME: Reason.TAMPERED}
+    # Phase 3 rows that recorded no inputs (written before fingerprints): outdated, once.
+    assert reasons(found([stat()], [GameStat(GAME, DAY, 2)])) == {GAME: Reason.OUTDATED}
+    # Holding more rows: no gap.
+    assert reasons(found([stat()], [done(rows=3)])) == {}
+    (candidate,) = found([stat(fingerprint=F1)], [done()]).candidates
     assert candidate.stale_inputs == ("nba_raw.nbac_team_boxscore",)
 
 
 def test_rows_per_source_row_and_games_without_rows_to_compute() -> None:
     context = GapRule("upcoming_team_game_context", "nba_raw.nbac_schedule",
                       rows_per_source_row=2)  # one schedule game, two context rows
-    assert reasons(found([stat(rows=1)], [stat(rows=1)], rule=context)) == \
+    context_done = recorded(source=context.source)
+    assert reasons(found([stat(rows=1)], [done(rows=1, inputs=context_done)], rule=context)) == \
         {GAME: Reason.INCOMPLETE}
-    assert reasons(found([stat(rows=1)], [stat(rows=2)], rule=context)) == {}
+    assert reasons(found([stat(rows=1)], [done(rows=2, inputs=context_done)],
+                         rule=context)) == {}
     # A gamebook game with no active player gives no Phase 3 row: nothing is missing.
     assert reasons(found([stat(rows=0)], [])) == {}
 
 
 def test_flipped_ids_and_two_spellings_of_one_game_are_no_gap() -> None:
-    assert reasons(found([stat()], [stat(flipped(GAME))])) == {}
-    assert reasons(found([stat(rows=1), stat(flipped(GAME), rows=1)], [stat()])) == {}
-    assert reasons(found([stat()], [stat(rows=1), stat(flipped(GAME), rows=1)])) == {}
+    assert reasons(found([stat()], [done(flipped(GAME))])) == {}
+    both = [stat(rows=1), stat(flipped(GAME), rows=1, fingerprint=F1)]
+    assert reasons(found(both, [done(inputs=recorded(combine([F0, F1])))])) == {}
+    assert reasons(found([stat()], [done(rows=1), done(flipped(GAME), rows=1)])) == {}
 
 
 def test_one_date_with_several_reasons_is_one_candidate_with_the_most_basic() -> None:
-    gaps = found([stat(), stat(OTHER, processed=LATER)], [stat(rows=1), stat(OTHER)])
+    gaps = found([stat(), stat(OTHER, fingerprint=F1)], [done(rows=1), done(OTHER)])
     assert [(c.game_ids, c.reason) for c in gaps.candidates] == \
         [((OTHER, GAME), Reason.INCOMPLETE)]
     assert gaps.games == {DAY: (OTHER, GAME)}
@@ -135,7 +154,7 @@ def test_one_date_with_several_reasons_is_one_candidate_with_the_most_basic() ->
 
 def test_only_the_window_is_judged_though_the_source_covers_the_lookback() -> None:
     earlier = stat("20250110_NYK_BOS", day=DAY - timedelta(days=5))
-    assert reasons(found([earlier, stat()], [stat()])) == {}
+    assert reasons(found([earlier, stat()], [done()])) == {}
 
 
 # -- game types and upstream gaps ------------------------------------------------------------
@@ -158,7 +177,7 @@ def test_upstream_gaps_are_final_checked_games_phase2_lacks_named_by_date_based_
                 scheduled("0022400621", "GSW", "LAC"),             # final, not loaded
                 scheduled("0022400622", "DAL", "HOU", status=1),   # not played yet
                 scheduled("0012400623", "CHI", "IND")]             # preseason, never checked
-    gaps = found([stat(flipped(GAME))], [stat()], schedule)
+    gaps = found([stat(flipped(GAME))], [done()], schedule)
     assert gaps.candidates == []
     assert [(u.game_date, u.game_ids) for u in gaps.upstream] == [(DAY, (OTHER,))]
     assert gaps.upstream[0].as_dict() == {"game_date": str(DAY), "game_ids": [OTHER]}
@@ -166,13 +185,13 @@ def test_upstream_gaps_are_final_checked_games_phase2_lacks_named_by_date_based_
 
 # -- quarantine --------------------------------------------------------------------------------
 
-def event(state: Hold, recorded: datetime, judged_on: datetime | None = EARLY,
+def event(state: Hold, recorded_at: datetime, judged_on: Inputs | None = None,
           processor: str = OFFENSE, game_id: str = GAME) -> QuarantineEvent:
     return QuarantineEvent(processor, DAY, game_id, state, "team PHI: points is NULL",
-                           judged_on, recorded)
+                           judged_on or Inputs(None, {RULE.source: F0}), recorded_at)
 
 
-def test_a_held_game_is_reported_not_requested_while_its_phase2_rows_are_unchanged() -> None:
+def test_a_held_game_is_reported_not_requested_while_its_phase2_content_is_unchanged() -> None:
     held = [event(Hold.HELD, LATER)]
     gaps = found([stat(), stat(OTHER)], [], held=held)
     assert reasons(gaps) == {OTHER: Reason.MISSING}
@@ -181,10 +200,10 @@ def test_a_held_game_is_reported_not_requested_while_its_phase2_rows_are_unchang
     assert list(gaps.holding) == [game_key(DAY, GAME)]
 
 
-def test_the_hold_ends_when_the_game_is_re_processed_or_released() -> None:
+def test_the_hold_ends_when_the_content_or_the_version_changes_or_it_is_released() -> None:
     held = event(Hold.HELD, LATER)
-    # Phase 2 re-processed after the game was judged: requested again.
-    assert reasons(found([stat(processed=LATER)], [], held=[held])) == {GAME: Reason.MISSING}
+    # Phase 2's content changed since the game was judged (a corrected or deleted row).
+    assert reasons(found([stat(fingerprint=F1)], [], held=[held])) == {GAME: Reason.MISSING}
     # Released since (by an operator, or written later): the newest event wins.
     released = event(Hold.RELEASED, LATER + timedelta(minutes=1))
     assert reasons(found([stat()], [], held=[held, released])) == {GAME: Reason.MISSING}
@@ -192,10 +211,19 @@ def test_the_hold_ends_when_the_game_is_re_processed_or_released() -> None:
     # A hold of another processor holds nothing here.
     other = event(Hold.HELD, LATER, processor=PLAYERS)
     assert reasons(found([stat()], [], held=[other])) == {GAME: Reason.MISSING}
-    # Judged on an unknown time: it holds until released.
-    unknown = event(Hold.HELD, LATER, judged_on=None)
-    assert reasons(found([stat(processed=LATER)], [], held=[unknown])) == {}
-    assert held.still_holds(EARLY) and not held.still_holds(LATER)
+    # Recorded before fingerprints (no inputs): it holds no more, so it is judged once again.
+    unknown = QuarantineEvent(OFFENSE, DAY, GAME, Hold.HELD, "why", None, LATER)
+    assert reasons(found([stat()], [], held=[unknown])) == {GAME: Reason.MISSING}
+    # Refused by an older version: outdated, even alone on its date.
+    versioned = GapRule(OFFENSE, RULE.source, version="2")
+    old = event(Hold.HELD, LATER, judged_on=Inputs("1", {RULE.source: F0}))
+    (candidate,) = found([stat()], [], rule=versioned, held=[old]).candidates
+    assert (candidate.reason, candidate.game_ids, candidate.has_version) == (
+        Reason.OUTDATED, (GAME,), "1")
+    same = event(Hold.HELD, LATER, judged_on=Inputs("2", {RULE.source: F0}))
+    assert reasons(found([stat()], [], rule=versioned, held=[same])) == {}
+    now = Inputs(None, {RULE.source: F0})
+    assert held.still_holds(now) and not held.still_holds(Inputs(None, {RULE.source: F1}))
 
 
 def dependent(**rule: Any) -> GapRule:
@@ -203,7 +231,7 @@ def dependent(**rule: Any) -> GapRule:
 
 
 def test_a_game_waits_on_its_dependencys_quarantine_without_holding_the_others() -> None:
-    offense = Upstream([stat(OTHER, content="c1")], frozenset({game_key(DAY, GAME),
+    offense = Upstream([stat(OTHER, fingerprint=Fingerprint("c1"))], frozenset({game_key(DAY, GAME),
                                                                game_key(DAY, OTHER)}),
                        {game_key(DAY, GAME): "team PHI: points is NULL"})
     gaps = found([stat(rows=20), stat(OTHER, rows=20)], [], rule=dependent(),
@@ -225,54 +253,70 @@ def test_a_game_waits_on_its_dependencys_quarantine_without_holding_the_others()
 # -- lineage and versions ---------------------------------------------------------------------
 
 def test_a_game_computed_from_other_upstream_values_is_stale_naming_the_input() -> None:
-    recorded = upstream_versions({OFFENSE: "c0"})
-    assert parse_upstream_versions(recorded) == {OFFENSE: "c0"}
-    target = [stat(rows=20, inputs=recorded)]
+    source = dependent().source
+    computed = recorded(F0, source=source, **{OFFENSE: Fingerprint("c0")})
+    target = [done(rows=20, inputs=computed)]
 
-    def judged(content: str | None, inputs: str | None = recorded) -> dict[str, Reason]:
-        offense = Upstream([stat(content=content)], frozenset({game_key(DAY, GAME)}))
-        return reasons(found([stat(rows=20)], [stat(rows=20, inputs=inputs)], rule=dependent(),
+    def judged(content: str | None, inputs: str | None = computed) -> dict[str, Reason]:
+        offense = Upstream([stat(fingerprint=content)], frozenset({game_key(DAY, GAME)}))
+        return reasons(found([stat(rows=20)], [done(rows=20, inputs=inputs)], rule=dependent(),
                              upstream={OFFENSE: offense}))
 
     assert judged("c0") == {}
     assert judged("c1") == {GAME: Reason.STALE}
     (candidate,) = found([stat(rows=20)], target, rule=dependent(), upstream={
-        OFFENSE: Upstream([stat(content="c1")], frozenset({game_key(DAY, GAME)}))}).candidates
+        OFFENSE: Upstream([stat(fingerprint=Fingerprint("c1"))],
+                          frozenset({game_key(DAY, GAME)}))}).candidates
     assert candidate.stale_inputs == (OFFENSE,)
-    # Unknown is not old: no recorded inputs, or an upstream game without a version.
-    assert judged("c1", inputs=None) == {}
+    # An upstream game without content now is a gap of its own: not judged here.
     assert judged(None) == {}
     # Dependencies not read (upstream=None): nothing is stale because of them.
     assert reasons(found([stat(rows=20)], target, rule=dependent())) == {}
+    # A dependency recorded and no longer read (or the other way round) is a change.
+    assert judged("c0", inputs=recorded(F0, source=source)) == {GAME: Reason.STALE}
 
 
-def test_a_game_of_the_lookback_re_processed_makes_the_later_games_of_its_teams_stale() -> None:
+def test_a_game_of_the_lookback_changed_makes_the_later_games_of_its_teams_stale() -> None:
     """The upcoming context reads 14 days of schedule: any of them changing changes it."""
     context = GapRule("upcoming_team_game_context", "nba_raw.nbac_schedule",
                       rows_per_source_row=2, lookback_days=14)
-    earlier = stat("20250110_PHI_BOS", rows=1, day=DAY - timedelta(days=5), processed=LATER)
-    unrelated = stat("20250110_MIA_ORL", rows=1, day=DAY - timedelta(days=5), processed=LATER)
-    today = stat(rows=1)
-    assert reasons(found([earlier, today], [stat(rows=2)], rule=context)) == {GAME: Reason.STALE}
-    assert reasons(found([unrelated, today], [stat(rows=2)], rule=context)) == {}
-    too_old = stat("20241231_PHI_BOS", rows=1, day=DAY - timedelta(days=15), processed=LATER)
-    assert reasons(found([too_old, today], [stat(rows=2)], rule=context)) == {}
-    times = input_times([(earlier.key, LATER), (today.key, EARLY)], 14)
-    assert times[today.key] == LATER and times[earlier.key] == LATER
+    earlier_day, old_day = DAY - timedelta(days=5), DAY - timedelta(days=15)
+    earlier, today = stat("20250110_PHI_BOS", rows=1, day=earlier_day), stat(rows=1)
+    before = game_inputs({earlier.key: F0, today.key: F0}, 14)[today.key]
+    target = [done(rows=2, inputs=recorded(before, source=context.source))]
+    assert reasons(found([earlier, today], target, rule=context)) == {}
+    changed = stat("20250110_PHI_BOS", rows=1, day=earlier_day, fingerprint=F1)
+    assert reasons(found([changed, today], target, rule=context)) == {GAME: Reason.STALE}
+    unrelated = stat("20250110_MIA_ORL", rows=1, day=earlier_day, fingerprint=F1)
+    assert reasons(found([earlier, unrelated, today], target, rule=context)) == {}
+    too_old = stat("20241231_PHI_BOS", rows=1, day=old_day, fingerprint=F1)
+    assert reasons(found([earlier, too_old, today], target, rule=context)) == {}
+    # A game of the lookback deleted is a change too.
+    assert reasons(found([today], target, rule=context)) == {GAME: Reason.STALE}
 
 
 def test_rows_an_older_version_wrote_are_outdated_and_unknown_versions_never() -> None:
-    versioned = GapRule(OFFENSE, "x", version="2")
-    gaps = found([stat()], [stat(version="1")], rule=versioned)
+    versioned = GapRule(OFFENSE, RULE.source, version="2")
+    gaps = found([stat()], [done(version="1")], rule=versioned)
     (candidate,) = gaps.candidates
     assert (candidate.reason, candidate.has_version, candidate.needs_version) == (
         Reason.OUTDATED, "1", "2")
-    assert reasons(found([stat()], [stat(version="2")], rule=versioned)) == {}
-    assert reasons(found([stat()], [stat(version=None)], rule=versioned)) == {}
-    assert reasons(found([stat()], [stat(version="1")])) == {}  # the rule declares none
+    assert reasons(found([stat()], [done(version="2")], rule=versioned)) == {}
+    assert reasons(found([stat()], [done(version=None)], rule=versioned)) == {}
+    assert reasons(found([stat()], [done(version="1")])) == {}  # the rule declares none
     # A stale game of an old version is stale (the more basic reason), naming both.
-    (both,) = found([stat(processed=LATER)], [stat(version="1")], rule=versioned).candidates
+    (both,) = found([stat(fingerprint=F1)], [done(version="1")], rule=versioned).candidates
     assert (both.reason, both.has_version) == (Reason.STALE, "1")
+
+
+def test_inputs_compare_by_content_and_survive_their_text() -> None:
+    inputs = Inputs("1", {RULE.source: F0, OFFENSE: Fingerprint("c0")})
+    assert Inputs.from_text(inputs.to_text()) == inputs
+    assert Inputs.from_text(None) is None and Inputs.from_text("not json") is None
+    assert inputs.changed(Inputs("2", {RULE.source: F0, OFFENSE: Fingerprint("c0")})) == ()
+    assert inputs.changed(Inputs("1", {RULE.source: F1, OFFENSE: None})) == (RULE.source,)
+    # Sorted, then hashed: the order does not count, a repeated fingerprint does.
+    assert combine([F0, F1]) == combine([F1, F0]) != combine([F0, F1, F1])
 
 
 # -- Phase 2 sanity, orphans, official ids ------------------------------------------------------
@@ -283,6 +327,7 @@ GAMEBOOK_RULE = GapRule(PLAYERS, "nba_raw.nbac_gamebook_player_stats", sanity=Sa
 CONTEXT_RULE = GapRule("upcoming_team_game_context", "nba_raw.nbac_schedule",
                        rows_per_source_row=2, reads_schedule=True)
 BOTH = frozenset({"NYK", "PHI"})
+GAMEBOOK_DONE = done(rows=10, inputs=recorded(source=GAMEBOOK_RULE.source))
 
 
 @pytest.mark.parametrize(("game", "status", "why"), [
@@ -298,7 +343,7 @@ BOTH = frozenset({"NYK", "PHI"})
 ])
 def test_a_gamebook_game_unfit_to_compute_is_an_upstream_gap_naming_what_is_wrong(
         game: GameStat, status: int, why: str | None) -> None:
-    gaps = found([game], [stat(rows=10)], [scheduled("0022400100", "NYK", "PHI", status)],
+    gaps = found([game], [GAMEBOOK_DONE], [scheduled("0022400100", "NYK", "PHI", status)],
                  rule=GAMEBOOK_RULE)
     assert gaps.candidates == []  # never requested, and never reported complete either
     assert [(g.game_ids, g.reason) for g in gaps.upstream] == ([((GAME,), why)] if why else [])
@@ -306,18 +351,20 @@ def test_a_gamebook_game_unfit_to_compute_is_an_upstream_gap_naming_what_is_wron
 
 def test_a_game_stored_under_two_spellings_lists_the_teams_both_have_twice() -> None:
     spellings = [stat(rows=10, teams=BOTH), stat(flipped(GAME), rows=10, teams=BOTH)]
-    (gap,) = found(spellings, [stat(rows=10)], rule=GAMEBOOK_RULE).upstream
+    (gap,) = found(spellings, [GAMEBOOK_DONE], rule=GAMEBOOK_RULE).upstream
     assert "lists 10 player_status active rows twice" in gap.reason
     # One team under each spelling (old flipped rows) is one game, nothing repeated.
     halves = [stat(rows=5, teams=frozenset({"NYK"})),
               stat(flipped(GAME), rows=5, teams=frozenset({"PHI"}))]
-    assert found(halves, [stat(rows=10)], rule=GAMEBOOK_RULE) == Gaps(
+    computed = done(rows=10, inputs=recorded(combine([F0, F0]), source=GAMEBOOK_RULE.source))
+    assert found(halves, [computed], rule=GAMEBOOK_RULE) == Gaps(
         games={DAY: (GAME,)}, phase2=frozenset({game_key(DAY, GAME)}))
 
 
 def test_a_refused_unfit_game_is_quarantined_while_its_phase2_rows_stay_as_they_were() -> None:
-    hold = QuarantineEvent(PLAYERS, DAY, GAME, Hold.HELD, "lists 0 active", EARLY, EARLY)
-    gaps = found([stat(rows=0)], [stat(rows=10)], rule=GAMEBOOK_RULE, held=[hold])
+    judged_on = Inputs(None, {GAMEBOOK_RULE.source: F0})
+    hold = QuarantineEvent(PLAYERS, DAY, GAME, Hold.HELD, "lists 0 active", judged_on, EARLY)
+    gaps = found([stat(rows=0)], [GAMEBOOK_DONE], rule=GAMEBOOK_RULE, held=[hold])
     assert [(g.game_ids, g.reason) for g in gaps.quarantined] == [((GAME,), "lists 0 active")]
     assert gaps.upstream == [] and gaps.candidates == []
 
@@ -326,8 +373,8 @@ def test_two_official_ids_for_one_matchup_are_refused_not_computed_twice() -> No
     schedule = [scheduled("0022400100", "NYK", "PHI"), scheduled("0022400199", "NYK", "PHI"),
                 scheduled("0022400101", "GSW", "LAC")]
     games = Schedule.from_rows(schedule)
-    source = [GameStat(g.game_id, g.game_date, 1, g.processed_at, key=g.key) for g in games.games]
-    gaps = found(source, [stat(rows=2)], schedule, rule=CONTEXT_RULE)
+    source = [GameStat(g.game_id, g.game_date, 1, key=g.key) for g in games.games]
+    gaps = found(source, [done(rows=2)], schedule, rule=CONTEXT_RULE)
     assert [(g.game_ids, g.reason) for g in gaps.upstream] == [(("0022400100",), (
         "the schedule has 2 official ids for NYK at PHI on 2025-01-15: 0022400100, 0022400199"))]
     assert reasons(gaps) == {"0022400101": Reason.MISSING}
@@ -342,13 +389,13 @@ def test_a_played_game_the_schedule_lacks_is_an_upstream_gap_of_the_schedule_rea
 
 
 def test_phase3_games_with_no_phase2_game_on_their_date_are_orphaned() -> None:
-    phantom = stat(OTHER, rows=2)
-    assert reasons(found([stat()], [stat(), phantom])) == {OTHER: Reason.ORPHANED}
+    phantom = done(OTHER, rows=2)
+    assert reasons(found([stat()], [done(), phantom])) == {OTHER: Reason.ORPHANED}
     # A game of an unchecked type is no orphan: its Phase 2 game is there.
     preseason = [scheduled("0012400100", "GSW", "LAC")]
-    assert reasons(found([stat(), phantom], [stat(), phantom], preseason)) == {}
+    assert reasons(found([stat(), stat(OTHER)], [done(), phantom], preseason)) == {}
     # Without a schedule, official ids cannot be matched: nothing is called an orphan.
-    unreadable = judge(RULE, Evidence(WINDOW, [stat("0022400100")], [stat()],
+    unreadable = judge(RULE, Evidence(WINDOW, [stat("0022400100")], [done()],
                                       Schedule(error="unreadable")))
     assert unreadable.candidates[0].reason is Reason.MISSING
 
@@ -356,8 +403,8 @@ def test_phase3_games_with_no_phase2_game_on_their_date_are_orphaned() -> None:
 def test_a_box_score_under_its_official_id_is_matched_through_the_schedule() -> None:
     schedule = [scheduled("0022400100", "NYK", "PHI")]
     v1 = stat("0022400100")
-    assert found([v1], [stat()], schedule) == Gaps(games={DAY: (GAME,)},
+    assert found([v1], [done()], schedule) == Gaps(games={DAY: (GAME,)},
                                                    phase2=frozenset({game_key(DAY, GAME)}))
     assert reasons(found([v1], [], schedule)) == {GAME: Reason.MISSING}
     # One the schedule lacks is matched by the two teams its rows name: no gap, no orphan.
-    assert found([stat("0022400100", teams=BOTH)], [stat()]).candidates == []
+    assert found([stat("0022400100", teams=BOTH)], [done()]).candidates == []

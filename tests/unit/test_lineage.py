@@ -1,5 +1,6 @@
-"""Staleness that follows every input (Phase 2 re-processed, upstream games recomputed with other
-values, the schedule's lookback) and processor versions, in-process on DuckDB."""
+"""Staleness that follows the content of every input (Phase 2 corrected, upstream games
+recomputed with other values, the schedule's lookback), never its timestamps, and processor
+versions, in-process on DuckDB."""
 
 from __future__ import annotations
 
@@ -57,21 +58,31 @@ def test_a_corrected_team_box_score_reaches_the_player_summaries_through_the_tea
         assert row["usage_rate"] == expected
 
 
-def test_recomputing_an_upstream_date_that_does_not_change_makes_nothing_downstream_stale(
+def test_a_reload_that_changes_nothing_is_nothing_and_so_is_a_recompute_to_equal_values(
         filled_app: Backfill) -> None:
-    before = filled_app.warehouse.read_rows(Read(
-        filled_app.registry.get(OFFENSE).target, DAY, DAY))
+    offense = filled_app.registry.get(OFFENSE).target
+    before = filled_app.warehouse.read_rows(Read(offense, DAY, DAY))
     rows = filled_app.warehouse.read_rows(Read(TEAM_BOXSCORE, DAY, DAY))
     for row in rows:
         row["processed_at"] += timedelta(days=1)  # re-processed, nothing corrected
-    filled_app.warehouse.write([Replace(TEAM_BOXSCORE, DAY, DAY, rows,
+    filled_app.warehouse.write([Replace(TEAM_BOXSCORE, DAY, DAY, list(reversed(rows)),
                                         real_shapes.SCHEMAS[TEAM_BOXSCORE])])
+    assert candidates(filled_app) == set()
+    # A forced recompute that gives the same values makes nothing downstream stale.
+    assert isinstance(filled_app.queue, RecordingQueue)
+    filled_app.queue.published.append(Request(processor=OFFENSE, game_date=DAY, force=True))
+    (result,) = deliver_published(filled_app)
+    assert result.outcome.value == "succeeded"
+    assert candidates(filled_app) == set()
+    after = filled_app.warehouse.read_rows(Read(offense, DAY, DAY))
+    assert sorted(r["row_hash"] for r in after) == sorted(r["row_hash"] for r in before)
+
+
+def test_a_correction_back_to_the_old_value_is_nothing(filled_app: Backfill) -> None:
+    correct_turnovers(filled_app)
     assert {c[0] for c in candidates(filled_app)} == {OFFENSE, DEFENSE}
-    cycle(filled_app)
-    assert candidates(filled_app) == set()  # no player request at all
-    after = filled_app.warehouse.read_rows(Read(filled_app.registry.get(OFFENSE).target, DAY,
-                                                DAY))
-    assert {r["content_version"] for r in after} == {r["content_version"] for r in before}
+    edit_game(filled_app, TEAM_BOXSCORE, DAY, GAME, turnovers("PHI", by=-5))
+    assert candidates(filled_app) == set()
 
 
 def test_a_game_added_to_an_earlier_date_makes_the_later_context_of_its_teams_stale(
@@ -133,27 +144,21 @@ def test_a_version_bump_republishes_every_date_of_that_processor_capped_and_in_o
     app.close()
 
 
-def test_rows_written_before_the_lineage_columns_existed_are_never_stale_or_outdated(
-        filled_app: Backfill) -> None:
-    filled_app = reopened(filled_app)
-    correct_turnovers(filled_app)
+def test_rows_written_before_fingerprints_are_outdated_once(filled_app: Backfill) -> None:
     filled_app.warehouse.close()
     import duckdb
 
     path = str(filled_app.warehouse.url).removeprefix("duckdb://")
     with duckdb.connect(path) as con:
-        for name in (OFFENSE, DEFENSE):
-            con.execute(f"ALTER TABLE nba_analytics.{name} DROP COLUMN source_processed_at")
-            con.execute(f"UPDATE nba_analytics.{name} SET processor_version = NULL")  # noqa: S608
-    filled_app.registry.get(OFFENSE).version = "9"
+        con.execute(f"UPDATE nba_analytics.{OFFENSE} SET inputs = NULL "  # noqa: S608
+                    "WHERE game_date = $day", {"day": DAY})
+    found = candidates(filled_app)
+    assert {(c[0], c[1], c[2]) for c in found} == {(OFFENSE, DAY, "outdated")}
+    assert cycle(filled_app) == [(OFFENSE, DAY, "outdated")]
+    # Recomputed to the same values: nothing downstream, nothing the next time.
     assert candidates(filled_app) == set()
-    # Recomputing such a date adds the columns back and fills them.
-    assert isinstance(filled_app.queue, RecordingQueue)
-    filled_app.queue.published.append(Request(processor=OFFENSE, game_date=DAY, force=True))
-    result, *_ = deliver_published(filled_app)  # then the players it changed
-    assert result.outcome.value == "succeeded"
     rows = filled_app.warehouse.read_rows(Read(filled_app.registry.get(OFFENSE).target, DAY, DAY))
-    assert all(r["source_processed_at"] and r["processor_version"] == "9" for r in rows)
+    assert all(r["inputs"] and r["row_hash"] and r["processor_version"] == "1" for r in rows)
 
 
 def test_a_request_whose_date_was_refreshed_meanwhile_is_skipped(filled_app: Backfill) -> None:

@@ -17,14 +17,20 @@ from typing import Any
 
 import pytest
 from backfill.domain.errors import BadData
+from backfill.domain.fingerprint import (
+    INPUTS,
+    PROCESSOR_VERSION,
+    READ_FINGERPRINT,
+    ROW_HASH,
+    Inputs,
+)
 from backfill.domain.games import game_key
-from backfill.domain.lineage import CONTENT_VERSION, PROCESSOR_VERSION, SOURCE_PROCESSED_AT
 from backfill.domain.schedule import Schedule
 from backfill.domain.window import Window
 from backfill.local.seed.league import GAMEBOOK, SCHEDULE, TEAM_BOXSCORE, generate_phase2
 from backfill.local.seeding import seeded_window
 from backfill.processors import formulas as f
-from backfill.processors.base import LINEAGE_SCHEMA, GameInput, Processor, Produced, Row
+from backfill.processors.base import GameInput, Processor, Produced, Row
 from backfill.processors.player_game_summary import PlayerGameSummary
 from backfill.processors.registry import BUILTIN_PROCESSORS, load_registry
 from backfill.processors.team_defense import TeamDefenseGameSummary
@@ -199,15 +205,15 @@ def test_a_team_game_is_one_game_whatever_its_ids_and_bad_games_are_refused_alon
     assert why == "team NYK: turnovers is NULL, expected a whole number"
 
 
-def test_every_row_written_records_its_lineage_and_version() -> None:
-    produced = produce(TeamOffenseGameSummary(), BOX)
-    assert {c.name for c in LINEAGE_SCHEMA} <= set(produced.rows[0])
-    assert {r[SOURCE_PROCESSED_AT] for r in produced.rows} == {PROCESSED}
+def test_every_row_written_records_what_it_was_computed_from_and_its_version() -> None:
+    read = [{**row, READ_FINGERPRINT: "f0"} for row in BOX]  # as the warehouse hands them
+    produced = produce(TeamOffenseGameSummary(), read)
+    assert {INPUTS, PROCESSOR_VERSION} <= set(produced.rows[0])  # the row hash: by the write
+    assert {r[INPUTS] for r in produced.rows} == {
+        Inputs("1", {"nba_raw.nbac_team_boxscore": "f0"}).to_text()}  # type: ignore[dict-item]
     assert {r[PROCESSOR_VERSION] for r in produced.rows} == {"1"}
-    assert len({r[CONTENT_VERSION] for r in produced.rows}) == 1  # one version for the game
-    changed = produce(TeamOffenseGameSummary(), [BOX[0], team_row("PHI", True, turnovers=13)])
-    assert changed.rows[0][CONTENT_VERSION] != produced.rows[0][CONTENT_VERSION]
-    again = produce(TeamOffenseGameSummary(), list(reversed(BOX)))
+    assert produced.inputs[KEY] == Inputs.from_text(produced.rows[0][INPUTS])
+    again = produce(TeamOffenseGameSummary(), list(reversed(read)))
     assert again.rows == produced.rows
 
 
@@ -371,7 +377,9 @@ def test_rest_is_days_between_minus_one_and_a_back_to_back_has_none() -> None:
         (True, "GSW", False)
     assert (row["LAL"]["game_id"], row["LAL"]["nba_game_id"], row["LAL"]["game_type"]) == \
         ("20250115_GSW_LAL", "0022400100", "regular_season")
-    assert list(row["LAL"]) == [c.name for c in UpcomingTeamGameContext().table_schema()]
+    # Every column but the row hash, which the warehouse writes.
+    assert list(row["LAL"]) == [c.name for c in UpcomingTeamGameContext().table_schema()
+                                if c.name != ROW_HASH]
 
 
 def test_the_last_seven_days_are_those_after_the_date_minus_seven() -> None:
@@ -436,4 +444,5 @@ def test_processors_are_deterministic_and_complete_on_a_league_day(processor: Pr
         assert len(first.rows) == len(active)
     else:
         assert len(first.rows) == 2 * len(games)
-    assert all(set(r) == {c.name for c in processor.table_schema()} for r in first.rows)
+    assert all(set(r) | {ROW_HASH} == {c.name for c in processor.table_schema()}
+               for r in first.rows)

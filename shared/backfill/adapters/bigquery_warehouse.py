@@ -232,7 +232,11 @@ class BigQueryWarehouse(Warehouse):
         # One MERGE is one atomic statement: the date range's old rows go and the new ones
         # arrive together, whoever runs it and however often. No load job, so no load quota.
         names = column_list(change.columns)
-        values = ", ".join(f"source.{c.name}" for c in change.columns)
+        # The row hash is computed here, by the same SQL a target scan checks it with.
+        hashed = BIGQUERY.text(BIGQUERY.row_hash([(n, n) for n in change.hashed],
+                                                 qualifier="source."))
+        values = ", ".join(hashed if c.name == change.hash_into else f"source.{c.name}"
+                           for c in change.columns)
         sql = (f"MERGE {table} AS target "  # noqa: S608 - identifiers validated
                "USING UNNEST(@rows) AS source ON FALSE "
                f"WHEN NOT MATCHED BY SOURCE AND target.game_date BETWEEN @start AND @end{kept} "

@@ -1,13 +1,16 @@
 """Gap arithmetic: judge one processor's games from what its tables hold, group the gaps by date.
 
 A game is a gap when Phase 3 has none of its rows (missing), fewer than its Phase 2 rows imply
-(incomplete), rows computed from inputs that changed since (stale: a Phase 2 row re-processed, or
-an upstream processor's game recomputed with other values), or rows an older version of the
-processor wrote (outdated). A gap game held in quarantine is reported as such and not requested;
-one whose upstream game is held waits with it. A final game of the schedule with no Phase 2 rows
-is an upstream gap: reported, never requested, since no processor can make Phase 2 data; so is a
-game whose Phase 2 rows fail a sanity rule (domain/sanity.py), and a played game the schedule
-lacks. A Phase 3 game with no Phase 2 game behind it on its date is orphaned: its date is
+(incomplete), rows whose values no longer match the hashes the write recorded, or repeat one
+another (tampered: a hand edit, duplicated rows), rows computed from inputs whose content changed
+since (stale: a Phase 2 row corrected or deleted, or an upstream processor's game recomputed with
+other values; judged by fingerprint, domain/fingerprint.py, never by timestamps), or rows an
+older version of the processor wrote, or written before fingerprints were recorded (outdated).
+A gap game held in quarantine is reported as such and not requested while the inputs and the
+version it was refused on are current; one whose upstream game is held waits with it. A final
+game of the schedule with no Phase 2 rows is an upstream gap: reported, never requested, since no
+processor can make Phase 2 data; so is a game whose Phase 2 rows fail a sanity rule
+(domain/sanity.py), and a played game the schedule lacks. A Phase 3 game with no Phase 2 game behind it on its date is orphaned: its date is
 requested, and the recompute removes it.
 """
 
@@ -16,11 +19,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
+from backfill.domain.fingerprint import Fingerprint, Inputs, combine, game_inputs
 from backfill.domain.games import DEFAULT_GAME_TYPES, GameKey, game_key, id_spellings, teams_key
-from backfill.domain.lineage import input_times, parse_upstream_versions
 from backfill.domain.quarantine import QuarantineEvent
 from backfill.domain.request import Reason
 from backfill.domain.sanity import Sanity, two_official_ids
@@ -30,18 +33,19 @@ from backfill.domain.window import Window
 
 @dataclass(frozen=True)
 class GameStat:
-    """What one table holds for one game: rows counted, newest processed time and, for Phase 3,
-    the version that wrote it, the upstream versions it read and its own content version. For
-    a Phase 2 source its sanity facts: the teams with counted rows, and counted rows repeating
-    a value that must be unique (a player listed twice)."""
+    """What one table holds for one game, as a scan reports it: rows counted, the fingerprint of
+    its content and, for Phase 3, the version that wrote it, what it was computed from
+    (`Inputs.to_text()`) and how many rows no longer match their recorded hash. For a Phase 2
+    source its sanity facts: the teams with counted rows, and counted rows repeating a value
+    that must be unique (a player listed twice)."""
 
     game_id: str
     game_date: date
     rows: int = 1
-    processed_at: datetime | None = None
     version: str | None = None
     inputs: str | None = None
-    content: str | None = None
+    fingerprint: Fingerprint | None = None
+    tampered: int = 0
     key: GameKey = field(default=None, compare=False)  # type: ignore[assignment]
     teams: frozenset[str] = frozenset()
     repeated: int = 0
@@ -81,18 +85,20 @@ class GapRule:
 class Upstream:
     """What one dependency holds for the window: its Phase 3 games, the games its Phase 2
     source has (None: not read), the games it holds in quarantine and those whose Phase 2 rows
-    fail a sanity rule, with why."""
+    fail a sanity rule, with why, and its games that are gaps of its own (their content is not
+    judged against until they are filled)."""
 
     target: Sequence[GameStat]
     source_keys: frozenset[GameKey] | None = None
     holding: Mapping[GameKey, str] = field(default_factory=dict)
     unfit: Mapping[GameKey, str] = field(default_factory=dict)
+    unsettled: frozenset[GameKey] = frozenset()
 
     @classmethod
     def judged(cls, target: Sequence[GameStat], gaps: Gaps) -> Upstream:
         """What a dependency, once judged, tells its dependents (detection and re-check)."""
         return cls(target, gaps.phase2, {key: event.reason for key, event in gaps.holding.items()},
-                   gaps.unfit)
+                   gaps.unfit, frozenset(gaps.gap_keys))
 
     def withholding(self, name: str) -> dict[GameKey, str]:
         """Why each game this dependency (called `name`) will not compute waits for a person:
@@ -129,6 +135,19 @@ class GameGap:
     reason: Reason
     stale_inputs: tuple[str, ...] = ()
     found_version: str | None = None
+
+
+def current_inputs(rule: GapRule, key: GameKey,
+                   source: Mapping[GameKey, Fingerprint | None],
+                   upstream: Mapping[str, Mapping[GameKey, Fingerprint | None]] | None
+                   ) -> Inputs:
+    """What a game would be computed from now: the processor's version, its source's
+    fingerprint over the lookback (`source` from `game_inputs`), and each dependency's Phase 3
+    content (None when not read, or when the dependency's game has no rows or is a gap of its
+    own: unknown)."""
+    return Inputs(rule.version, {rule.source: source.get(key), **{
+        name: None if upstream is None else upstream.get(name, {}).get(key)
+        for name in rule.depends_on}})
 
 
 @dataclass(frozen=True)
@@ -173,39 +192,52 @@ class Gaps:
     waiting: list[GamesOfDate] = field(default_factory=list)
     # The checked Phase 2 games of each date (status counts games by them).
     games: dict[date, tuple[str, ...]] = field(default_factory=dict)
-    # Games still held in quarantine, and the input time each was judged against.
+    # Games still held in quarantine, with the event that holds each.
     holding: dict[GameKey, QuarantineEvent] = field(default_factory=dict)
     # Every game the Phase 2 source has (its lookback too), matched through the schedule.
     phase2: frozenset[GameKey] = frozenset()
     # Checked games whose Phase 2 rows fail a sanity rule, and why (reported as upstream gaps).
     unfit: dict[GameKey, str] = field(default_factory=dict)
+    # Every game found a gap (requested, held or waiting).
+    gap_keys: set[GameKey] = field(default_factory=set)
 
     def candidate(self, game_date: date) -> Candidate | None:
         return next((c for c in self.candidates if c.game_date == game_date), None)
 
 
 # When one date holds games with different reasons, the request carries the most basic one.
-_REASON_ORDER = (Reason.MISSING, Reason.INCOMPLETE, Reason.STALE, Reason.OUTDATED,
-                 Reason.ORPHANED)
+_REASON_ORDER = (Reason.MISSING, Reason.INCOMPLETE, Reason.TAMPERED, Reason.STALE,
+                 Reason.OUTDATED, Reason.ORPHANED)
 
 
 def by_key(games: Iterable[GameStat]) -> dict[GameKey, GameStat]:
-    """Games by key; rows of one game stored under two id spellings add up. Two spellings that
-    both have counted rows of one team list that team's players twice."""
+    """Games by key; rows of one game stored under two id spellings add up, and their
+    fingerprints combine (`spellings_fingerprint`). Two spellings that both have counted rows of
+    one team list that team's players twice."""
     merged: dict[GameKey, GameStat] = {}
+    spellings: dict[GameKey, dict[str, Fingerprint | None]] = defaultdict(dict)
     for game in games:
+        spellings[game.key][game.game_id] = game.fingerprint
         seen = merged.get(game.key)
         if seen is None:
             merged[game.key] = game
             continue
-        stamps = [s for s in (seen.processed_at, game.processed_at) if s is not None]
         overlap = bool(seen.teams & game.teams)
         merged[game.key] = GameStat(
             min(seen.game_id, game.game_id), seen.game_date, seen.rows + game.rows,
-            max(stamps, default=None), seen.version or game.version, seen.inputs or game.inputs,
-            seen.content or game.content, key=seen.key, teams=seen.teams | game.teams,
+            seen.version or game.version, seen.inputs or game.inputs, None,
+            seen.tampered + game.tampered, key=seen.key, teams=seen.teams | game.teams,
             repeated=seen.repeated + game.repeated + (min(seen.rows, game.rows) if overlap else 0))
-    return merged
+    return {key: game if len(spellings[key]) == 1
+            else replace(game, fingerprint=spellings_fingerprint(spellings[key]))
+            for key, game in merged.items()}
+
+
+def spellings_fingerprint(by_id: Mapping[str, Fingerprint | None]) -> Fingerprint | None:
+    """One game's fingerprint from those of the id spellings it is stored under."""
+    if len(by_id) == 1:
+        return next(iter(by_id.values()))
+    return combine(by_id.values())
 
 
 def phase2_games(stats: Iterable[GameStat], schedule: Schedule) -> dict[GameKey, GameStat]:
@@ -233,20 +265,25 @@ def judge(rule: GapRule, evidence: Evidence) -> Gaps:
     schedule = evidence.schedule
     types = schedule.types()
     source = phase2_games(evidence.source, schedule)
-    times = input_times(((k, g.processed_at) for k, g in source.items()), rule.lookback_days)
+    fingerprints = game_inputs({k: g.fingerprint for k, g in source.items()}, rule.lookback_days)
     checked = {k: g for k, g in source.items()
                if window.start <= g.game_date <= window.end and rule.checks(types.get(k))}
     target = by_key(evidence.target or ())
     upstream = None if evidence.upstream is None else {
         name: by_key(up.target) for name, up in evidence.upstream.items()}
+    contents = None if evidence.upstream is None or upstream is None else {
+        name: {k: g.fingerprint for k, g in games.items()
+               if g.rows and k not in evidence.upstream[name].unsettled}
+        for name, games in upstream.items()}
     found = Gaps(games=_ids_by_date(checked.values()), phase2=frozenset(source))
     gaps: dict[GameKey, GameGap] = {}
     unfit: list[GamesOfDate] = []
     for key, game in checked.items():
+        now = current_inputs(rule, key, fingerprints, contents)
         problem = rule.problem(game, schedule)
         if problem:
             hold = evidence.held.get(key)
-            if hold is not None and hold.still_holds(times.get(key)):
+            if hold is not None and hold.still_holds(now):
                 found.holding[key] = hold
                 found.quarantined.append(GamesOfDate(game.game_date, (game.game_id,),
                                                      hold.reason))
@@ -254,18 +291,20 @@ def judge(rule: GapRule, evidence: Evidence) -> Gaps:
                 unfit.append(GamesOfDate(game.game_date, (game.game_id,), problem))
             found.unfit[key] = problem
             continue
-        expected = None if upstream is None else {
-            name: _content(upstream.get(name, {}).get(key)) for name in rule.depends_on}
-        gap = game_gap(rule, game, times.get(key), target.get(key), expected)
+        gap = game_gap(rule, game, now, target.get(key))
         if gap is None:
             continue
+        found.gap_keys.add(key)
         hold = evidence.held.get(key)
         blocked = _blocked(key, evidence.upstream or {}, upstream or {})
-        if hold is not None and hold.still_holds(times.get(key)):
+        if hold is not None and hold.still_holds(now):
             found.holding[key] = hold
             found.quarantined.append(GamesOfDate(game.game_date, (game.game_id,), hold.reason))
         elif blocked:
             found.waiting.append(GamesOfDate(game.game_date, (game.game_id,), blocked))
+        elif hold is not None and hold.version_changed(now):
+            # The version that refused it is gone: retried as outdated, alone on its date too.
+            gaps[key] = GameGap(game, Reason.OUTDATED, found_version=hold.code)
         else:
             gaps[key] = gap
     if schedule.error is None:  # without it, official ids are unmatched and games untyped
@@ -297,11 +336,10 @@ def unscheduled(schedule: Schedule, window: Window,
             if window.start <= key[0] <= window.end and schedule.find(key) is None]
 
 
-def game_gap(rule: GapRule, source: GameStat, input_time: datetime | None,
-             target: GameStat | None,
-             upstream: Mapping[str, str | None] | None) -> GameGap | None:
-    """Why a Phase 2 game's Phase 3 is not right, if it is not. Unknown is not old: a Phase 3
-    row without a recorded input time, upstream versions or version is never stale or outdated."""
+def game_gap(rule: GapRule, source: GameStat, now: Inputs,
+             target: GameStat | None) -> GameGap | None:
+    """Why a Phase 2 game's Phase 3 is not right, if it is not. Rows that recorded no inputs
+    (written before fingerprints) are outdated: recomputed once, then judged by content."""
     expected = source.rows * rule.rows_per_source_row
     if expected == 0:
         return None  # e.g. a gamebook with no active player: nothing to compute
@@ -309,17 +347,14 @@ def game_gap(rule: GapRule, source: GameStat, input_time: datetime | None,
         return GameGap(source, Reason.MISSING)
     if target.rows < expected:
         return GameGap(source, Reason.INCOMPLETE)
-    stale: list[str] = []
-    if (input_time is not None and target.processed_at is not None
-            and input_time > target.processed_at):
-        stale.append(rule.source)
-    if upstream is not None and target.inputs is not None:
-        # An upstream game with no rows now is a gap of its own: judged once it is refilled.
-        recorded = parse_upstream_versions(target.inputs)
-        stale += [name for name, version in sorted(upstream.items())
-                  if version is not None and recorded.get(name) != version]
+    recorded = Inputs.from_text(target.inputs)
+    if recorded is None:
+        return GameGap(source, Reason.OUTDATED, found_version=target.version)
+    if target.tampered:
+        return GameGap(source, Reason.TAMPERED, found_version=target.version)
+    stale = recorded.changed(now)
     if stale:
-        return GameGap(source, Reason.STALE, tuple(stale), target.version)
+        return GameGap(source, Reason.STALE, stale, target.version)
     if rule.version is not None and target.version is not None and target.version != rule.version:
         return GameGap(source, Reason.OUTDATED, found_version=target.version)
     return None
@@ -371,10 +406,6 @@ def _blocked(key: GameKey, dependencies: Mapping[str, Upstream],
 def held_upstream(name: str, why: str) -> str:
     """Why a game waits on a dependency that holds it in quarantine."""
     return f"waiting on {name}, which holds it in quarantine: {why}"
-
-
-def _content(stat: GameStat | None) -> str | None:
-    return stat.content if stat is not None else None
 
 
 def _ids_by_date(games: Iterable[GameStat]) -> dict[date, tuple[str, ...]]:

@@ -2,7 +2,8 @@
 
 The quarantine table is append-only: a game is `held` when a worker refuses it and `released`
 when it is written later or an operator releases it; the newest event of a game says which.
-A held game is published again only once its inputs were re-processed after it was judged.
+A held game is published again only once the content of its inputs differs from what it was
+refused on (a corrected or deleted row), or the processor's version changed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from backfill.domain.fingerprint import Inputs
 from backfill.domain.games import GameKey, game_key
 from backfill.domain.tables import schema
 
@@ -22,9 +24,10 @@ class Hold(StrEnum):
     RELEASED = "released"
 
 
+# As terraform/bigquery.tf has it (whose retired source_processed_at is no longer written).
 QUARANTINE_SCHEMA = schema(processor="STRING", game_date="DATE", game_id="STRING",
-                           state="STRING", reason="STRING", source_processed_at="TIMESTAMP",
-                           request_id="STRING", run_id="STRING", recorded_at="TIMESTAMP")
+                           state="STRING", reason="STRING", request_id="STRING", run_id="STRING",
+                           recorded_at="TIMESTAMP", inputs="STRING")
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,8 @@ class QuarantineEvent:
     game_id: str
     state: Hold
     reason: str
-    # The newest Phase 2 processed_at the game was judged on.
-    source_processed_at: datetime | None
+    # What the game was judged on (None: recorded before fingerprints, so it holds no more).
+    inputs: Inputs | None
     recorded_at: datetime
     request_id: str | None = None
     run_id: str | None = None
@@ -46,27 +49,35 @@ class QuarantineEvent:
     def key(self) -> GameKey:
         return game_key(self.game_date, self.game_id)
 
-    def still_holds(self, input_time: datetime | None) -> bool:
-        """Held, and no input re-processed since it was judged."""
-        return self.state is Hold.HELD and (
-            input_time is None or self.source_processed_at is None
-            or input_time <= self.source_processed_at)
+    @property
+    def code(self) -> str | None:
+        """The processor version that refused it."""
+        return self.inputs.code if self.inputs is not None else None
+
+    def still_holds(self, now: Inputs) -> bool:
+        """Held, on the same version and on inputs whose content has not changed since."""
+        return (self.state is Hold.HELD and self.inputs is not None
+                and not self.version_changed(now) and not self.inputs.changed(now))
+
+    def version_changed(self, now: Inputs) -> bool:
+        return self.inputs is not None and self.inputs.code != now.code
 
     def as_row(self) -> dict[str, Any]:
         return {"processor": self.processor, "game_date": self.game_date,
                 "game_id": self.game_id, "state": self.state.value, "reason": self.reason,
-                "source_processed_at": self.source_processed_at, "request_id": self.request_id,
+                "inputs": self.inputs.to_text() if self.inputs else None,
+                "request_id": self.request_id,
                 "run_id": self.run_id, "recorded_at": self.recorded_at}
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> QuarantineEvent:
         return cls(row["processor"], row["game_date"], row["game_id"], Hold(row["state"]),
-                   row.get("reason") or "", row.get("source_processed_at"), row["recorded_at"],
+                   row.get("reason") or "", Inputs.from_text(row.get("inputs")),
+                   row["recorded_at"],
                    row.get("request_id"), row.get("run_id"))
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.as_row(), "game_date": self.game_date.isoformat(),
-                "source_processed_at": _iso(self.source_processed_at),
                 "recorded_at": self.recorded_at.isoformat()}
 
 
@@ -83,6 +94,3 @@ def current(events: Iterable[QuarantineEvent]) -> dict[str, dict[GameKey, Quaran
             held.setdefault(processor, {})[key] = event
     return held
 
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None

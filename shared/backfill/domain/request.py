@@ -25,6 +25,7 @@ class Reason(StrEnum):
     MISSING = "missing"
     INCOMPLETE = "incomplete"
     STALE = "stale"
+    TAMPERED = "tampered"  # Phase 3 rows no longer match the hashes their write recorded
     OUTDATED = "outdated"
     ORPHANED = "orphaned"  # Phase 3 rows with no Phase 2 game behind them: removed
     MANUAL = "manual"  # published by hand: `backfill publish`, or a body typed without a reason

@@ -4,9 +4,10 @@ The gaps: whole dates missing for one processor, single games missing within a d
 missing for a processor deployed late, a configured processor whose Phase 2 table is absent
 (an error), a game whose gamebook has a corrupt minutes string (the date's other games are filled,
 that game is held in quarantine), a team box-score correction that propagates through the team
-summaries to the player summaries, and one planted gap of each reason (missing, incomplete,
-stale, upstream) next to decoys that must not be reported, and a gamebook loaded twice under two
-id spellings (reported with its reason, its player summaries never doubled).
+summaries to the player summaries, a schedule reload that changes nothing (it must publish
+nothing), one planted gap of each reason (missing, incomplete, stale, upstream) next to decoys
+that must not be reported, and a gamebook loaded twice under two id spellings (reported with its
+reason, its player summaries never doubled).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ DEFENSE_OUTAGE = (date(2024, 11, 8), date(2024, 11, 11))  # team_defense crashed
 SINGLE_GAMES_DATE = date(2024, 11, 27)      # two player_game_summary games lost
 POISON_DATE = date(2024, 12, 4)             # a corrupt minutes string in one game's gamebook
 PLAYERS = "player_game_summary"
+CONTEXT = "upcoming_team_game_context"
 
 PROCESSORS_TOML = """\
 # A processor configured by a user: balldontlie box scores, whose Phase 2 table was never loaded.
@@ -179,6 +181,10 @@ def verify(first: CycleOutcome, second: CycleOutcome, expected: Expected,
                for r in first.results if r.request and r.request.depth}
     held = {g for p in second.detection.processors if p.name == PLAYERS
             for q in p.gaps.quarantined for g in q.game_ids}
+    reload = next(p for p in expected.planted if p.case is Case.RELOAD)
+    context = {(r.processor, r.game_date) for cycle in (first, second) for p in cycle.passes
+               for r in p.detection.published if r.processor == CONTEXT
+               and r.game_date >= LATE_DEPLOY}
     reasons = sorted({r.value for r in expected.gaps.values()})
     duplicate = next(p for p in expected.planted if p.case is Case.DUPLICATE)
     twice = {u.reason for p in second.detection.processors if p.name == PLAYERS
@@ -206,6 +212,8 @@ def verify(first: CycleOutcome, second: CycleOutcome, expected: Expected,
          "the box-score correction reached the player summaries: team offense and defense were "
          "recomputed, and the worker that changed the team offense published the players of "
          "that game in the same run (the confirming pass found nothing new)"),
+        (not context, f"the schedule reload that changed nothing published nothing ({reload.what}):"
+         " no upcoming-context date after the late deploy was requested"),
         (len(twice) == 1 and "twice" in next(iter(twice)) and duplicated[0] == duplicated[1] > 0,
          f"the gamebook loaded twice ({duplicate.game_ids[0]}) is reported with its reason, "
          f"never published, its {duplicated[0]} player summaries not doubled"),

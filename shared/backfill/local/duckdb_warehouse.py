@@ -38,7 +38,7 @@ from backfill.domain.errors import (
     TransientError,
 )
 from backfill.domain.gaps import GameStat
-from backfill.domain.tables import ColumnType, Schema, TableInfo, TableRef
+from backfill.domain.tables import ColumnType, Schema, TableInfo, TableRef, identifier
 from backfill.ports import Append, Change, Read, Replace, Row, Scan, Warehouse
 
 # Keep the file open this long after the last operation, then let other processes have it.
@@ -117,6 +117,8 @@ class DuckDBWarehouse(Warehouse):
                     if isinstance(change, Replace):
                         self._delete(con, change)
                     self._insert(con, change)
+                    if isinstance(change, Replace) and change.hash_into and change.rows:
+                        self._hash_rows(con, change)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -144,11 +146,18 @@ class DuckDBWarehouse(Warehouse):
     # -- DuckDB's quirks, kept here ---------------------------------------------------------------
 
     def _delete(self, con: duckdb.DuckDBPyConnection, change: Replace) -> None:
-        keep = " AND NOT list_contains($keep, game_id)" if change.keep else ""
-        con.execute(f"DELETE FROM {DUCKDB.table(change.table)} "  # noqa: S608
-                    f"WHERE game_date BETWEEN $start AND $end{keep}",
-                    {"start": change.start, "end": change.end,
-                     **({"keep": list(change.keep)} if change.keep else {})})
+        where, parameters = _replaced(change)
+        con.execute(f"DELETE FROM {DUCKDB.table(change.table)} WHERE {where}",  # noqa: S608
+                    parameters)
+
+    def _hash_rows(self, con: duckdb.DuckDBPyConnection, change: Replace) -> None:
+        """Record each new row's hash, in SQL and in the write's transaction: every row of the
+        range but the kept games' is new (one UPDATE covers both insert paths)."""
+        where, parameters = _replaced(change)
+        hashed = DUCKDB.text(DUCKDB.row_hash([(name, name) for name in change.hashed]))
+        con.execute(f"UPDATE {DUCKDB.table(change.table)} "  # noqa: S608 - validated names
+                    f"SET {identifier(str(change.hash_into))} = {hashed} WHERE {where}",
+                    parameters)
 
     def _insert(self, con: duckdb.DuckDBPyConnection, change: Replace | Append) -> None:
         """Insert in one statement: a few thousand rows as one list parameter per column, more
@@ -316,3 +325,11 @@ def _ndjson_value(value: Any) -> Any:
     """A value as the spool file holds it: stored as a parameter would be, dates as text."""
     value = _stored(value)
     return value.isoformat() if isinstance(value, date) else value
+
+
+def _replaced(change: Replace) -> tuple[str, dict[str, Any]]:
+    """Which rows a replacement replaces: its date range but the kept games."""
+    keep = " AND NOT list_contains($keep, game_id)" if change.keep else ""
+    return (f"game_date BETWEEN $start AND $end{keep}",
+            {"start": change.start, "end": change.end,
+             **({"keep": list(change.keep)} if change.keep else {})})

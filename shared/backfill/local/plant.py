@@ -15,10 +15,10 @@ from enum import StrEnum
 from backfill.domain.errors import ConfigurationError
 from backfill.domain.games import flipped
 from backfill.domain.schedule import Schedule
-from backfill.domain.tables import Schema, TableRef
+from backfill.domain.tables import TableRef
 from backfill.domain.window import Window
 from backfill.local.seed.league import PHASE2_SCHEMAS, generate_phase2, season
-from backfill.local.seeding import phase2_tables
+from backfill.local.seeding import compute_phase3, phase2_tables
 from backfill.ports import Read, Replace, Row, Warehouse
 from backfill.processors.nba_raw import GAMEBOOK, SCHEDULE, TEAM_BOXSCORE
 from backfill.processors.registry import Registry
@@ -31,6 +31,7 @@ class Case(StrEnum):
     UPSTREAM = "upstream"      # a final game never loaded into the box score and gamebook
     DECOYS = "decoys"          # flipped ids, All-Star, preseason, a postponed game: no gaps
     DUPLICATE = "duplicate"    # a gamebook loaded again under the game's other id spelling
+    RELOAD = "reload"          # the schedule reloaded, nothing changed: no gap either
 
     @property
     def upstream_gap(self) -> bool:
@@ -55,7 +56,7 @@ class Planted:
 
 # Each case on its own regular-season game date of the window (by index), so reasons never mix.
 _DATE_INDEX = {Case.MISSING: 1, Case.INCOMPLETE: 2, Case.STALE: 3, Case.UPSTREAM: 4,
-               Case.DECOYS: 5, Case.DUPLICATE: 6}
+               Case.DECOYS: 5, Case.DUPLICATE: 6, Case.RELOAD: 7}
 _TEAM_PROCESSORS = ("team_offense_game_summary", "team_defense_game_summary")
 
 
@@ -70,7 +71,10 @@ def plant(warehouse: Warehouse, registry: Registry, window: Window,
     planted: list[Planted] = []
     for case in dict.fromkeys(cases):
         day = days[_DATE_INDEX[case]]
-        planted += _PLANTERS[case](Planter(warehouse, registry), day, games[day])
+        if case is Case.RELOAD:
+            planted += _reload(Planter(warehouse, registry), window)
+        else:
+            planted += _PLANTERS[case](Planter(warehouse, registry), day, games[day])
     return planted
 
 
@@ -108,13 +112,15 @@ class Planter:
         self.put(table, day, change(self.warehouse.read_rows(Read(target, day, day))))
 
     def put(self, table: TableRef, day: date, rows: list[Row]) -> None:
-        """Make `rows` one date's rows of a league table (by its default name) or a target."""
-        columns = PHASE2_SCHEMAS.get(table) or self._schema(table)
-        target = self.phase2(table) if table in PHASE2_SCHEMAS else table
-        self.warehouse.write([Replace(target, day, day, rows, columns)])
-
-    def _schema(self, table: TableRef) -> Schema:
-        return next(p.table_schema() for p in self.registry.ordered() if p.target == table)
+        """Make `rows` one date's rows of a league table (by its default name) or a target
+        (written as a processor's write is, each row hashed: a planted gap is never a hand
+        edit)."""
+        if table in PHASE2_SCHEMAS:
+            self.warehouse.write([Replace(self.phase2(table), day, day, rows,
+                                          PHASE2_SCHEMAS[table])])
+            return
+        writer = next(p for p in self.registry.ordered() if p.target == table)
+        self.warehouse.write([writer.replacement(day, day, rows)])
 
     def target(self, name: str) -> TableRef:
         return self.registry.get(name).target
@@ -168,9 +174,6 @@ def _upstream(planter: Planter, day: date, games: list[str]) -> list[Planted]:
 def _decoys(planter: Planter, day: date, games: list[str]) -> list[Planted]:
     in_phase3, in_phase2 = games[0], games[1]
     defense = "team_defense_game_summary"
-    planter.edit(planter.target(defense), day,
-                 lambda rows: [{**r, "game_id": flipped(in_phase3)} if r["game_id"] == in_phase3
-                               else r for r in rows])
 
     def flip_one(rows: list[Row]) -> list[Row]:
         away = next(r for r in rows if r["game_id"] == in_phase2 and not r["is_home"])
@@ -178,6 +181,13 @@ def _decoys(planter: Planter, day: date, games: list[str]) -> list[Planted]:
         return rows
 
     planter.edit(TEAM_BOXSCORE, day, flip_one)
+    # Stored that way since before Phase 3 was computed: what those rows are computed from.
+    league = {planter.phase2(t) for t in PHASE2_SCHEMAS}
+    compute_phase3(planter.warehouse, planter.registry, Window(day, day),
+                   [p for p in planter.registry.ordered() if p.source in league])
+    planter.edit(planter.target(defense), day,
+                 lambda rows: [{**r, "game_id": flipped(in_phase3)} if r["game_id"] == in_phase3
+                               else r for r in rows])
     year = day.year if day.month >= 8 else day.year - 1
     games_of_season = season(year)
     all_star = next(g for g in games_of_season if g.game_type == "all_star")
@@ -217,6 +227,28 @@ def _duplicate(planter: Planter, day: date, games: list[str]) -> list[Planted]:
                     tuple(p.name for p in planter.registry.ordered()
                           if p.source == planter.phase2(GAMEBOOK)),
                     f"{GAMEBOOK}: {game} loaded again as {flipped(game)} (every player twice)")]
+
+
+def _reload(planter: Planter, window: Window) -> list[Planted]:
+    """The real `nbac_schedule` reload: every game of the window (and the lookback before it)
+    deleted and loaded again, one row each as its newest says, with a new `processed_at`."""
+    lookback = max((p.source_lookback_days for p in planter.registry.ordered()), default=0)
+    start, table = window.start - timedelta(days=lookback), planter.phase2(SCHEDULE)
+    rows = planter.warehouse.read_rows(Read(table, start, window.end))
+    newest: dict[tuple[str, date], Row] = {}
+    for row in rows:
+        key = (row["game_id"], row["game_date"])
+        seen = newest.get(key)
+        if seen is None or (row["processed_at"], row["game_status"]) > (
+                seen["processed_at"], seen["game_status"]):
+            newest[key] = row
+    at = max(r["processed_at"] for r in rows) + timedelta(days=1)
+    reloaded = [{**r, "processed_at": at} for r in reversed(list(newest.values()))]
+    planter.warehouse.write([Replace(table, start, window.end, reloaded,
+                                     PHASE2_SCHEMAS[SCHEDULE])])
+    return [Planted(Case.RELOAD, window.end, (), (),
+                    f"{SCHEDULE}: {len(reloaded)} games of {start}..{window.end} deleted and "
+                    "loaded again unchanged, processed_at moved")]
 
 
 _PLANTERS: dict[Case, Callable[[Planter, date, list[str]], list[Planted]]] = {

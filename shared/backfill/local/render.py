@@ -151,11 +151,11 @@ def print_progress(console: Console, found: RunProgress) -> None:
 
 def print_quarantine(console: Console, held: list[QuarantineEvent]) -> None:
     table = Table(title=f"{len(held)} games held in quarantine")
-    for column in ("processor", "game date", "game", "why", "judged on", "since"):
+    for column in ("processor", "game date", "game", "why", "version", "since"):
         table.add_column(column, overflow="fold")
     for event in held:
         table.add_row(event.processor, event.game_date.isoformat(), event.game_id,
-                      escape(event.reason), _when(event.source_processed_at),
+                      escape(event.reason), event.code or "-",
                       _when(event.recorded_at))
     console.print(table)
 

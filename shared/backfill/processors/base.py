@@ -3,8 +3,10 @@
 A processor reads its Phase 2 source (only the columns it names, under the pipeline's own names),
 splits a date's rows into games and computes each game on its own: a game whose rows are bad is
 refused with its reason and the date's other games are still written. Backfill stamps every row
-it writes with what it was computed from (domain/lineage.py), so detection can tell when an input
-changed, and with the processor's version, so a formula fix recomputes history.
+it writes with what it was computed from (domain/fingerprint.py: a content fingerprint per input,
+made by the warehouse in the very read that fetched the rows), so detection can tell when an
+input's content changed, and with the processor's version, so a formula fix recomputes history;
+the warehouse hashes each row it writes, so a hand edit shows.
 """
 
 from __future__ import annotations
@@ -14,32 +16,47 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 from backfill.domain.errors import BadData
-from backfill.domain.games import DEFAULT_GAME_TYPES, GameKey, game_key
-from backfill.domain.gaps import GameStat, GapRule, by_key, matched
-from backfill.domain.lineage import (
-    CONTENT_VERSION,
+from backfill.domain.fingerprint import (
+    INPUTS,
     PROCESSOR_VERSION,
-    SOURCE_PROCESSED_AT,
-    UPSTREAM_VERSIONS,
-    content_version,
-    input_times,
-    upstream_versions,
+    READ_FINGERPRINT,
+    ROW_HASH,
+    Fingerprint,
+    Inputs,
+    game_inputs,
+    schedule_fingerprints,
+)
+from backfill.domain.games import DEFAULT_GAME_TYPES, GameKey, game_key
+from backfill.domain.gaps import (
+    GameStat,
+    GapRule,
+    by_key,
+    current_inputs,
+    matched,
+    spellings_fingerprint,
 )
 from backfill.domain.sanity import Sanity
 from backfill.domain.schedule import Schedule
 from backfill.domain.tables import Column, Schema, TableRef
 from backfill.domain.window import Window
-from backfill.ports import Read, Row, Scan
+from backfill.ports import Read, Replace, Row, Scan
 
 # The columns Backfill adds to every Phase 3 table, after the processor's own.
-LINEAGE_SCHEMA = (Column(SOURCE_PROCESSED_AT, "TIMESTAMP"), Column(UPSTREAM_VERSIONS, "STRING"),
-                  Column(CONTENT_VERSION, "STRING"), Column(PROCESSOR_VERSION, "STRING"))
+LINEAGE_SCHEMA = (Column(INPUTS, "STRING"), Column(ROW_HASH, "STRING"),
+                  Column(PROCESSOR_VERSION, "STRING"))
+# Lineage columns of tables written before content fingerprints: a target may keep them (they
+# are no longer written, so each date's rewrite leaves them NULL), never counted as foreign.
+RETIRED_LINEAGE = (Column("source_processed_at", "TIMESTAMP"), Column("upstream_versions", "STRING"),
+                   Column("content_version", "STRING"))
 # What a target scan reports per game, from which column.
-_TARGET_MAXIMA = (("processed_at", SOURCE_PROCESSED_AT), ("version", PROCESSOR_VERSION),
-                  ("inputs", UPSTREAM_VERSIONS), ("content", CONTENT_VERSION))
+_TARGET_MAXIMA = (("version", PROCESSOR_VERSION), ("inputs", INPUTS))
+# Source columns never part of a fingerprint: when a row was loaded (a reload that changes
+# nothing moves it), and the id spelling it is stored under (a game is matched whatever its id,
+# and the scan groups by it already: the same rows re-keyed under another spelling are no
+# change).
+_NOT_CONTENT = ("processed_at", "game_id")
 
 
 @dataclass(frozen=True)
@@ -62,8 +79,8 @@ class Produced:
     written: dict[GameKey, str] = field(default_factory=dict)
     refused: dict[GameKey, tuple[str, str]] = field(default_factory=dict)
     waiting: dict[GameKey, tuple[str, str]] = field(default_factory=dict)
-    # The newest input time each game was computed (or refused) on.
-    input_times: dict[GameKey, Any] = field(default_factory=dict)
+    # What each game was computed (or refused) on.
+    inputs: dict[GameKey, Inputs] = field(default_factory=dict)
 
 
 class Processor(ABC):
@@ -122,27 +139,57 @@ class Processor(ABC):
         """Every column of the Phase 3 target table: the processor's own, then Backfill's."""
         return self.schema + LINEAGE_SCHEMA
 
-    def source_read(self, start: date, end: date) -> Read:
-        """The source rows a computation reads: the needed columns, under Backfill's names."""
-        return Read(self.source, start, end, by=self.physical("game_date"),
-                    columns=tuple((c.name, self.physical(c.name)) for c in self.source_columns))
+    def owned_schema(self) -> Schema:
+        """The columns a target table may have: the table's, and retired lineage columns."""
+        return self.table_schema() + RETIRED_LINEAGE
 
-    def source_scan(self, window: Window) -> Scan:
-        """What detection reads of the Phase 2 source: counted rows, newest processed time."""
+    def source_read(self, start: date, end: date) -> Read:
+        """The source rows a computation reads: the needed columns, under Backfill's names, each
+        row with its game's fingerprint."""
+        return Read(self.source, start, end, by=self.physical("game_date"),
+                    columns=tuple((c.name, self.physical(c.name)) for c in self.source_columns),
+                    hashed=self.fingerprinted())
+
+    def source_scan(self, window: Window, fingerprints: bool = True) -> Scan:
+        """What detection reads of the Phase 2 source: counted rows, the sanity facts and,
+        unless told not to (a benchmark's baseline), each game's fingerprint."""
         names = tuple((c.name, self.physical(c.name)) for c in self.source_columns)
-        return Scan(self.source, window, names, self.count_source_where,
-                    (("processed_at", "processed_at"),), self.source_team_column,
-                    self.source_unique_column)
+        return Scan(self.source, window, names, self.count_source_where, (),
+                    self.source_team_column, self.source_unique_column,
+                    hashed=self.fingerprinted() if fingerprints else ())
+
+    def fingerprinted(self) -> tuple[tuple[str, str], ...]:
+        """The source columns a game's fingerprint covers: every one read but the load time
+        and the id."""
+        return tuple((c.name, self.physical(c.name)) for c in self.source_columns
+                     if c.name not in _NOT_CONTENT)
 
     def target_scan(self, window: Window, present: Iterable[str] | None = None) -> Scan:
-        """What detection reads of the Phase 3 target; `present` leaves out lineage columns a
-        table written before they existed lacks."""
+        """What detection reads of the Phase 3 target: per game its rows, version, recorded
+        inputs, content fingerprint and the rows that no longer match their recorded hash;
+        `present` leaves out lineage columns a table written before they existed lacks."""
         have = set(present) if present is not None else {c.name for c in LINEAGE_SCHEMA}
         return Scan(self.target, window,
-                    maxima=tuple((f, c) for f, c in _TARGET_MAXIMA if c in have))
+                    maxima=tuple((f, c) for f, c in _TARGET_MAXIMA if c in have),
+                    hashed=self._own(), stored_hash=ROW_HASH if ROW_HASH in have else None)
+
+    def target_read(self, start: date, end: date) -> Read:
+        """A dependent's read of this processor's Phase 3 rows, each with its game's content
+        fingerprint (the one `target_scan` reports)."""
+        return Read(self.target, start, end, columns=self._own(), hashed=self._own())
+
+    def replacement(self, start: date, end: date, rows: Sequence[Row],
+                    keep: tuple[str, ...] = ()) -> Replace:
+        """The write of computed dates: the warehouse hashes each new row over our columns."""
+        return Replace(self.target, start, end, rows, self.table_schema(), keep,
+                       hash_into=ROW_HASH, hashed=tuple(c.name for c in self.schema))
+
+    def _own(self) -> tuple[tuple[str, str], ...]:
+        return tuple((c.name, c.name) for c in self.schema)
 
     def phase2_stats(self, rows: Iterable[Row]) -> list[GameStat]:
-        """The GameStats `source_scan` gives, computed from rows already read."""
+        """The GameStats `source_scan` gives, computed from rows already read (their
+        fingerprints as the warehouse attached them to the rows)."""
         if self.source_is_schedule:
             return schedule_stats(Schedule.from_rows(rows))
         games: dict[tuple[str, date], list[Row]] = defaultdict(list)
@@ -158,7 +205,8 @@ class Processor(ABC):
             teams = frozenset(r[self.source_team_column] for r in counted
                               if r.get(self.source_team_column) is not None
                               ) if self.source_team_column else frozenset()
-            stats.append(GameStat(game_id, day, len(counted), _max(game, "processed_at"),
+            stats.append(GameStat(game_id, day, len(counted),
+                                  fingerprint=game[0].get(READ_FINGERPRINT),
                                   teams=teams, repeated=len(counted) - len(unique)))
         return stats
 
@@ -191,12 +239,14 @@ class Processor(ABC):
         found = [matched(stat, schedule) for stat in stored]
         keys = {stat.key: game.key for stat, game in zip(stored, found, strict=True)}
         stats = by_key(found)
-        times = input_times(((k, s.processed_at) for k, s in stats.items()),
-                            self.source_lookback_days)
+        sources = game_inputs({k: s.fingerprint for k, s in stats.items()},
+                              self.source_lookback_days)
         day_rows = [r for r in source_rows if r["game_date"] == game_date]
         history = [r for r in source_rows if r["game_date"] < game_date]
         by_game = {name: _by_game(game_date, rows) for name, rows in upstream.items()}
-        produced = Produced(input_times=times)
+        contents = {name: {key: _fingerprint(rows_) for key, rows_ in games.items()}
+                    for name, games in by_game.items()}
+        produced = Produced()
         games: dict[GameKey, list[Row]] = defaultdict(list)
         for key, rows in self.split(game_date, day_rows).items():
             games[keys.get(key, key)] += rows
@@ -205,6 +255,7 @@ class Processor(ABC):
                 continue
             game_id = _game_id(key, stats[key].game_id if key in stats else
                                min(str(r["game_id"]) for r in rows), schedule)
+            produced.inputs[key] = current_inputs(rule, key, sources, contents)
             problem = rule.problem(stats[key], schedule) if key in stats else None
             if problem:
                 produced.refused[key] = (game_id, problem)
@@ -225,42 +276,23 @@ class Processor(ABC):
                 produced.refused[key] = (game_id, f"computed no rows from its {len(rows)} rows "
                                                   f"of {self.source}")
                 continue
-            self._stamp(out, game, times.get(key))
+            for row in out:
+                row.update({INPUTS: produced.inputs[key].to_text(),
+                            PROCESSOR_VERSION: self.version or ""})
             produced.rows += out
             produced.written[key] = game_id
         return produced
-
-    def _stamp(self, rows: list[Row], game: GameInput, input_time: Any) -> None:
-        own = [c.name for c in self.schema]
-        content = content_version(rows, own)
-        inputs = upstream_versions({name: _content_of(rows_) for name, rows_ in game.upstream.items()})
-        for row in rows:
-            row.update({SOURCE_PROCESSED_AT: input_time, UPSTREAM_VERSIONS: inputs,
-                        CONTENT_VERSION: content, PROCESSOR_VERSION: self.version or ""})
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}: {self.source} -> {self.target}>"
 
 
 def schedule_stats(schedule: Schedule) -> list[GameStat]:
-    """The schedule's games as a source: one each, whatever number of rows was appended."""
-    return [GameStat(g.game_id, g.game_date, 1, g.processed_at, key=g.key)
+    """The schedule's games as a source: one each, whatever number of rows was appended, with
+    the fingerprint of its newest row."""
+    fingerprints = schedule_fingerprints(schedule)
+    return [GameStat(g.game_id, g.game_date, 1, fingerprint=fingerprints[g.key], key=g.key)
             for g in schedule.games]
-
-
-def target_stats(rows: Iterable[Row]) -> list[GameStat]:
-    """The GameStats `target_scan` gives, computed from Phase 3 rows already read."""
-    games: dict[tuple[str, date], list[Row]] = defaultdict(list)
-    for row in rows:
-        games[(row["game_id"], row["game_date"])].append(row)
-    return [GameStat(game_id, day, len(game), _max(game, SOURCE_PROCESSED_AT),
-                     _max(game, PROCESSOR_VERSION), _max(game, UPSTREAM_VERSIONS),
-                     _max(game, CONTENT_VERSION))
-            for (game_id, day), game in sorted(games.items())]
-
-
-def _max(rows: Sequence[Row], column: str) -> Any:
-    return max((r[column] for r in rows if r.get(column) is not None), default=None)
 
 
 def _by_game(game_date: date, rows: Sequence[Row]) -> dict[GameKey, list[Row]]:
@@ -280,5 +312,8 @@ def _game_id(key: GameKey, game_id: str, schedule: Schedule) -> str:
     return scheduled.date_based_id
 
 
-def _content_of(rows: Sequence[Row]) -> str | None:
-    return next((r.get(CONTENT_VERSION) for r in rows if r.get(CONTENT_VERSION)), None)
+def _fingerprint(rows: Sequence[Row]) -> Fingerprint | None:
+    """A dependency game's content, as the warehouse attached it to its rows (one game stored
+    under two ids has one fingerprint per id: combined like a scan's)."""
+    return spellings_fingerprint({r["game_id"]: r.get(READ_FINGERPRINT) for r in rows}) \
+        if rows else None

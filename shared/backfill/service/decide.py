@@ -2,7 +2,7 @@
 
 Skip when the date is already right (unless forced), wait while a dependency has a gap on the
 date (computing now would read missing or old inputs), stop when the run was cancelled, compute
-otherwise. The re-check applies detection's own rules (domain/gaps.py) to the gathered rows.
+otherwise. The re-check applies detection's own rules (domain/gaps.py) to the same scans.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from backfill.domain.quarantine import QuarantineEvent, current
 from backfill.domain.request import Request
 from backfill.domain.schedule import Schedule
 from backfill.domain.window import Window
-from backfill.processors.base import Processor, target_stats
+from backfill.processors.base import Processor
 from backfill.processors.registry import Registry
 from backfill.service.gather import Gathered
 
@@ -46,14 +46,14 @@ def decide(request: Request, processor: Processor, registry: Registry,
     not_ready: list[Candidate] = []
     for name in processor.depends_on:
         dependency = registry.get(name)
-        phase3 = target_stats(gathered.upstream_rows[name])
+        phase3 = gathered.upstream_target[name]
         found = judge(dependency.gap_rule(), Evidence(
             window, gathered.upstream_source[name], phase3, gathered.schedule,
             held=held.get(name, {})))
         not_ready += found.candidates
         upstream[name] = Upstream.judged(phase3, found)
     mine = judge(processor.gap_rule(), Evidence(
-        window, processor.phase2_stats(gathered.source_rows), gathered.target,
+        window, gathered.source, gathered.target,
         gathered.schedule, upstream, held.get(processor.name, {})))
     gap = mine.candidate(day)
     if gap is None and not request.force:

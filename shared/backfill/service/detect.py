@@ -306,7 +306,7 @@ def _target_problem(processor: Processor, info: TableInfo | None) -> str | None:
     """Why a processor's target is refused: columns it does not write (reported each pass, and
     nothing is published for it, so no request of it is dead-lettered for the table's sake)."""
     try:
-        check_owned(processor.target, info, processor.table_schema())
+        check_owned(processor.target, info, processor.owned_schema())
     except ConfigurationError as exc:
         return f"{type(exc).__name__}: {exc}"
     return None

@@ -1,9 +1,12 @@
 """Everything one delivery needs to decide and compute, read in one round.
 
 For processor P on date d: the schedule (for game types, and as the source of a processor that
-reads it), P's source rows of its lookback, P's Phase 3 games of d (the re-check), and for each
-dependency its Phase 3 rows of d (the inputs, and whether it is complete) and its Phase 2 games;
-the date's quarantine; whether the request's run was cancelled. On BigQuery these are independent
+reads it), P's source rows of its lookback (each with its game's fingerprint, made in the same
+statement) and the same scan of them detection reads, P's Phase 3 games of d (the re-check), and
+for each dependency its Phase 3 rows of d (the inputs, with their content fingerprints), its
+Phase 3 and Phase 2 scans (whether it is complete); the date's quarantine; whether the request's
+run was cancelled. The re-check judges the scans, as detection does; the rows' own fingerprints
+are what a computed game records. On BigQuery these are independent
 queries sent at once, so the whole read costs one round trip.
 """
 
@@ -21,7 +24,7 @@ from backfill.domain.schedule import Schedule
 from backfill.domain.tables import OpsTables, TableInfo, check_columns, check_owned
 from backfill.domain.window import Window
 from backfill.ports import Read, Row, Warehouse
-from backfill.processors.base import Processor
+from backfill.processors.base import Processor, schedule_stats
 from backfill.processors.nba_raw import SCHEDULE_COLUMNS
 from backfill.processors.registry import Registry
 from backfill.service.reads import optional, read_together
@@ -33,11 +36,13 @@ class Gathered:
 
     schedule: Schedule
     source_rows: list[Row]
+    source: list[GameStat]         # the scan of the source rows' tables, as detection reads it
     target: list[GameStat] | None  # None: the Phase 3 table does not exist yet
     target_info: TableInfo | None
     # The date's Phase 3 rows before the write: which games a write changes (domain/plan.py).
     target_rows: list[Row] = field(default_factory=list)
     upstream_rows: dict[str, list[Row]] = field(default_factory=dict)
+    upstream_target: dict[str, list[GameStat]] = field(default_factory=dict)
     upstream_source: dict[str, list[GameStat]] = field(default_factory=dict)
     quarantine: list[QuarantineEvent] = field(default_factory=list)
     cancelled: bool = False
@@ -58,7 +63,8 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
         # Described with the rest, so their first read is not a round of its own on BigQuery.
         "quarantine": lambda: warehouse.describe(ops.quarantine),
         "runs": lambda: warehouse.describe(ops.runs),
-        **{f"source:{d.name}": partial(warehouse.describe, d.source) for d in dependencies}})
+        **{f"source:{d.name}": partial(warehouse.describe, d.source) for d in dependencies},
+        **{f"target:{d.name}": partial(warehouse.describe, d.target) for d in dependencies}})
     for table, info, needed, names in (
             (processor.source, described["source"], processor.source_columns, processor.columns),
             (registry.schedule, described["schedule"], SCHEDULE_COLUMNS,
@@ -67,7 +73,7 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
               for d in dependencies)):
         check_columns(table, info, needed, names, where=warehouse.url)
     target_info: TableInfo | None = described["target"]
-    check_owned(processor.target, target_info, processor.table_schema())
+    check_owned(processor.target, target_info, processor.owned_schema())
     start = day - timedelta(days=processor.source_lookback_days)
     window = Window(day, day)
     reads = {
@@ -79,7 +85,9 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
             "quarantine": optional(lambda: warehouse.read_rows(Read(ops.quarantine, day, day)),
                                    [])}),
         **({} if processor.source_is_schedule else {
-            "source": lambda: warehouse.read_rows(processor.source_read(start, day))}),
+            "source": lambda: warehouse.read_rows(processor.source_read(start, day)),
+            "source_scan": lambda: warehouse.scan_games(
+                processor.source_scan(Window(start, day)))}),
         **({} if target_info is None else {
             "target": lambda: warehouse.scan_games(
                 processor.target_scan(window, target_info.columns)),
@@ -89,8 +97,12 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
                     if c.name in target_info.columns)))}),
     }
     for dependency in dependencies:
-        reads[f"rows:{dependency.name}"] = optional(
-            partial(warehouse.read_rows, Read(dependency.target, day, day)), [])
+        info = described[f"target:{dependency.name}"]
+        if info is not None:
+            reads[f"rows:{dependency.name}"] = optional(
+                partial(warehouse.read_rows, dependency.target_read(day, day)), [])
+            reads[f"target:{dependency.name}"] = optional(partial(
+                warehouse.scan_games, dependency.target_scan(window, info.columns)), [])
         if not dependency.source_is_schedule:
             reads[f"games:{dependency.name}"] = partial(warehouse.scan_games, dependency.source_scan(
                 Window(day - timedelta(days=dependency.source_lookback_days), day)))
@@ -101,17 +113,24 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
             equals=(("run_id", request.run_id), ("event", CANCELLED)))), [])
     found = read_together(warehouse, reads)
     schedule_rows = found["schedule"]
+
+    def schedule_since(days: int) -> list[GameStat]:
+        return schedule_stats(Schedule.from_rows(
+            r for r in schedule_rows if r["game_date"] >= day - timedelta(days=days)))
+
     return Gathered(
         schedule=Schedule.from_rows(schedule_rows),
         source_rows=([r for r in schedule_rows if r["game_date"] >= start]
                      if processor.source_is_schedule else found["source"]),
+        source=(schedule_since(processor.source_lookback_days) if processor.source_is_schedule
+                else found["source_scan"]),
         target=found.get("target"), target_info=target_info,
         target_rows=found.get("rows:target", []),
-        upstream_rows={d.name: found[f"rows:{d.name}"] for d in dependencies},
-        upstream_source={d.name: d.phase2_stats(
-            r for r in schedule_rows
-            if r["game_date"] >= day - timedelta(days=d.source_lookback_days))
-            if d.source_is_schedule else found[f"games:{d.name}"] for d in dependencies},
+        upstream_rows={d.name: found.get(f"rows:{d.name}", []) for d in dependencies},
+        upstream_target={d.name: found.get(f"target:{d.name}", []) for d in dependencies},
+        upstream_source={d.name: schedule_since(d.source_lookback_days)
+                         if d.source_is_schedule else found[f"games:{d.name}"]
+                         for d in dependencies},
         quarantine=[QuarantineEvent.from_row(r) for r in found.get("quarantine", [])],
         cancelled=bool(found.get("run")))
 

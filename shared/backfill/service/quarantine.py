@@ -64,6 +64,6 @@ def write_releases(warehouse: Warehouse, ops: OpsTables, holds: list[QuarantineE
         return
     now = datetime.now(UTC)
     released = [QuarantineEvent(e.processor, e.game_date, e.game_id, Hold.RELEASED, why,
-                                e.source_processed_at, now, request.request_id, request.run_id)
+                                e.inputs, now, request.request_id, request.run_id)
                 for e in holds]
     append(warehouse, [quarantine_rows(ops, released)])

@@ -42,7 +42,7 @@ from backfill.domain.plan import changed_games, follow_ups, too_deep
 from backfill.domain.quarantine import Hold, QuarantineEvent
 from backfill.domain.request import Request, decode_request
 from backfill.domain.tables import OpsTables, TableRef
-from backfill.ports import Change, Delivery, Replace, RequestQueue, Warehouse
+from backfill.ports import Change, Delivery, RequestQueue, Warehouse
 from backfill.processors.base import Processor
 from backfill.processors.registry import Registry
 from backfill.service.decide import Compute, decide
@@ -224,15 +224,14 @@ class Worker:
                                      decision.schedule, decision.held_upstream)
         keep = tuple(sorted({spelling for key in (*produced.refused, *produced.waiting)
                              for spelling in id_spellings(key)}))
-        changes: list[Change] = [Replace(processor.target, day, day, produced.rows,
-                                         processor.table_schema(), keep)]
+        changes: list[Change] = [processor.replacement(day, day, produced.rows, keep)]
         at = self.now()
         events = [QuarantineEvent(processor.name, day, game_id, Hold.HELD, why,
-                                  produced.input_times.get(key), at, request.request_id,
+                                  produced.inputs.get(key), at, request.request_id,
                                   request.run_id)
                   for key, (game_id, why) in produced.refused.items()]
         events += [QuarantineEvent(processor.name, day, hold.game_id, Hold.RELEASED,
-                                   "written", produced.input_times.get(key), at,
+                                   "written", produced.inputs.get(key), at,
                                    request.request_id, request.run_id)
                    for key, hold in decision.held.items() if key in produced.written]
         if events:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from backfill.adapters.bigquery_warehouse import BigQueryWarehouse
 from backfill.domain.errors import PermanentError, TableNotFound
+from backfill.domain.fingerprint import READ_FINGERPRINT
 from backfill.domain.tables import TableRef, schema
 from backfill.domain.window import Window
 from backfill.local.duckdb_warehouse import DuckDBWarehouse
@@ -121,14 +122,11 @@ def test_scans_count_rows_per_game_in_the_window_and_report_the_newest_values(
             for player, points in (("p1", 10), ("p2", 20))]
     rows += [row("g5-half", DAY, "p1", 7), row("g5-bench", DAY, "p9", None)]
     replace(table, rows, BEFORE, AFTER)
-    scan = Scan(TABLE, Window(DAY, AFTER), maxima=(("processed_at", "processed_at"),
-                                                   ("version", "player")))
-    assert sorted((g.game_date, g.game_id, g.rows, g.processed_at, g.version, g.inputs)
+    scan = Scan(TABLE, Window(DAY, AFTER), maxima=(("version", "player"),))
+    assert sorted((g.game_date, g.game_id, g.rows, g.version, g.inputs, g.fingerprint)
                   for g in table.scan_games(scan)) == [
-        (DAY, "g5", 2, PROCESSED + timedelta(minutes=20), "p2", None),
-        (DAY, "g5-bench", 1, None, "p9", None),
-        (DAY, "g5-half", 1, PROCESSED + timedelta(minutes=7), "p1", None),
-        (AFTER, "g6", 2, PROCESSED + timedelta(minutes=20), "p2", None)]
+        (DAY, "g5", 2, "p2", None, None), (DAY, "g5-bench", 1, "p9", None, None),
+        (DAY, "g5-half", 1, "p1", None, None), (AFTER, "g6", 2, "p2", None, None)]
     # Only rows whose column has one of the values count; a game with none still shows, at 0.
     starters = Scan(TABLE, Window(DAY, DAY), count_where=("player", ("p1", "p2")))
     assert {g.game_id: g.rows for g in table.scan_games(starters)} == {
@@ -153,15 +151,21 @@ def test_a_scan_reports_the_sanity_facts_of_the_counted_rows(table: Warehouse) -
 
 def test_a_scan_reads_a_table_under_its_own_column_names(any_warehouse: Warehouse) -> None:
     own = TableRef("nba_raw", "own_names")
-    any_warehouse.create_table(own, schema(gid="STRING", game_date="DATE", seen="TIMESTAMP"))
-    any_warehouse.write([Append(own, [{"gid": "a", "game_date": DAY, "seen": PROCESSED},
-                                      {"gid": "a", "game_date": DAY, "seen": None}],
-                                schema(gid="STRING", game_date="DATE", seen="TIMESTAMP"))])
-    scan = Scan(own, Window(DAY, DAY), names=(("game_id", "gid"), ("seen_at", "seen")),
-                maxima=(("processed_at", "seen_at"),))
+    columns = schema(gid="STRING", game_date="DATE", made_by="STRING")
+    any_warehouse.create_table(own, columns)
+    any_warehouse.write([Append(own, [{"gid": "a", "game_date": DAY, "made_by": "v2"},
+                                      {"gid": "a", "game_date": DAY, "made_by": None}],
+                                columns)])
+    names = (("game_id", "gid"), ("version_of", "made_by"))
+    scan = Scan(own, Window(DAY, DAY), names=names, maxima=(("version", "version_of"),),
+                hashed=(("game_id", "gid"), ("version_of", "made_by")))
     [stat] = any_warehouse.scan_games(scan)
-    assert (stat.game_id, stat.game_date, stat.rows, stat.processed_at) == ("a", DAY, 2,
-                                                                           PROCESSED)
+    assert (stat.game_id, stat.game_date, stat.rows, stat.version) == ("a", DAY, 2, "v2")
+    # The same fingerprint as a read of the rows under those names hands each row.
+    read_back = any_warehouse.read_rows(Read(own, DAY, DAY, columns=(
+        ("game_id", "gid"), ("game_date", "game_date"), ("version_of", "made_by")),
+        hashed=(("game_id", "gid"), ("version_of", "made_by"))))
+    assert {r[READ_FINGERPRINT] for r in read_back} == {stat.fingerprint} != {None}
 
 
 def test_reads_project_filter_order_and_limit_in_the_query(table: Warehouse) -> None:
@@ -300,9 +304,6 @@ def test_timestamps_come_back_aware_in_utc_whatever_zone_they_went_in(
     for found in read(table):
         assert found["processed_at"] == PROCESSED
         assert found["processed_at"].utcoffset() == timedelta(0), found
-    [stat] = table.scan_games(Scan(TABLE, Window(DAY, DAY), names=(("game_id", "player"),),
-                                   maxima=(("processed_at", "processed_at"),)))
-    assert stat.processed_at == PROCESSED and stat.processed_at.utcoffset() == timedelta(0)
 
 
 def test_nulls_of_every_type_round_trip(table: Warehouse) -> None:
@@ -338,3 +339,81 @@ def test_writing_a_column_the_table_lacks_is_permanent_and_changes_nothing(
         table.write([Replace(TABLE, DAY, DAY, [{**row("g2"), "not_a_column": "x"}], wider)])
     assert failed.type is PermanentError  # the table is there: not TableNotFound
     assert [r["game_id"] for r in read(table)] == ["g1"]
+
+
+# -- content fingerprints and row hashes, made by the warehouse ---------------------------------
+
+CONTENT = tuple((c.name, c.name) for c in COLUMNS if c.name != "processed_at")
+HASHED = TableRef("nba_analytics", "contract_hashed")
+HASHED_COLUMNS = (*COLUMNS, *schema(row_hash="STRING"))
+
+
+def fingerprints(warehouse: Warehouse, table: TableRef = TABLE) -> dict[str, str | None]:
+    return {g.game_id: g.fingerprint for g in warehouse.scan_games(
+        Scan(table, Window(BEFORE, AFTER), hashed=CONTENT))}
+
+
+def test_a_fingerprint_is_of_the_content_whatever_the_order_or_load_time(
+        table: Warehouse) -> None:
+    rows = [row("g1", player=f"p{i}", points=i) for i in range(1, 6)] + [row("g2")]
+    replace(table, rows)
+    first = fingerprints(table)
+    assert set(first) == {"g1", "g2"} and first["g1"] != first["g2"]
+    # Reloaded in another order, every row's load time moved: nothing changed.
+    later = [{**r, "processed_at": PROCESSED + timedelta(days=3)} for r in reversed(rows)]
+    replace(table, later)
+    assert fingerprints(table) == first
+    # A duplicated row, a deleted row, a changed value: each a change of that game only.
+    write(table, Append(TABLE, [rows[0]], COLUMNS))
+    doubled = fingerprints(table)
+    assert doubled["g1"] != first["g1"] and doubled["g2"] == first["g2"]
+    replace(table, rows[1:])
+    assert fingerprints(table)["g1"] not in (first["g1"], doubled["g1"])
+    replace(table, [{**rows[0], "points": 99}, *rows[1:]])
+    assert fingerprints(table)["g1"] != first["g1"]
+    # Corrected back to the old value: the old fingerprint.
+    replace(table, rows)
+    assert fingerprints(table) == first
+    # A NULL is a value like any other.
+    replace(table, [{**rows[0], "usage": None}, *rows[1:]])
+    assert fingerprints(table)["g1"] != first["g1"]
+
+
+def test_a_read_hands_each_row_the_fingerprint_the_scan_reports(table: Warehouse) -> None:
+    replace(table, [row("g1", player=f"p{i}", points=i) for i in range(1, 4)] + [row("g2")])
+    columns = tuple((c.name, c.name) for c in COLUMNS)
+    rows = table.read_rows(Read(TABLE, DAY, DAY, columns=columns, hashed=CONTENT))
+    assert len(rows) == 4 and all(set(r) == {*dict(columns), READ_FINGERPRINT} for r in rows)
+    assert {r["game_id"]: r[READ_FINGERPRINT] for r in rows} == fingerprints(table)
+
+
+def test_the_write_hashes_each_row_and_the_scan_finds_edits_and_duplicates(
+        any_warehouse: Warehouse) -> None:
+    any_warehouse.create_table(HASHED, HASHED_COLUMNS)
+    own = tuple(c.name for c in COLUMNS)
+
+    def hashed_write(rows: list[Row], keep: tuple[str, ...] = ()) -> None:
+        write(any_warehouse, Replace(HASHED, DAY, DAY, rows, HASHED_COLUMNS, keep,
+                                     hash_into="row_hash", hashed=own))
+
+    def tampered() -> dict[str, int]:
+        return {g.game_id: g.tampered for g in any_warehouse.scan_games(Scan(
+            HASHED, Window(DAY, DAY), hashed=tuple((n, n) for n in own),
+            stored_hash="row_hash"))}
+
+    rows = [row("g1", player=f"p{i}", points=i) for i in range(1, 4)] + [row("g2")]
+    hashed_write(rows)
+    stored = any_warehouse.read_rows(Read(HASHED, DAY, DAY))
+    assert all(r["row_hash"] for r in stored) and len({r["row_hash"] for r in stored}) == 4
+    assert tampered() == {"g1": 0, "g2": 0}  # the write's hash is the scan's
+    # A hand edit that leaves the recorded hash: that row no longer matches.
+    edited = [{**r, "points": 50} if r["player"] == "p2" else r for r in stored]
+    write(any_warehouse, Replace(HASHED, DAY, DAY, edited, HASHED_COLUMNS))
+    assert tampered() == {"g1": 1, "g2": 0}
+    # A duplicated row matches its hash, and repeats another.
+    write(any_warehouse, Replace(HASHED, DAY, DAY, stored, HASHED_COLUMNS))
+    write(any_warehouse, Append(HASHED, [stored[-1]], HASHED_COLUMNS))
+    assert tampered() == {"g1": 0, "g2": 1}
+    # A rewrite keeping g2 hashes only the rows it writes: g2 stays as it was found.
+    hashed_write(rows[:3], keep=("g2",))
+    assert tampered() == {"g1": 0, "g2": 1}

@@ -29,8 +29,9 @@ from backfill.service.detect import Pass, detect, record_run
 @click.option("--end-date", type=common.DATE, required=True)
 @click.option("--plant", "cases", multiple=True,
               type=click.Choice(["missing", "incomplete", "stale", "upstream", "decoys",
-                                 "duplicate"]),
-              help="Then plant one gap of this reason, or the decoys (repeatable).")
+                                 "duplicate", "reload"]),
+              help="Then plant one gap of this reason, the decoys, or a schedule reload that "
+                   "changes nothing (repeatable).")
 @click.pass_context
 def seed(ctx: click.Context, start_date: date, end_date: date, cases: tuple[str, ...]) -> None:
     """Write the synthetic league (Phase 2) and its Phase 3, a gap-free warehouse."""
