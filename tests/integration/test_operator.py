@@ -386,9 +386,11 @@ def test_a_message_typed_with_the_gcloud_cli_without_a_reason_is_filled_under_a_
     results: list[WorkResult] = []
     done = threading.Event()
 
+    # The typed request, then the players' request its write publishes under the same run.
     def finished(result: WorkResult) -> None:
         results.append(result)
-        done.set()
+        if len(results) == 2:
+            done.set()
 
     serving = threading.Thread(target=serve, args=(app.worker(), lambda handle, n: consumer(
         settings, handle, n), done), kwargs={"concurrency": 1, "on_result": finished})
@@ -397,7 +399,7 @@ def test_a_message_typed_with_the_gcloud_cli_without_a_reason_is_filled_under_a_
     app.close()
     assert not serving.is_alive()
 
-    (result,) = results
+    result, follow_up = results
     assert result.outcome == "succeeded", result.error
     assert result.request is not None and result.request.reason is Reason.MANUAL
     assert result.request.detection_run_id is None
@@ -405,9 +407,13 @@ def test_a_message_typed_with_the_gcloud_cli_without_a_reason_is_filled_under_a_
     assert run_id.startswith("manual-")
     assert len(rows(warehouse, OFFENSE, DAY)) == len(lost)
     (run,) = [r for r in json_out(backfill(settings, "runs", "--json")) if r["run_id"] == run_id]
-    # The games it wrote are new to the players: their request, published by the worker under
-    # the same run, is still outstanding (this worker stopped after its first delivery).
+    # The games it wrote are new to the players: the worker published their request under the
+    # same run, and the run counts both.
+    assert follow_up.request is not None and follow_up.request.run_id == run_id
+    assert (follow_up.request.processor, follow_up.request.reason) == (
+        PLAYERS, Reason.UPSTREAM_CHANGED)
     assert (run["trigger"], run["started_by"], run["published"], run["outstanding"]) == (
-        "manual", f"message {message_id[1]}", 2, 1)
-    (row,) = json_out(backfill(settings, "history", "--run", run_id, "--json"))
-    assert (row["outcome"], row["reason"], row["processor"]) == ("succeeded", "manual", OFFENSE)
+        "manual", f"message {message_id[1]}", 2, 0)
+    trail = json_out(backfill(settings, "history", "--run", run_id, "--json"))
+    assert sorted((r["processor"], r["reason"]) for r in trail) == sorted(
+        [(OFFENSE, "manual"), (PLAYERS, "upstream_changed")])
