@@ -37,7 +37,8 @@ def test_an_audit_row_the_worker_publishes_lands_in_the_table_through_the_stacks
     def history() -> list[dict[str, object]]:
         return read_history(warehouse, bootstrap(settings, warehouse=warehouse).ops,
                             since=datetime.now(UTC) - timedelta(hours=1),
-                            until=datetime.now(UTC) + timedelta(hours=1), run_id=request.run_id)
+                            until=datetime.now(UTC) + timedelta(hours=1), run_id=request.run_id,
+                            processor=OFFENSE)  # its players, published after the write, too
 
     with function_server("work", settings) as worker_url:
         ensure_topology(settings, push_endpoint=worker_url)
