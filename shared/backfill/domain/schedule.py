@@ -1,7 +1,7 @@
-"""The schedule as the original pipeline stores it: appended rows, read as one row per game.
+"""The schedule as the original pipeline stores it: rows per status, read as one row per game.
 
-`nbac_schedule` is written with WRITE_APPEND: one game has a row per status it was scraped in
-(scheduled, live, final). For each (game_id, game_date) the newest `processed_at` wins (a tie goes
+One game may have a row per status it was scraped in (scheduled, live, final), and whole seasons
+are deleted and reloaded with `processed_at = now` (docs/phase2.md). For each (game_id, game_date) the newest `processed_at` wins (a tie goes
 to the higher status, so a final row is never downgraded by an older scheduled one). A postponed
 game keeps its official id on its new date: a game is (game_id, game_date), never the id alone.
 """
