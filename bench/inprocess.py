@@ -20,7 +20,7 @@ from backfill.bootstrap import Backfill, bootstrap
 from backfill.domain.dead_letter import DeadLetterMessage, Why
 from backfill.domain.outcome import Outcome
 from backfill.domain.request import Request
-from backfill.ports import DeadLetterInbox, Delivery, Lease, RequestQueue, Warehouse
+from backfill.ports import AuditTopic, DeadLetterInbox, Delivery, Lease, RequestQueue, Warehouse
 from backfill.processors.registry import Registry
 from backfill.service.work import Worker, WorkResult
 from backfill.settings import Settings
@@ -60,12 +60,13 @@ class _NoLease(Lease):
         pass
 
 
-def app_on(warehouse: Warehouse, path: Path, registry: Registry | None = None) -> Backfill:
+def app_on(warehouse: Warehouse, path: Path, registry: Registry | None = None,
+           audit_topic: AuditTopic | None = None) -> Backfill:
     """The application on `warehouse` (a DuckDB file at `path`, perhaps behind the latency
-    wrapper) with the queue in memory."""
+    wrapper) with the queue in memory, publishing its audit rows to `audit_topic` if given."""
     settings = Settings.load({"warehouse": f"duckdb://{path}"}, environ={})
     return bootstrap(settings, warehouse=warehouse, queue=MemoryQueue(), inbox=EmptyInbox(),
-                     registry=registry)
+                     registry=registry, audit_topic=audit_topic)
 
 
 def delivery_of(request: Request, attempt: int = 1, message_id: str = "") -> Delivery:

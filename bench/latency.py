@@ -1,4 +1,5 @@
-"""A latency-bound warehouse: the DuckDB adapter behind a fixed delay per call, as on BigQuery.
+"""A latency-bound warehouse: the DuckDB adapter behind a fixed delay per call, as on BigQuery;
+and the audit topic a deployed worker publishes to, behind a delay of its own.
 
 On BigQuery a query costs about a second however small it is; here every warehouse call waits
 `delay` seconds (default 0.25, `BENCH_LATENCY_SECONDS`) before DuckDB answers it. The wrapper says
@@ -6,6 +7,9 @@ On BigQuery a query costs about a second however small it is; here every warehou
 it does on BigQuery. It also keeps what BigQuery's adapter keeps per process: the tables described
 so far. A describe of a known table costs nothing, and, as BigQuery's `_require_partitioned` does,
 a read, scan or replacement of a table not yet described costs a describe round first.
+
+The audit topic (`LatencyAuditTopic`) waits `BENCH_PUBSUB_SECONDS` (default 0.03) per publish,
+what a confirmed Pub/Sub publish costs; it is not a warehouse call, so it is in no round.
 
 Counting rounds: every call that waits is logged with its start and end. Calls whose intervals
 overlap are one round (they were in flight together); a call that starts after every earlier one
@@ -33,14 +37,41 @@ from backfill.domain.deadline import Deadline
 from backfill.domain.errors import TableNotFound
 from backfill.domain.gaps import GameStat
 from backfill.domain.tables import Schema, TableInfo, TableRef
-from backfill.ports import Change, Read, Replace, Row, Scan, Warehouse
+from backfill.ports import AuditTopic, Change, Read, Replace, Row, Scan, Warehouse
 
 DEFAULT_DELAY_SECONDS = 0.25
+# A Pub/Sub publish, confirmed: tens of milliseconds (BENCH_PUBSUB_SECONDS).
+DEFAULT_PUBLISH_SECONDS = 0.03
 T = TypeVar("T")
 
 
 def delay_from_environment(default: float = DEFAULT_DELAY_SECONDS) -> float:
     return float(os.environ.get("BENCH_LATENCY_SECONDS", default))
+
+
+def publish_delay_from_environment(default: float = DEFAULT_PUBLISH_SECONDS) -> float:
+    return float(os.environ.get("BENCH_PUBSUB_SECONDS", default))
+
+
+class LatencyAuditTopic(AuditTopic):
+    """The audit topic as a deployed worker publishes to it: each publish (a delivery's rows go
+    in one batch, one Publish call) waits `delay` before it is confirmed. Not a warehouse call:
+    it counts in no round, only in the time the delivery takes. The rows are counted, not kept
+    (the BigQuery subscription writes them, off the delivery's path)."""
+
+    def __init__(self, delay: float | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.delay = publish_delay_from_environment() if delay is None else delay
+        self.publishes = 0
+        self.rows = 0
+        self._sleep = sleep
+        self._lock = threading.Lock()
+
+    def publish(self, rows: Sequence[Row], deadline: Deadline | None = None) -> None:
+        self._sleep(self.delay)
+        with self._lock:
+            self.publishes += 1
+            self.rows += len(rows)
 
 
 @dataclass(frozen=True)

@@ -37,24 +37,35 @@ from bench import detection, references
 from bench.inprocess import Drained, MemoryQueue, app_on, delivery_of, drain
 from bench.io_bound import NAME as IO_BOUND
 from bench.io_bound import PROCESSORS_TOML
-from bench.latency import LatencyWarehouse, rounds
+from bench.latency import LatencyAuditTopic, LatencyWarehouse, rounds
 from bench.peak import PREFIX
 from bench.warehouses import BUILTIN, OPS, Template, open_gaps, remove_phase3
 
 REPO = Path(__file__).resolve().parent.parent
 FUNCTION, FUNCTION_SHARED, RUNNER = "function", "function-threads", "runner"
-# How each mode audits: a function appends its delivery's rows before it answers; the local
-# runner buffers them and appends them 200 at a time, and what is left when drained.
+# How each mode audits: a function publishes its delivery's rows to the audit topic and waits
+# for the confirmation before it answers (Terraform sets BACKFILL_AUDIT_TOPIC); the local
+# runner buffers them and appends them to the warehouse 200 at a time, and what is left when
+# drained.
 AUDIT_BATCH = {FUNCTION: 1, FUNCTION_SHARED: 1, RUNNER: AUDIT_BATCH_ROWS}
+PUBLISHES_AUDIT = {FUNCTION: True, FUNCTION_SHARED: True, RUNNER: False}
+# The run the measured requests belong to, as every request `detect`, `publish` and `dlq replay`
+# publish names one (a request typed by hand has none: its first delivery also appends a
+# manual run's row to the warehouse, one round more).
+BENCH_RUN = "bench-run"
 # Whether the C threads share one Worker (one process) or have one each: C function instances
 # of one request each (terraform's default worker_concurrency = 1) have a Worker each; one
 # instance serving C at once (worker_concurrency = C) shares its Worker, as the runner does.
 SHARED_WORKER = {FUNCTION: False, FUNCTION_SHARED: True, RUNNER: True}
 
 
-def settings_for(warehouse_path: Path, **changes: object) -> Settings:
-    """Settings on one warehouse copy, with topics and subscriptions of its own."""
+def settings_for(warehouse_path: Path, audit_topic: bool = False, **changes: object) -> Settings:
+    """Settings on one warehouse copy, with topics and subscriptions of its own (and an audit
+    topic the worker publishes to, as deployed, if `audit_topic`)."""
     suffix = uuid.uuid4().hex[:8]
+    if audit_topic:
+        changes = {"audit_topic": f"bench-audit-{suffix}",
+                   "audit_subscription": f"bench-audit-log-{suffix}", **changes}
     return Settings.load({"warehouse": f"duckdb://{warehouse_path}",
                           "requests_topic": f"bench-requests-{suffix}",
                           "requests_subscription": f"bench-runner-{suffix}",
@@ -97,7 +108,13 @@ class RoundTrips:
     fresh_calls: int
 
 
-def round_trips(template: Template, folder: Path, mode: str, delay: float) -> RoundTrips:
+def audit_topic_for(mode: str, publish_delay: float | None) -> LatencyAuditTopic | None:
+    """The audit topic a mode publishes to (a function's), behind its publish delay."""
+    return LatencyAuditTopic(publish_delay) if PUBLISHES_AUDIT[mode] else None
+
+
+def round_trips(template: Template, folder: Path, mode: str, delay: float,
+                publish_delay: float | None = None) -> RoundTrips:
     """One delivery at a time on the latency wrapper, so every call logged while
     `Worker.handle` runs is that delivery's. Per processor: a skip on a complete date first (in
     a fresh process: `cold`), then again (warm), then the fresh gap of an emptied date."""
@@ -106,7 +123,7 @@ def round_trips(template: Template, folder: Path, mode: str, delay: float) -> Ro
     full_day, gap_day = template.game_dates[middle - 1], template.game_dates[middle]
     gaps = remove_phase3(warehouse, Window(gap_day, gap_day))
     latency = LatencyWarehouse(DuckDBWarehouse(warehouse.path), delay)
-    app = app_on(latency, warehouse.path)
+    app = app_on(latency, warehouse.path, audit_topic=audit_topic_for(mode, publish_delay))
     worker = app.worker(audit_batch_rows=AUDIT_BATCH[mode])
 
     def delivered(delivery: Delivery, expected: Outcome) -> tuple[int, int]:
@@ -118,7 +135,8 @@ def round_trips(template: Template, folder: Path, mode: str, delay: float) -> Ro
         return rounds(calls), len(calls)
 
     def request(name: str, day: date) -> Delivery:
-        return delivery_of(Request(processor=name, game_date=day, reason=Reason.MISSING))
+        return delivery_of(Request(processor=name, game_date=day, reason=Reason.MISSING,
+                                   detection_run_id=BENCH_RUN))
 
     try:
         cold = delivered(request(BUILTIN.names[0], full_day), Outcome.SKIPPED)[0]
@@ -164,7 +182,8 @@ def _requests_for(warehouse: DuckDBWarehouse, window: Window) -> list[Request]:
 
 
 def close_latency(template: Template, folder: Path, window: Window, concurrency: int,
-                  delay: float, mode: str, audit: bool = True, waves: bool = False) -> Closed:
+                  delay: float, mode: str, audit: bool = True, waves: bool = False,
+                  publish_delay: float | None = None) -> Closed:
     """The real worker, `concurrency` threads, on the latency wrapper: seconds from the first
     delivery to the last result (a runner-mode drain then appends the audit rows left).
 
@@ -179,7 +198,7 @@ def close_latency(template: Template, folder: Path, window: Window, concurrency:
         raise Done(f"detection published {carried} requests (followers included) for "
                    f"{len(gaps)} gaps")
     latency = warm_latency(warehouse, delay)
-    app = app_on(latency, warehouse.path)
+    app = app_on(latency, warehouse.path, audit_topic=audit_topic_for(mode, publish_delay))
     shared = app.worker(audit_batch_rows=AUDIT_BATCH[mode])
     workers = ([shared] * concurrency if SHARED_WORKER[mode] else
                [app.worker(audit_batch_rows=AUDIT_BATCH[mode]) for _ in range(concurrency)])
@@ -229,7 +248,7 @@ class Chain:
 def correction_chain(template: Template, folder: Path, concurrency: int,
                      delay: float) -> Chain:
     """A team box score corrected on one date; one detection on the latency wrapper, then
-    function-mode workers (audit row each) until the queue is empty, the players published
+    function-mode workers (audit rows published) until the queue is empty, the players published
     by the worker that changed the team offense. The ideal, on a copy corrected alike: the
     same detection, then one read round, compute and one write round per level."""
     middle = template.game_dates[len(template.game_dates) // 2]
@@ -243,7 +262,7 @@ def correction_chain(template: Template, folder: Path, concurrency: int,
         warehouse.close()
     window = Window(middle, middle)
     latency = warm_latency(copies[0], delay)
-    app = app_on(latency, copies[0].path)
+    app = app_on(latency, copies[0].path, audit_topic=audit_topic_for(FUNCTION, None))
     workers = [app.worker(audit_batch_rows=AUDIT_BATCH[FUNCTION]) for _ in range(concurrency)]
     # Workers start on the publish, as pushes do, while the detector records its run.
     queue = _Signalling()
@@ -459,12 +478,15 @@ def io_bound_run(template: Template, folder: Path, window: Window, concurrency: 
 # -- per-request overhead --------------------------------------------------------------------------
 
 def per_request_ms(template: Template, folder: Path, count: int, malformed: bool,
-                   audit_batch_rows: int = 1) -> float:
-    """Median milliseconds per request through pull, decode, re-check, audit (a row appended
-    per delivery, as before the rewrite, unless batched) and ack, C=1, on plain DuckDB."""
+                   audit_batch_rows: int = 1, published: bool = False) -> float:
+    """Median milliseconds per request through pull, decode, re-check, audit and ack, C=1, on
+    plain DuckDB. The audit rows are appended to DuckDB `audit_batch_rows` at a time (1:
+    `backfill worker`'s way; 200: the runner's), or, if `published`, each delivery's published
+    to the emulator's audit topic and confirmed before the ack (`backfill stack`'s way, as
+    deployed)."""
     warehouse = template.copy(folder)
     warehouse.close()
-    settings = settings_for(warehouse.path)
+    settings = settings_for(warehouse.path, audit_topic=published)
     ensure_topology(settings)
     app = bootstrap(settings)
     worker = app.worker(audit_batch_rows=audit_batch_rows)
@@ -476,7 +498,8 @@ def per_request_ms(template: Template, folder: Path, count: int, malformed: bool
     else:
         days = template.game_dates
         queue.publish([Request(processor=BUILTIN.names[i % len(BUILTIN.names)],
-                               game_date=days[i % len(days)], reason=Reason.MANUAL)
+                               game_date=days[i % len(days)], reason=Reason.MANUAL,
+                               detection_run_id=BENCH_RUN)
                        for i in range(count)])
     expected = Outcome.DEAD_LETTERED if malformed else Outcome.SKIPPED
     finished: list[float] = []

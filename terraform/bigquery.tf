@@ -29,7 +29,7 @@ resource "google_bigquery_table" "backfill_log" {
   #checkov:skip=CKV_GCP_80:Same data as the dataset above: no personal data, Google-managed encryption at rest is sufficient.
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "backfill_log"
-  description         = "One row per backfill event (succeeded, skipped, dead_lettered, failed_attempt). Written with streaming inserts, never a load job per row."
+  description         = "One row per backfill event (succeeded, skipped, dead_lettered, failed_attempt). Written by the audit topic's BigQuery subscription, never a load job per row."
   labels              = local.labels
   deletion_protection = var.deletion_protection
 
@@ -41,23 +41,9 @@ resource "google_bigquery_table" "backfill_log" {
 
   clustering = ["processor", "game_date"]
 
-  schema = jsonencode([
-    { name = "request_id", type = "STRING", mode = "NULLABLE", description = "Request (message) id; null for a message too malformed to decode." },
-    { name = "run_id", type = "STRING", mode = "NULLABLE", description = "Detection run that published the request (backfill_runs.run_id), if any." },
-    { name = "processor", type = "STRING", mode = "NULLABLE", description = "Phase 3 processor name." },
-    { name = "game_date", type = "DATE", mode = "NULLABLE", description = "US Eastern game date that was filled." },
-    { name = "reason", type = "STRING", mode = "NULLABLE", description = "missing, incomplete, stale, manual or replay." },
-    { name = "outcome", type = "STRING", mode = "NULLABLE", description = "succeeded, skipped, dead_lettered or failed_attempt." },
-    { name = "attempts", type = "INT64", mode = "NULLABLE", description = "Attempts made in this delivery." },
-    { name = "duration_ms", type = "INT64", mode = "NULLABLE", description = "Wall time of the delivery." },
-    { name = "error", type = "STRING", mode = "NULLABLE", description = "Last error, if any." },
-    { name = "rows_written", type = "INT64", mode = "NULLABLE", description = "Phase 3 rows written." },
-    { name = "games_written", type = "INT64", mode = "NULLABLE", description = "Games whose Phase 3 rows were written." },
-    { name = "games_refused", type = "INT64", mode = "NULLABLE", description = "Games left out and quarantined (see quarantine)." },
-    { name = "detail", type = "STRING", mode = "NULLABLE", description = "More about the outcome, as text." },
-    { name = "worker", type = "STRING", mode = "NULLABLE", description = "Worker instance or revision." },
-    { name = "logged_at", type = "TIMESTAMP", mode = "REQUIRED", description = "When the event was logged (partition column)." },
-  ])
+  # The audit topic's BigQuery subscription writes this schema's columns from each message's
+  # keys (audit.tf); tests/unit/test_audit_message.py holds the worker's messages to it.
+  schema = file("${path.module}/schemas/backfill_log.json")
 }
 
 resource "google_bigquery_table" "quarantine" {

@@ -17,6 +17,8 @@ locals {
     # A request waiting on an upstream processor gives up after this long (or on the last
     # delivery attempt), dead-lettered by the worker with the reason.
     BACKFILL_DEPENDENCY_WAIT_SECONDS = tostring(var.dependency_wait_seconds)
+    # Audit rows are published here; the topic's BigQuery subscription writes backfill_log.
+    BACKFILL_AUDIT_TOPIC = google_pubsub_topic.audit.name
   }
 }
 

@@ -28,6 +28,16 @@ output "dead_letter_subscription_id" {
   value       = google_pubsub_subscription.dead_letter_pull.id
 }
 
+output "audit_topic_id" {
+  description = "Topic the worker publishes audit rows to; its BigQuery subscription writes backfill_log."
+  value       = google_pubsub_topic.audit.id
+}
+
+output "audit_dead_letter_subscription_id" {
+  description = "Pull subscription holding audit rows backfill_log refused, for inspection."
+  value       = google_pubsub_subscription.audit_dead_letter_pull.id
+}
+
 output "service_accounts" {
   description = "Service account emails, by role."
   value = {

@@ -90,6 +90,61 @@ variable "dead_letter_subscription_name" {
   }
 }
 
+variable "audit_topic_name" {
+  description = "Topic the worker publishes its audit rows to, which a BigQuery subscription writes into backfill_log; unset, the rows are appended to the warehouse directly. (BACKFILL_AUDIT_TOPIC). Always set on the deployed worker."
+  type        = string
+  default     = "backfill-audit"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$", var.audit_topic_name))
+    error_message = "Topic names are 3-255 characters, start with a letter, and use letters, digits and . _ ~ + % -."
+  }
+}
+
+variable "audit_subscription_name" {
+  description = "Subscription that writes the audit topic into backfill_log (a BigQuery subscription in Terraform; `backfill stack` pulls it into DuckDB). (BACKFILL_AUDIT_SUBSCRIPTION)."
+  type        = string
+  default     = "backfill-audit-log"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$", var.audit_subscription_name))
+    error_message = "Subscription names are 3-255 characters, start with a letter, and use letters, digits and . _ ~ + % -."
+  }
+}
+
+variable "audit_dead_letter_topic_name" {
+  description = "Topic the audit subscription moves rows to that backfill_log refused."
+  type        = string
+  default     = "backfill-audit-dead-letter"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$", var.audit_dead_letter_topic_name))
+    error_message = "Topic names are 3-255 characters, start with a letter, and use letters, digits and . _ ~ + % -."
+  }
+}
+
+variable "audit_dead_letter_subscription_name" {
+  description = "Pull subscription keeping refused audit rows a week, to read and insert once fixed."
+  type        = string
+  default     = "backfill-audit-dead-letter-inspect"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$", var.audit_dead_letter_subscription_name))
+    error_message = "Subscription names are 3-255 characters, start with a letter, and use letters, digits and . _ ~ + % -."
+  }
+}
+
+variable "audit_max_delivery_attempts" {
+  description = "Attempts the audit subscription makes to write a row before it is dead-lettered (and alerted). Nothing turns an audit row away but the table, so few are needed."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.audit_max_delivery_attempts >= 5 && var.audit_max_delivery_attempts <= 100 && floor(var.audit_max_delivery_attempts) == var.audit_max_delivery_attempts
+    error_message = "audit_max_delivery_attempts must be a whole number between 5 and 100 (Pub/Sub's limits)."
+  }
+}
+
 variable "push_ack_deadline_seconds" {
   description = "How long Pub/Sub waits for the worker to answer a push; at least the worker's timeout."
   type        = number

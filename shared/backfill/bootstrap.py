@@ -8,17 +8,29 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from backfill.domain.errors import ConfigurationError
 from backfill.domain.outcome import Policy
 from backfill.domain.tables import OpsTables
 from backfill.domain.window import today_in
-from backfill.ports import DeadLetterInbox, Delivery, RequestQueue, Stoppable, Warehouse
+from backfill.ports import (
+    AuditTopic,
+    DeadLetterInbox,
+    Delivery,
+    RequestQueue,
+    Stoppable,
+    Warehouse,
+)
 from backfill.processors.registry import Registry, load_registry
 from backfill.service.audit import AuditLog
+from backfill.service.ledger import AUDIT_SCHEMA
 from backfill.service.work import Worker
 from backfill.settings import Settings
+
+if TYPE_CHECKING:
+    from backfill.adapters.pubsub_audit import AuditDrain
 
 # One BigQuery call, with the client's own retries, gets at most this share of the budget, so
 # the worker's own retries still have room.
@@ -66,13 +78,15 @@ class Backfill:
     are made on first use (a dry-run detection never imports them: a third of a second)."""
 
     def __init__(self, settings: Settings, warehouse: Warehouse, registry: Registry,
-                 queue: RequestQueue | None = None, inbox: DeadLetterInbox | None = None) -> None:
+                 queue: RequestQueue | None = None, inbox: DeadLetterInbox | None = None,
+                 audit_topic: AuditTopic | None = None) -> None:
         self.settings = settings
         self.warehouse = warehouse
         self.registry = registry
         self.ops = OpsTables(settings.audit_dataset)
         self._queue = queue
         self._inbox = inbox
+        self._audit_topic = audit_topic
 
     @property
     def queue(self) -> RequestQueue:
@@ -92,9 +106,20 @@ class Backfill:
                                       self.settings.dead_letter_subscription)
         return self._inbox
 
+    @property
+    def audit_topic(self) -> AuditTopic | None:
+        """Where audit rows are published, if they ride Pub/Sub (BACKFILL_AUDIT_TOPIC: a
+        deployed worker, `backfill stack`); None appends them to the warehouse."""
+        if self._audit_topic is None and self.settings.audit_topic:
+            from backfill.adapters.pubsub_audit import PubSubAuditTopic
+
+            self._audit_topic = PubSubAuditTopic(self.settings.project, self.settings.audit_topic)
+        return self._audit_topic
+
     def worker(self, *, audit_batch_rows: int = 1) -> Worker:
         """A worker whose results go to the audit trail, `audit_batch_rows` rows at a time (a
-        function flushes every delivery; the local runner batches and flushes when drained)."""
+        function records every delivery's before answering; the local runner batches and
+        flushes when drained)."""
         settings = self.settings
         return Worker(
             warehouse=self.warehouse, registry=self.registry, queue=self.queue, ops=self.ops,
@@ -102,7 +127,7 @@ class Backfill:
             retry_budget_seconds=settings.retry_budget_seconds,
             policy=Policy(timedelta(seconds=settings.dependency_wait_seconds),
                           settings.max_delivery_attempts),
-            audit=AuditLog(self.warehouse, self.ops, audit_batch_rows))
+            audit=AuditLog(self.warehouse, self.ops, audit_batch_rows, self.audit_topic))
 
     def close(self) -> None:
         self.warehouse.close()
@@ -110,10 +135,11 @@ class Backfill:
 
 def bootstrap(settings: Settings, *, warehouse: Warehouse | None = None,
               queue: RequestQueue | None = None, inbox: DeadLetterInbox | None = None,
-              registry: Registry | None = None) -> Backfill:
+              registry: Registry | None = None,
+              audit_topic: AuditTopic | None = None) -> Backfill:
     """Build everything from settings; anything passed in is used instead (tests pass fakes)."""
     return Backfill(settings, warehouse or warehouse_from_settings(settings),
-                    registry or registry_of(settings), queue, inbox)
+                    registry or registry_of(settings), queue, inbox, audit_topic)
 
 
 def ensure_topology(settings: Settings, push_endpoint: str | None = None) -> None:
@@ -129,7 +155,15 @@ def ensure_topology(settings: Settings, push_endpoint: str | None = None) -> Non
         settings.project, settings.requests_topic,
         settings.push_subscription if push_endpoint else settings.requests_subscription,
         settings.dead_letter_topic, settings.dead_letter_subscription,
-        settings.max_delivery_attempts, push_endpoint, **backoff))
+        settings.max_delivery_attempts, push_endpoint, settings.audit_topic,
+        settings.audit_subscription, **backoff))
+
+
+def audit_drain(settings: Settings) -> AuditDrain:
+    """The audit topic's pull subscription, read as its BigQuery subscription writes it."""
+    from backfill.adapters.pubsub_audit import AuditDrain
+
+    return AuditDrain(settings.project, settings.audit_subscription, AUDIT_SCHEMA)
 
 
 Handle = Callable[[Delivery], bool]

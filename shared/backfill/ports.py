@@ -1,4 +1,5 @@
-"""The ports the services need: a warehouse, a request queue, a dead-letter inbox, progress.
+"""The ports the services need: a warehouse, a request queue, an audit topic, a dead-letter
+inbox, progress.
 
 Adapters implement them (adapters/: BigQuery and Pub/Sub; local/: DuckDB). A read, a scan and a
 write are value objects, so the SQL each adapter builds from them is a pure function of them.
@@ -189,6 +190,25 @@ class RequestQueue(ABC):
                     timeout: float | None = None) -> str:
         """Publish a dead letter: the original body, attributes saying why; returns its id.
         Raises TransientError if it could not."""
+
+
+class AuditTopic(ABC):
+    """Where audit rows are published when the audit trail rides Pub/Sub: one message a row,
+    the row as JSON in the table's own schema (terraform/schemas/backfill_log.json).
+
+    Which way each mode records its audit rows (service/audit.py:AuditLog):
+    - a deployed worker (Terraform sets BACKFILL_AUDIT_TOPIC) publishes to the audit topic
+      (adapters/pubsub_audit.py:PubSubAuditTopic); a BigQuery subscription writes backfill_log;
+    - `backfill stack` publishes the same way to the emulator, which has no BigQuery
+      subscriptions: the stack's own pull loop drains the topic into DuckDB (local/stack.py);
+    - `backfill run`, `backfill worker` and anything without BACKFILL_AUDIT_TOPIC append the rows
+      to the warehouse directly (the warehouse's streaming inserts, or DuckDB).
+    """
+
+    @abstractmethod
+    def publish(self, rows: Sequence[Row], deadline: Deadline | None = None) -> None:
+        """Publish every row, retrying inside `deadline`, and return once Pub/Sub has confirmed
+        each. Raises TransientError if any was not confirmed in time."""
 
 
 class Lease(ABC):

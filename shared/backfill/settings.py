@@ -59,6 +59,14 @@ class Settings(BaseModel):
     dead_letter_subscription: str = _setting(
         "backfill-dead-letter-inspect", "BACKFILL_DEAD_LETTER_SUBSCRIPTION",
         "Pull subscription where dead letters are kept for inspection and replay.")
+    audit_topic: str | None = _setting(
+        None, "BACKFILL_AUDIT_TOPIC",
+        "Topic the worker publishes its audit rows to, which a BigQuery subscription writes "
+        "into backfill_log; unset, the rows are appended to the warehouse directly.")
+    audit_subscription: str = _setting(
+        "backfill-audit-log", "BACKFILL_AUDIT_SUBSCRIPTION",
+        "Subscription that writes the audit topic into backfill_log (a BigQuery subscription "
+        "in Terraform; `backfill stack` pulls it into DuckDB).")
     processors_file: str | None = _setting(
         None, "BACKFILL_PROCESSORS_FILE",
         "TOML file adding processors or renaming source columns.")
@@ -102,9 +110,12 @@ class Settings(BaseModel):
         "host:port of the Pub/Sub emulator; unset means Google Cloud.")
 
     @field_validator("requests_topic", "requests_subscription", "push_subscription",
-                     "dead_letter_topic", "dead_letter_subscription")
+                     "dead_letter_topic", "dead_letter_subscription", "audit_topic",
+                     "audit_subscription")
     @classmethod
-    def _pubsub_name(cls, value: str) -> str:
+    def _pubsub_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         if len(value) < 3 or not value.replace("-", "_").replace(".", "_").isidentifier():
             raise ValueError("use at least 3 letters, digits, dashes, dots or underscores")
         return value

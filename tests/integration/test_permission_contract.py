@@ -130,7 +130,10 @@ def test_the_functions_adopt_pipeline_tables_through_only_the_calls_their_grants
     bigquery, pubsub = recorders
     project = new_project("contract")
     # One Pub/Sub project per test: the emulator is the session's.
-    settings = settings_for(project, bigquery.host, pubsub_emulator_host=pubsub.host
+    # The worker publishes its audit rows to the audit topic, as Terraform deploys it.
+    settings = settings_for(project, bigquery.host, pubsub_emulator_host=pubsub.host,
+                            audit_topic=str(load_module().resolve(
+                                load_module().of_type("google_pubsub_topic")["audit"]["name"]))
                             ).model_copy(update={"project": project})
     rows = pipeline_rows(tmp_path, project, bigquery_emulator)
     setup = loader(project, bigquery_emulator)  # straight to the emulator: not recorded
@@ -220,7 +223,7 @@ def test_the_functions_adopt_pipeline_tables_through_only_the_calls_their_grants
                 if r["game_date"] != day]
         assert len(kept) == len(rows[p.name]) - len(filled), p.target
     methods = {c.method.rsplit("/", 1)[-1] for c in calls["worker"][1]}
-    assert methods == {"Publish"}  # the dead letter, and nothing else
+    assert methods == {"Publish"}  # the dead letter and the audit rows, nothing else
     kinds = [e.kind for e in calls["worker"][0]]
     assert kinds.count("tables.patch") == len(GAPS)  # once per table, on first need
     assert "tables.insert" not in kinds and "datasets.insert" not in kinds

@@ -17,15 +17,17 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from backfill.adapters.pubsub_queue import PubSubQueue
 from backfill.adapters.pubsub_topology import Topology, create_topology
 from backfill.domain.request import MESSAGE_NAMESPACE, Reason, Request
+from backfill.domain.tables import OpsTables
 from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.local.stack import answers, emulator_ready, free_port
+from backfill.service.audit import read_history
 from backfill.settings import Settings
 
 from tests.support import (
@@ -251,6 +253,7 @@ def test_backfill_stack_serves_the_local_topology_and_stops_everything_it_starte
         warehouse_path: Path, warehouse: DuckDBWarehouse, pubsub_emulator: str) -> None:
     settings = unique_settings(warehouse_path)
     lost = empty(warehouse, OFFENSE, DAY)
+    started = datetime.now(UTC)
     env = environment(settings)
     env.pop("PUBSUB_EMULATOR_HOST")  # the stack starts an emulator of its own
     stack = subprocess.Popen(
@@ -261,7 +264,7 @@ def test_backfill_stack_serves_the_local_topology_and_stops_everything_it_starte
         assert stack.stdout is not None
         exports = stack.stdout.readline()
         host = exports.split("PUBSUB_EMULATOR_HOST=")[1].split()[0]
-        served = [stack.stdout.readline() for _ in range(2)]
+        served = [stack.stdout.readline() for _ in range(3)]
         detector = next(line for line in served if line.startswith("detector")).split()[1]
         assert any(line.startswith("worker") for line in served)
         published = subprocess.run(
@@ -273,6 +276,10 @@ def test_backfill_stack_serves_the_local_topology_and_stops_everything_it_starte
             timeout=60, check=True)
         assert published.stdout.strip() == "1"
         wait_for(lambda: len(rows(warehouse, OFFENSE, DAY)) == len(lost), what="the fill")
+        # The worker published its audit row; the stack's drain put it in the table.
+        wait_for(lambda: [r["outcome"] for r in read_history(
+            warehouse, OpsTables(settings.audit_dataset), since=started, until=datetime.now(UTC),
+            processor=OFFENSE, game_date=DAY)] == ["succeeded"], seconds=30, what="the audit row")
     finally:
         stack.send_signal(signal.SIGTERM)
         stack.wait(timeout=30)

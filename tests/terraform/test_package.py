@@ -378,3 +378,37 @@ def test_packaged_worker_dead_letters_a_malformed_push_with_no_warehouse(
         pulled = requests.post(f"{subscription}:pull", json={"maxMessages": 10}, timeout=30)
         received = pulled.json().get("receivedMessages", [])
     assert received, "no dead letter reached the dead-letter topic"
+
+
+def test_packaged_worker_publishes_its_audit_row_to_the_audit_topic_as_terraform_sets_it(
+    serve, pubsub_emulator: str
+) -> None:
+    """Deployed with BACKFILL_AUDIT_TOPIC (functions.tf), the worker publishes its audit row
+    (a row of schemas/backfill_log.json, for the BigQuery subscription) and answers; it needs
+    no warehouse for it."""
+    base = f"http://{pubsub_emulator}/v1/projects/{PROJECT}"
+    requests.put(f"{base}/topics/backfill-audit", timeout=10)
+    subscription = f"{base}/subscriptions/audit-check"
+    created = requests.put(
+        subscription, json={"topic": f"projects/{PROJECT}/topics/backfill-audit"}, timeout=10
+    )
+    assert created.status_code in (200, 409), created.text
+    url = serve("worker", PUBSUB_EMULATOR_HOST=pubsub_emulator,
+                BACKFILL_AUDIT_TOPIC="backfill-audit")
+    envelope = {
+        "message": {"data": base64.b64encode(b"{not json").decode(), "attributes": {},
+                    "messageId": "2", "publishTime": "2024-11-02T07:00:00Z"},
+        "subscription": f"projects/{PROJECT}/subscriptions/backfill-requests-push",
+    }
+    response = requests.post(url, json=envelope, timeout=120)
+    assert response.status_code == 200, (response.status_code, response.text)
+    received: list[dict] = []
+    deadline = time.monotonic() + 30
+    while not received and time.monotonic() < deadline:
+        pulled = requests.post(f"{subscription}:pull", json={"maxMessages": 10}, timeout=30)
+        received = pulled.json().get("receivedMessages", [])
+    assert received, "no audit row reached the audit topic"
+    row = json.loads(base64.b64decode(received[0]["message"]["data"]))
+    columns = json.loads((TF_DIR / "schemas" / "backfill_log.json").read_text(encoding="utf-8"))
+    assert set(row) == {c["name"] for c in columns}
+    assert row["outcome"] == "dead_lettered" and isinstance(row["logged_at"], int)

@@ -18,7 +18,8 @@ OVERLAP = {"timezone": "backfill_timezone", "max_delivery_attempts": "max_delive
            "requests_topic": "requests_topic_name", "dead_letter_topic": "dead_letter_topic_name",
            "dead_letter_subscription": "dead_letter_subscription_name",
            "push_subscription": "requests_subscription_name",
-           "lookback_days": "detector_lookback_days"}
+           "lookback_days": "detector_lookback_days", "audit_topic": "audit_topic_name",
+           "audit_subscription": "audit_subscription_name"}
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,8 @@ from tests.terraform.hcl import REPO_ROOT, TF_DIR, Module, block, load_module
 
 REQUESTS_TOPIC = "google_pubsub_topic.requests"
 DEAD_LETTER_TOPIC = "google_pubsub_topic.dead_letter"
+AUDIT_TOPIC = "google_pubsub_topic.audit"
+AUDIT_DEAD_LETTER_TOPIC = "google_pubsub_topic.audit_dead_letter"
 LABELLED = {
     "google_pubsub_topic": "labels",
     "google_pubsub_subscription": "labels",
@@ -42,7 +44,7 @@ TARGET_TABLES = [
     "player_game_summary",
     "upcoming_team_game_context",
 ]
-VIEWER = "roles/bigquery.dataViewer"
+VIEWER, EDITOR = "roles/bigquery.dataViewer", "roles/bigquery.dataEditor"
 PHASE3_WRITER, OPS_WRITER = custom_role("backfillPhase3Writer"), custom_role("backfillOpsWriter")
 # Who may do what, on what: (target, role). Targets are "dataset.table" for BigQuery tables,
 # Terraform addresses for the rest, or "project".
@@ -60,6 +62,7 @@ EXPECTED_GRANTS = {
         *((f"{ANALYTICS}.{t}", PHASE3_WRITER) for t in TARGET_TABLES),
         (AUDIT, OPS_WRITER),
         (DEAD_LETTER_TOPIC, "roles/pubsub.publisher"),
+        (AUDIT_TOPIC, "roles/pubsub.publisher"),
         (REQUESTS_TOPIC, "roles/pubsub.publisher"),  # the next links of a chain
     },
     "push": {("google_cloudfunctions2_function.worker", "roles/run.invoker")},
@@ -68,6 +71,10 @@ EXPECTED_GRANTS = {
         (DEAD_LETTER_TOPIC, "roles/pubsub.publisher"),
         ("google_pubsub_subscription.requests_push", "roles/pubsub.subscriber"),
         ("google_service_account.push", "roles/iam.serviceAccountTokenCreator"),
+        # The audit topic's BigQuery subscription: writes the table, forwards refused rows.
+        (f"{AUDIT}.backfill_log", EDITOR),
+        (AUDIT_DEAD_LETTER_TOPIC, "roles/pubsub.publisher"),
+        ("google_pubsub_subscription.audit_bigquery", "roles/pubsub.subscriber"),
     },
     "builder": {
         ("project", "roles/logging.logWriter"),
@@ -129,6 +136,8 @@ def test_outputs_cover_urls_topics_subscriptions_and_accounts(tf: Module) -> Non
         "dead_letter_topic_id",
         "requests_subscription_id",
         "dead_letter_subscription_id",
+        "audit_topic_id",
+        "audit_dead_letter_subscription_id",
         "service_accounts",
     }
     assert expected <= set(tf.outputs)
@@ -168,6 +177,8 @@ def test_topic_and_subscription_names_follow_the_design(tf: Module) -> None:
     # Distinct from the local runner's pull subscription (backfill-requests-runner).
     assert tf.resolve(subscriptions["requests_push"]["name"]) == "backfill-requests-push"
     assert tf.resolve(subscriptions["dead_letter_pull"]["name"]) == "backfill-dead-letter-inspect"
+    assert tf.resolve(topics["audit"]["name"]) == "backfill-audit"
+    assert tf.resolve(subscriptions["audit_bigquery"]["name"]) == "backfill-audit-log"
     for name in (*topics.values(), *subscriptions.values()):
         assert len(tf.resolve(name["name"])) >= 3
 
@@ -292,6 +303,9 @@ def test_functions_get_their_environment(tf: Module) -> None:
     assert env["BACKFILL_MAX_DELIVERY_ATTEMPTS"] == "${tostring(var.max_delivery_attempts)}"
     assert "BACKFILL_RETRY_BUDGET_SECONDS" in env
     assert env["BACKFILL_DEPENDENCY_WAIT_SECONDS"] == "${tostring(var.dependency_wait_seconds)}"
+    # The deployed worker publishes its audit rows (the detector records no audit rows).
+    assert env["BACKFILL_AUDIT_TOPIC"] == f"${{{AUDIT_TOPIC}.name}}"
+    assert "BACKFILL_AUDIT_TOPIC" not in function_environment(tf, "detector")
     assert tf.variables["dependency_wait_seconds"]["default"] == 7200
     # The retry budget is derived from the timeout and stays below it.
     budget = tf.locals["worker_retry_budget_seconds"]
@@ -551,9 +565,46 @@ def test_audit_table_schema_partitioning_and_clustering(tf: Module, name: str) -
     else:
         assert "expiration_ms" not in partitioning
     assert table["clustering"] == clustering
-    columns = re.findall(r"name = \"(\w+)\", type = \"(\w+)\"", table["schema"])
-    assert columns == AUDIT_SCHEMAS[name]
+    assert [(c["name"], c["type"]) for c in table_schema(table)] == AUDIT_SCHEMAS[name]
     assert table["deletion_protection"] == "${var.deletion_protection}"
+
+
+def table_schema(table: dict) -> list[dict]:
+    """A table's columns, written inline (jsonencode) or in a file under terraform/schemas/."""
+    if match := re.fullmatch(r'\$\{file\("\$\{path\.module\}/(schemas/\w+\.json)"\)\}',
+                             table["schema"]):
+        return json.loads((TF_DIR / match.group(1)).read_text(encoding="utf-8"))
+    return [{"name": n, "type": t, "mode": m} for n, t, m in re.findall(
+        r"name = \"(\w+)\", type = \"(\w+)\", mode = \"(\w+)\"", table["schema"])]
+
+
+def test_audit_rows_reach_their_table_through_a_bigquery_subscription(tf: Module) -> None:
+    subscription = tf.of_type("google_pubsub_subscription")["audit_bigquery"]
+    assert refers_to(subscription["topic"], AUDIT_TOPIC)
+    config = block(subscription, "bigquery_config")
+    table = "google_bigquery_table.backfill_log"
+    assert config["table"] == (f"${{{table}.project}}.${{{table}.dataset_id}}."
+                               f"${{{table}.table_id}}")
+    # The message's keys are the table's columns (test_audit_message.py holds the worker to
+    # the schema file); no metadata columns, and a key the table lacks is refused, not dropped.
+    assert config["use_table_schema"] is True
+    assert config["write_metadata"] is False
+    assert config["drop_unknown_fields"] is False
+    assert "use_topic_schema" not in config
+    # Refused rows: dead-lettered after a few attempts, kept a week in a pull subscription.
+    dead_letter = block(subscription, "dead_letter_policy")
+    assert refers_to(dead_letter["dead_letter_topic"], AUDIT_DEAD_LETTER_TOPIC)
+    assert 5 <= tf.resolve(dead_letter["max_delivery_attempts"]) <= 100
+    assert block(subscription, "expiration_policy")["ttl"] == ""
+    keeping = [s for s in tf.of_type("google_pubsub_subscription").values()
+               if refers_to(s["topic"], AUDIT_DEAD_LETTER_TOPIC)]
+    assert len(keeping) == 1 and "push_config" not in keeping[0]
+    assert duration(tf, keeping[0]["message_retention_duration"]) == 7 * 24 * 3600
+    # The service agent may write the table and forward before the first message arrives.
+    assert set(subscription["depends_on"]) == {
+        "${google_bigquery_table_iam_member.pubsub_agent_writes_audit_log}",
+        "${google_pubsub_topic_iam_member.pubsub_agent_audit_dead_letter_publisher}",
+    }
 
 
 def test_pipeline_datasets_are_referenced_not_created_by_default(tf: Module) -> None:
@@ -590,6 +641,7 @@ ALERTS = {
     "detection_failed",
     "scheduler_failed",
     "audit_write_failed",
+    "audit_rows_refused",
     "run_stalled",
 }
 
@@ -646,6 +698,16 @@ def test_the_dead_letter_alert_fires_on_each_new_dead_letter_quarantine_apart(
     )
     assert any("google_pubsub_subscription.requests_push.name" in c for c in backlog)
     assert "dead_letter_alert_threshold" not in tf.variables
+
+
+def test_audit_rows_refused_by_the_table_are_alerted(tf: Module) -> None:
+    refused = condition(tf.of_type("google_monitoring_alert_policy")["audit_rows_refused"])
+    watched = clauses(refused["filter"])
+    assert 'metric.type = "pubsub.googleapis.com/subscription/dead_letter_message_count"' in (
+        watched
+    )
+    assert any("google_pubsub_subscription.audit_bigquery.name" in c for c in watched)
+    assert refused["comparison"] == "COMPARISON_GT" and refused["threshold_value"] == 0
 
 
 def test_detector_5xx_alert(tf: Module) -> None:

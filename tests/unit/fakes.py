@@ -8,11 +8,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from backfill.adapters.pubsub_audit import encode_row
 from backfill.adapters.pubsub_push import dead_letter_message, why_dead_lettered
 from backfill.domain.dead_letter import DeadLetterMessage, Why
+from backfill.domain.deadline import Deadline
 from backfill.domain.errors import TransientError
 from backfill.domain.request import Request
-from backfill.ports import Change, DeadLetterInbox, Delivery, Lease, RequestQueue, Row, Warehouse
+from backfill.ports import (
+    AuditTopic,
+    Change,
+    DeadLetterInbox,
+    Delivery,
+    Lease,
+    RequestQueue,
+    Row,
+    Warehouse,
+)
 from backfill.processors.base import GameInput
 from backfill.processors.team_defense import TeamDefenseGameSummary
 
@@ -45,6 +56,19 @@ class RecordingQueue(RequestQueue):
         return MemoryInbox([DeadLetterMessage(f"d{i}", body, attributes, datetime.now(UTC),
                                               why_dead_lettered(attributes, datetime.now(UTC)))
                             for i, (body, attributes) in enumerate(self.dead_letters, start=1)])
+
+
+@dataclass
+class RecordingAuditTopic(AuditTopic):
+    """The audit topic's stand-in: each row's message recorded, as the real adapter encodes it."""
+
+    messages: list[bytes] = field(default_factory=list)
+    fail: bool = False
+
+    def publish(self, rows: Sequence[Row], deadline: Deadline | None = None) -> None:
+        if self.fail:
+            raise TransientError("audit rows not confirmed (told to fail)")
+        self.messages += [encode_row(row) for row in rows]
 
 
 @dataclass

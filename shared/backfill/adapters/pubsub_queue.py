@@ -31,12 +31,12 @@ class PubSubQueue(RequestQueue):
     # The clients are made on first use: a detection that finds nothing needs no credentials.
     @functools.cached_property
     def publisher(self) -> pubsub_v1.PublisherClient:
-        return _client(pubsub_v1.types.BatchSettings(max_messages=500, max_latency=0.02))
+        return client(pubsub_v1.types.BatchSettings(max_messages=500, max_latency=0.02))
 
     @functools.cached_property
     def dead_letters(self) -> pubsub_v1.PublisherClient:
         # Published alone and waited for: no batching latency (20 ms) to wait out.
-        return _client(pubsub_v1.types.BatchSettings(max_messages=1))
+        return client(pubsub_v1.types.BatchSettings(max_messages=1))
 
     def publish(self, requests: Sequence[Request]) -> dict[str, str]:
         pending = {r.request_id: self.publisher.publish(self.requests_topic, r.encode(),
@@ -64,7 +64,7 @@ class PubSubQueue(RequestQueue):
                                  f"{type(exc).__name__}: {exc}") from None
 
 
-def _client(batching: pubsub_v1.types.BatchSettings) -> pubsub_v1.PublisherClient:
+def client(batching: pubsub_v1.types.BatchSettings) -> pubsub_v1.PublisherClient:
     try:
         return pubsub_v1.PublisherClient(batch_settings=batching)
     except google.auth.exceptions.DefaultCredentialsError:

@@ -25,6 +25,10 @@ class Topology:
     dead_letter_subscription: str
     max_delivery_attempts: int = 60
     push_endpoint: str | None = None
+    # The audit topic and the pull subscription that stands in for its BigQuery subscription
+    # (the emulator has none): `backfill stack` drains it into the warehouse.
+    audit_topic: str | None = None
+    audit_subscription: str | None = None
     ack_deadline_seconds: int = 600
     min_backoff_seconds: int = 1
     max_backoff_seconds: int = 10
@@ -32,7 +36,8 @@ class Topology:
 
 def create_topology(topology: Topology) -> None:
     """Create what is missing: both topics, the requests subscription (push if an endpoint is
-    given, else pull) with retry and dead-letter policies, and the dead-letter pull subscription."""
+    given, else pull) with retry and dead-letter policies, the dead-letter pull subscription, and
+    the audit topic with its pull subscription if one is named."""
     publisher = pubsub_v1.PublisherClient()
     with pubsub_v1.SubscriberClient() as subscriber:
         requests_topic = publisher.topic_path(topology.project, topology.requests_topic)
@@ -55,6 +60,12 @@ def create_topology(topology: Topology) -> None:
         _create(lambda: subscriber.create_subscription(
             name=subscriber.subscription_path(topology.project, topology.dead_letter_subscription),
             topic=dead_topic, ack_deadline_seconds=60))
+        if topology.audit_topic and topology.audit_subscription:
+            audit_topic = publisher.topic_path(topology.project, topology.audit_topic)
+            _create(functools.partial(publisher.create_topic, name=audit_topic))
+            _create(lambda: subscriber.create_subscription(
+                name=subscriber.subscription_path(topology.project, topology.audit_subscription),
+                topic=audit_topic, ack_deadline_seconds=60))
 
 
 def _create(call: Callable[[], object]) -> None:

@@ -7,6 +7,7 @@ in a process group of its own and the whole group is stopped: nothing is left li
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -14,17 +15,31 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backfill.domain.errors import ConfigurationError
 from backfill.settings import Settings
 
+if TYPE_CHECKING:
+    from backfill.adapters.pubsub_audit import AuditDrain
+    from backfill.bootstrap import Backfill
+
+log = logging.getLogger("backfill.stack")
+
 EMULATOR_START_SECONDS = 90.0
+# The stack publishes the audit trail as a deployed worker does, to this topic unless
+# BACKFILL_AUDIT_TOPIC names another (Terraform's default name too).
+STACK_AUDIT_TOPIC = "backfill-audit"
+# An idle drain looks again after this long: audit rows land within a second or so, as they
+# do through a BigQuery subscription.
+AUDIT_IDLE_SECONDS = 0.5
 
 
 def free_port() -> int:
@@ -160,16 +175,43 @@ def answers(url: str) -> bool:
     return True
 
 
+def drain_audit_once(app: Backfill, drain: AuditDrain, timeout: float = 1.0) -> int:
+    """Move what the audit subscription holds into the warehouse's backfill_log, then
+    acknowledge it (what the BigQuery subscription does in production); the rows moved."""
+    from backfill.service.ledger import append, log_rows
+
+    pulled = drain.pull(timeout=timeout)
+    if pulled.rows:
+        append(app.warehouse, [log_rows(app.ops, pulled.rows)])
+        drain.acknowledge(pulled.ack_ids)
+    return len(pulled.rows)
+
+
+def drain_audit(app: Backfill, drain: AuditDrain, stop: threading.Event) -> None:
+    """The stack's stand-in for the audit topic's BigQuery subscription, until `stop` is set.
+    Rows not appended are not acknowledged: the subscription delivers them again."""
+    while not stop.is_set():
+        try:
+            if not drain_audit_once(app, drain):
+                stop.wait(AUDIT_IDLE_SECONDS)  # the emulator may answer an empty pull at once
+        except Exception as exc:  # noqa: BLE001 - the loop outlives a busy or missing warehouse
+            log.warning("audit rows not drained yet: %s: %s", type(exc).__name__, exc)
+            stop.wait(1.0)
+
+
 def serve_stack(settings: Settings, worker_port: int, detector_port: int,
                 say: Callable[[str], None], *, logs: Path | None = None,
                 trigger: Mapping[str, object] | None = None) -> None:
     """The local topology in the foreground until interrupted: the emulator (unless configured),
     both functions under functions-framework, the push subscription to the worker (retry and
-    dead-letter policies, the backoff from settings) and the dead-letter pull subscription.
+    dead-letter policies, the backoff from settings), the dead-letter pull subscription, and the
+    audit topic, which the worker publishes to and a pull loop here drains into the warehouse.
     The functions' logs are kept in `logs` (a new folder when None); the printed trigger sends
     `trigger` as the detector's body."""
-    from backfill.bootstrap import ensure_topology
+    from backfill.bootstrap import audit_drain, bootstrap, ensure_topology
 
+    settings = settings.model_copy(
+        update={"audit_topic": settings.audit_topic or STACK_AUDIT_TOPIC})
     logs = logs or Path(tempfile.mkdtemp(prefix="backfill-stack-"))
     logs.mkdir(parents=True, exist_ok=True)
     body = json.dumps(dict(trigger or {"lookback_days": settings.lookback_days}))
@@ -178,14 +220,27 @@ def serve_stack(settings: Settings, worker_port: int, detector_port: int,
         with function_server("work", environment, worker_port, logs) as worker_url, \
                 function_server("detect", environment, detector_port, logs) as detector_url:
             ensure_topology(settings, push_endpoint=worker_url)
+            app = bootstrap(settings)
+            drain, stop = audit_drain(settings), threading.Event()
+            draining = threading.Thread(target=drain_audit, args=(app, drain, stop),
+                                        name="audit-drain", daemon=True)
+            draining.start()
             say(f"export PUBSUB_EMULATOR_HOST={settings.pubsub_emulator_host} "
                 f"BACKFILL_WAREHOUSE={settings.warehouse}")
             say(f"worker   {worker_url}  <- push subscription {settings.push_subscription} "
                 f"(redelivery backoff {settings.push_min_backoff_seconds}-"
                 f"{settings.push_max_backoff_seconds} s)")
             say(f"detector {detector_url}  try: curl -X POST {detector_url} -d '{body}'")
+            say(f"audit    topic {settings.audit_topic} -> {settings.audit_subscription} "
+                "-> backfill_log (drained here, as a BigQuery subscription would)")
             say(f"logs     {logs}/worker.log, {logs}/detector.log (kept)")
             say("Ctrl-C stops everything this started.")
             # Wait for Ctrl-C or SIGTERM alike, then leave the blocks above: they stop it all.
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            try:
+                signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            finally:
+                stop.set()
+                draining.join(timeout=10)
+                drain.close()
+                app.close()

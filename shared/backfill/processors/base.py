@@ -105,7 +105,7 @@ class Processor(ABC):
     # (every team of a game must have counted rows), one no two counted rows of a game may share.
     source_team_column: str | None = None
     source_unique_column: str | None = None
-    # The source is the schedule: appended rows, one game each (domain/schedule.py).
+    # The source is the schedule: appended and reloaded rows, one game each (domain/schedule.py).
     source_is_schedule: bool = False
 
     def __init__(self, *, name: str | None = None, source: TableRef | None = None,

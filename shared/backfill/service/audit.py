@@ -1,10 +1,14 @@
 """The audit trail: one `backfill_log` row per terminal outcome and per failed attempt.
 
-Rows are written in batches through the warehouse's append (BigQuery: streaming inserts), never
-a load job each: one load job per audit row once hit the load-job quota and blocked a pipeline for
-hours. An audit write that fails is logged with its rows (event `audit_write_failed`, which an
-alert counts) and never changes the request's outcome. A request typed by hand belongs to no run
-yet: its first audit row comes with the row of a manual run of its own.
+Two ways to record them, chosen by the settings (ports.py:AuditTopic says which mode uses
+which): published to the audit topic, which a BigQuery subscription writes into the table (a
+deployed worker: a publish is confirmed in tens of milliseconds and takes BigQuery's streaming
+quotas off the worker), or appended to the warehouse in batches (BigQuery: streaming inserts),
+never a load job each: one load job per audit row once hit the load-job quota and blocked a
+pipeline for hours. Either way the rows are confirmed before the delivery is answered, and a
+write that fails is logged with its rows (event `audit_write_failed`, which an alert counts) and
+never changes the request's outcome. A request typed by hand belongs to no run yet: its first
+audit row comes with the row of a manual run of its own, appended to the warehouse.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from backfill.domain.errors import TableNotFound
 from backfill.domain.outcome import Outcome
 from backfill.domain.runs import STARTED, Run, Trigger, published_row
 from backfill.domain.tables import OpsTables
-from backfill.ports import Read, Row, Scalar, Warehouse
+from backfill.ports import AuditTopic, Change, Read, Row, Scalar, Warehouse
 from backfill.service.ledger import append, log_rows, run_rows
 from backfill.service.work import WorkResult
 
@@ -67,12 +71,15 @@ def manual_run(result: WorkResult) -> Run | None:
 
 
 class AuditLog:
-    """Buffers rows and appends them `batch_rows` at a time; thread-safe, never raises."""
+    """Buffers rows and records them `batch_rows` at a time: published to `topic` if there is
+    one, else appended to the warehouse; thread-safe, never raises."""
 
-    def __init__(self, warehouse: Warehouse, ops: OpsTables, batch_rows: int = 1) -> None:
+    def __init__(self, warehouse: Warehouse, ops: OpsTables, batch_rows: int = 1,
+                 topic: AuditTopic | None = None) -> None:
         self.warehouse = warehouse
         self.ops = ops
         self.batch_rows = batch_rows
+        self.topic = topic
         self.write_failures = 0
         self._rows: list[Row] = []
         self._runs: list[Row] = []
@@ -94,27 +101,34 @@ class AuditLog:
             self.flush(deadline)
 
     def flush(self, deadline: Deadline | None = None) -> None:
-        """Write what is buffered; on failure log the rows (so they are not lost) and count it."""
+        """Record what is buffered; on failure log the rows (so they are not lost) and count it."""
         # Taken under the lock, written outside it: an instance serving several deliveries at
-        # once would otherwise append one delivery's rows at a time (a round trip each).
+        # once would otherwise record one delivery's rows at a time (a round trip each).
         with self._lock:
             rows, self._rows = self._rows, []
             runs, self._runs = self._runs, []
-        if not rows and not runs:
-            return
-        changes = [log_rows(self.ops, rows)] if rows else []
-        if runs:
-            changes.append(run_rows(self.ops, runs))
-        try:
-            append(self.warehouse.scoped(deadline), changes)
-        except Exception as exc:  # noqa: BLE001 - the audit trail must never fail a request
-            with self._lock:
-                self.write_failures += 1
-                failures = self.write_failures
-            log.error("audit write to %s failed (%d so far): %s: %s; rows: %s", self.ops.log,
-                      failures, type(exc).__name__, exc,
-                      json.dumps(rows + runs, default=_json_default),
-                      extra={"event": "audit_write_failed"})
+        appended: list[Change] = [run_rows(self.ops, runs)] if runs else []
+        if rows and self.topic is not None:
+            try:
+                self.topic.publish(rows, deadline)
+            except Exception as exc:  # noqa: BLE001 - the audit trail must never fail a request
+                self._failed("the audit topic", rows, exc)
+        elif rows:
+            appended.insert(0, log_rows(self.ops, rows))
+        if appended:
+            try:
+                append(self.warehouse.scoped(deadline), appended)
+            except Exception as exc:  # noqa: BLE001 - the audit trail must never fail a request
+                self._failed(", ".join(str(c.table) for c in appended),
+                             [row for change in appended for row in change.rows], exc)
+
+    def _failed(self, where: str, rows: list[Row], exc: Exception) -> None:
+        with self._lock:
+            self.write_failures += 1
+            failures = self.write_failures
+        log.error("audit write to %s failed (%d so far): %s: %s; rows: %s", where, failures,
+                  type(exc).__name__, exc, json.dumps(rows, default=_json_default),
+                  extra={"event": "audit_write_failed"})
 
 
 def read_history(warehouse: Warehouse, ops: OpsTables, *, since: datetime, until: datetime,
