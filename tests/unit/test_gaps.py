@@ -19,7 +19,7 @@ from backfill.domain.games import (
     game_type,
     id_spellings,
 )
-from backfill.domain.gaps import Evidence, GameStat, GapRule, Gaps, Upstream, judge
+from backfill.domain.gaps import Evidence, GameStat, GapRule, Gaps, Upstream, judge, kept_games
 from backfill.domain.quarantine import Hold, QuarantineEvent, current
 from backfill.domain.request import Reason
 from backfill.domain.sanity import Sanity
@@ -398,6 +398,28 @@ def test_phase3_games_with_no_phase2_game_on_their_date_are_orphaned() -> None:
     unreadable = judge(RULE, Evidence(WINDOW, [stat("0022400100")], [done()],
                                       Schedule(error="unreadable")))
     assert unreadable.candidates[0].reason is Reason.MISSING
+
+
+def test_a_scheduled_game_whose_phase2_rows_are_gone_is_an_upstream_gap_not_an_orphan() -> None:
+    schedule = [scheduled("0022400100", "NYK", "PHI"), scheduled("0022400101", "GSW", "LAC")]
+    gaps = found([stat(OTHER)], [done(), done(OTHER)], schedule)
+    assert gaps.candidates == []  # nothing to recompute: its rows are kept, not removed
+    assert [g.game_ids for g in gaps.upstream] == [(GAME,)]
+    # Only a game the schedule does not list on that date is an orphan.
+    assert reasons(found([stat(OTHER)], [done(), done(OTHER)], schedule[1:])) == {
+        GAME: Reason.ORPHANED}
+
+
+def test_a_recompute_keeps_the_rows_of_games_it_did_not_write_that_the_schedule_lists() -> None:
+    official = (DAY, "0022400100")
+    stored = [game_key(DAY, GAME), game_key(DAY, OTHER), official]
+    schedule = Schedule.from_rows([scheduled("0022400100", "NYK", "PHI")])
+    assert kept_games(schedule, stored, {game_key(DAY, OTHER)}) == [game_key(DAY, GAME),
+                                                                   official]
+    assert kept_games(schedule, stored, {game_key(DAY, GAME)}) == []  # the v1 rows replaced
+    # Unscheduled, nothing is kept but what was refused; unreadable, every game is kept.
+    assert kept_games(Schedule.from_rows([]), stored, set()) == []
+    assert kept_games(Schedule(error="unreadable"), stored, set()) == stored
 
 
 def test_a_box_score_under_its_official_id_is_matched_through_the_schedule() -> None:

@@ -92,6 +92,17 @@ def test_a_follower_that_is_also_a_changed_dependent_is_one_request_naming_both(
     assert (b.reason, b.game_ids, b.followers) == (Reason.MISSING, ("g1", "g3"), nested)
 
 
+def test_followers_publish_none_of_the_games_their_upstream_refused_or_left_waiting() -> None:
+    riders = (Follower(processor="b", reason=Reason.MISSING,
+                       game_ids=("20241105_NYK_PHI", "20241105_GSW_LAC")),
+              Follower(processor="c", reason=Reason.MISSING, game_ids=("20241105_PHI_NYK",)))
+    # Matched by key: the flipped spelling is the same refused game.
+    (b,) = follow_ups(request(followers=riders), GRAPH, (), ("20241105_NYK_PHI",))
+    assert (b.processor, b.game_ids) == ("b", ("20241105_GSW_LAC",))
+    assert follow_ups(request(followers=riders), GRAPH, (),
+                      ("20241105_NYK_PHI", "20241105_LAC_GSW")) == ()
+
+
 def test_a_request_further_down_than_the_longest_chain_is_a_bug() -> None:
     assert too_deep(request("c", depth=2), GRAPH) is None
     why = too_deep(request("c", depth=3), GRAPH)

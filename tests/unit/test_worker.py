@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -12,9 +12,9 @@ import pytest
 from backfill.bootstrap import Backfill
 from backfill.domain.errors import PermanentError, TransientError
 from backfill.domain.outcome import Outcome
-from backfill.domain.request import Reason, Request
+from backfill.domain.request import Follower, Reason, Request
 from backfill.domain.runs import cancel_row
-from backfill.ports import Change, Delivery, Read, Replace, Warehouse
+from backfill.ports import Change, Delivery, Read, Replace, Row, Warehouse
 from backfill.service.audit import AuditLog, read_history
 from backfill.service.ledger import append, run_rows
 from backfill.service.work import WorkResult
@@ -279,6 +279,44 @@ def test_a_failed_publish_of_follow_ups_is_a_retry_and_the_redelivery_publishes_
     redelivered = handler.handle(Delivery(stale.encode(), {}, 2, "m-1"))
     assert redelivered.outcome is Outcome.SKIPPED  # written the first time
     assert [r.processor for r in queue(filled_app).published] == [PLAYERS]
+
+
+def without_box_score(app: Backfill, keep: Callable[[Row], bool]) -> None:
+    """DAY's team box score with only the rows `keep` accepts, as a re-scrape may briefly be."""
+    from backfill.processors.nba_raw import TEAM_BOXSCORE
+
+    from tests.fixtures import real_shapes
+    rows = app.warehouse.read_rows(Read(TEAM_BOXSCORE, DAY, DAY))
+    app.warehouse.write([Replace(TEAM_BOXSCORE, DAY, DAY, [r for r in rows if keep(r)],
+                                 real_shapes.SCHEMAS[TEAM_BOXSCORE])])
+
+
+def test_a_recompute_keeps_a_scheduled_games_rows_while_its_phase2_rows_are_gone(
+        filled_app: Backfill) -> None:
+    target = filled_app.registry.get(OFFENSE).target
+
+    def rows_of(game: str) -> list[Row]:
+        return [r for r in filled_app.warehouse.read_rows(Read(target, DAY, DAY))
+                if r["game_id"] == game]
+
+    before = rows_of("20250114_NYK_PHI")
+    without_box_score(filled_app, lambda r: r["game_id"] != "20250114_NYK_PHI")
+    result = handle(filled_app, Request(processor=OFFENSE, game_date=DAY, force=True))
+    assert (result.outcome, result.games_written) == (Outcome.SUCCEEDED, 1)
+    assert len(before) == 2 and rows_of("20250114_NYK_PHI") == before
+
+
+def test_a_partial_write_publishes_no_follower_for_the_games_it_refused(
+        filled_app: Backfill) -> None:
+    without_box_score(filled_app, lambda r: (r["game_id"], r["team_abbr"]) != (
+        "20250114_NYK_PHI", "PHI"))
+    rider = Follower(processor=PLAYERS, reason=Reason.MISSING,
+                     game_ids=("20250114_GSW_LAC", "20250114_PHI_NYK"))  # flipped: same game
+    result = handle(filled_app, Request(processor=OFFENSE, game_date=DAY, force=True,
+                                        followers=(rider,)))
+    assert result.outcome is Outcome.PARTIAL and set(result.refused) == {"20250114_NYK_PHI"}
+    (follow,) = queue(filled_app).published
+    assert (follow.processor, follow.game_ids) == (PLAYERS, ("20250114_GSW_LAC",))
 
 
 def test_a_request_further_down_a_chain_than_the_graph_allows_is_dead_lettered_as_a_bug(

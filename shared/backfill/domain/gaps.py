@@ -17,7 +17,7 @@ requested, and the recompute removes it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -308,7 +308,7 @@ def judge(rule: GapRule, evidence: Evidence) -> Gaps:
         else:
             gaps[key] = gap
     if schedule.error is None:  # without it, official ids are unmatched and games untyped
-        gaps.update(orphans(window, source, target))
+        gaps.update(orphans(window, schedule, source, target))
     found.candidates = group_by_date(rule, gaps.values())
     found.quarantined = _merge_by_date(found.quarantined)
     found.waiting = _merge_by_date(found.waiting)
@@ -319,12 +319,30 @@ def judge(rule: GapRule, evidence: Evidence) -> Gaps:
     return found
 
 
-def orphans(window: Window, source: Mapping[GameKey, GameStat],
+def orphans(window: Window, schedule: Schedule, source: Mapping[GameKey, GameStat],
             target: Mapping[GameKey, GameStat]) -> dict[GameKey, GameGap]:
-    """Phase 3 games of the window with no Phase 2 game behind them on their date (a game first
-    loaded under a wrong date, then corrected): the date's recompute removes them."""
+    """Phase 3 games of the window with no Phase 2 game behind them on their date that the
+    schedule does not list there either (a game first loaded under a wrong date, then
+    corrected): the date's recompute removes them. A scheduled game whose Phase 2 rows are gone
+    is an upstream gap instead, and its rows are kept (`kept_games`)."""
     return {key: GameGap(game, Reason.ORPHANED) for key, game in target.items()
-            if game.rows and key not in source and window.start <= game.game_date <= window.end}
+            if game.rows and key not in source and schedule.find(key) is None
+            and window.start <= game.game_date <= window.end}
+
+
+def kept_games(schedule: Schedule, stored: Iterable[GameKey],
+               written: Collection[GameKey]) -> list[GameKey]:
+    """The stored Phase 3 games of a date a recompute did not write and must not delete: those
+    the schedule lists (their Phase 2 rows gone for now), or all of them while the schedule
+    cannot be read (no game is judged an orphan without it). Keyed as they are stored."""
+    kept = []
+    for key in stored:
+        scheduled = schedule.find(key)
+        if key in written or (scheduled is not None and scheduled.key in written):
+            continue
+        if schedule.error is not None or scheduled is not None:
+            kept.append(key)
+    return kept
 
 
 def unscheduled(schedule: Schedule, window: Window,

@@ -118,11 +118,20 @@ def _followers(name: str, behind: Mapping[str, Candidate],
                  for r in riders.get(name, ()))
 
 
-def follow_ups(request: Request, graph: Graph, changed: Sequence[str]) -> tuple[Request, ...]:
+def follow_ups(request: Request, graph: Graph, changed: Sequence[str],
+               withheld: Iterable[str] = ()) -> tuple[Request, ...]:
     """What a delivery that wrote (or found complete) its date publishes: its followers, and
     for each dependent the games whose content it changed (nothing when it changed nothing).
-    A dependent that is also a follower gets one request, naming both sets of games."""
-    riders: dict[str, Follower] = {f.processor: f for f in request.followers}
+    A dependent that is also a follower gets one request, naming both sets of games. The games
+    it `withheld` (refused or waiting, by key) are no follower's: the next detection reports
+    them waiting on it; a follower left with none is not published."""
+    day = request.game_date
+    held = {game_key(day, game_id) for game_id in withheld}
+    riders: dict[str, Follower] = {}
+    for f in request.followers:
+        ids = tuple(i for i in f.game_ids if game_key(day, i) not in held)
+        if ids or not f.game_ids:
+            riders[f.processor] = f.model_copy(update={"game_ids": ids})
     for name in graph.dependents(request.processor) if changed else ():
         found = riders.get(name)
         if found is None:

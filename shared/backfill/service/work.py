@@ -28,6 +28,7 @@ from backfill.domain.errors import (
     TableNotFound,
 )
 from backfill.domain.games import id_spellings
+from backfill.domain.gaps import kept_games
 from backfill.domain.outcome import (
     REFUSED,
     Done,
@@ -222,7 +223,11 @@ class Worker:
         day = request.game_date
         produced = processor.produce(day, gathered.source_rows, gathered.upstream_rows,
                                      decision.schedule, decision.held_upstream)
-        keep = tuple(sorted({spelling for key in (*produced.refused, *produced.waiting)
+        # Scheduled games whose Phase 2 rows are gone are kept too: an upstream gap, no orphan.
+        stored = kept_games(decision.schedule, [g.key for g in gathered.target or ()
+                                                if g.game_date == day and g.rows],
+                            produced.written)
+        keep = tuple(sorted({spelling for key in (*produced.refused, *produced.waiting, *stored)
                              for spelling in id_spellings(key)}))
         changes: list[Change] = [processor.replacement(day, day, produced.rows, keep)]
         at = self.now()
@@ -285,7 +290,8 @@ class Worker:
                 delivery: Delivery) -> WorkResult:
         done = ended if isinstance(ended, Done) else Done(0, 0)
         detail = ended.why if ended is not None else None
-        published = (follow_ups(request, self.registry.graph, done.changed)
+        published = (follow_ups(request, self.registry.graph, done.changed,
+                                (*done.refused, *done.waiting))
                      if request is not None and verdict.outcome.publishes_followers else ())
         return WorkResult(
             verdict.outcome, request, attempts, done.rows_written, done.games_written,
