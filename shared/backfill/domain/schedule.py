@@ -1,9 +1,10 @@
 """The schedule as the original pipeline stores it: rows per status, read as one row per game.
 
 One game may have a row per status it was scraped in (scheduled, live, final), and whole seasons
-are deleted and reloaded with `processed_at = now` (docs/phase2.md). For each (game_id, game_date) the newest `processed_at` wins (a tie goes
-to the higher status, so a final row is never downgraded by an older scheduled one). A postponed
-game keeps its official id on its new date: a game is (game_id, game_date), never the id alone.
+are deleted and reloaded with `processed_at = now` (docs/phase2.md). For each (game_id,
+game_date) the newest `processed_at` wins (a tie goes to the higher status, so a final row is
+never downgraded by an older scheduled one). A postponed game keeps its official id on its new
+date: a game is (game_id, game_date), never the id alone.
 """
 
 from __future__ import annotations
