@@ -1,8 +1,8 @@
 # Alerts that reach someone: new dead letters (a human must look), dead letters Pub/Sub forwarded
 # (the worker never answered), games refused into quarantine (low urgency), requests waiting too
 # long (the worker is down or cannot keep up), detector 5xx (it crashed or nothing went out), a
-# detection pass with a failed processor, the scheduler jobs failing, audit writes failing, and a
-# stalled run. `terraform plan` refuses a deployment whose alerts would notify nobody unless
+# detection pass with a failed processor, a misconfigured worker (a grant or a table it lacks),
+# the scheduler jobs failing, audit writes failing, and a stalled run. `terraform plan` refuses a deployment whose alerts would notify nobody unless
 # alerts_enabled = false says so (variables.tf).
 #
 # First apply on a fresh project: alerts on the functions' log lines are log-match conditions,
@@ -392,6 +392,49 @@ resource "google_monitoring_alert_policy" "detection_failed" {
       their gaps published. Fix the cause, then run the job again:
       `gcloud scheduler jobs run ${google_cloud_scheduler_job.detector.name} --location ${var.region}`
       (the worker re-checks every request, so what the first pass published is skipped).
+    EOT
+  }
+
+  depends_on = [google_project_service.required]
+}
+
+resource "google_monitoring_alert_policy" "worker_misconfigured" {
+  count = local.alert_policies
+
+  display_name          = "Backfill: worker misconfigured"
+  combiner              = "OR"
+  severity              = "ERROR"
+  notification_channels = local.notification_channels
+  user_labels           = local.labels
+
+  conditions {
+    display_name = "worker_misconfigured log lines of ${local.worker_service}"
+
+    condition_matched_log {
+      filter = join(" AND ", [
+        local.worker_logs,
+        "jsonPayload.event=\"worker_misconfigured\"",
+      ])
+    }
+  }
+
+  alert_strategy {
+    auto_close = "86400s"
+    notification_rate_limit {
+      period = "3600s"
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = <<-EOT
+      The worker answered 500 because the deployment, not the request, is wrong: a permission
+      it lacks (BigQuery's text names the table and the permission), a target table with columns
+      Backfill does not write, or a missing setting. Nothing is dead-lettered by the worker:
+      Pub/Sub delivers the requests again, and they succeed once the cause is fixed (grant the
+      permission with `make deploy`, or see terraform/README.md, Adopting existing tables).
+      Past max_delivery_attempts Pub/Sub's own dead-letter policy forwards them: replay them with
+      `backfill dlq replay` after the fix.
     EOT
   }
 

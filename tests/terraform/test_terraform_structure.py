@@ -639,6 +639,7 @@ ALERTS = {
     "requests_backlog",
     "detector_errors",
     "detection_failed",
+    "worker_misconfigured",
     "scheduler_failed",
     "audit_write_failed",
     "audit_rows_refused",
@@ -782,6 +783,14 @@ def test_a_detection_that_failed_but_published_is_alerted_from_its_log_line(
     matched = log_match(tf.of_type("google_monitoring_alert_policy")["detection_failed"])
     assert "local.detector_logs" in matched["filter"]
     assert clauses(matched["filter"]) == ['jsonPayload.event="detection_failed"']
+
+
+def test_a_worker_missing_a_grant_or_a_table_is_alerted_from_its_log_line(tf: Module) -> None:
+    """Its 500s are redelivered, not dead-lettered: without this alert nobody would hear of it
+    until the backlog alert, hours later."""
+    matched = log_match(tf.of_type("google_monitoring_alert_policy")["worker_misconfigured"])
+    assert "local.worker_logs" in matched["filter"]
+    assert clauses(matched["filter"]) == ['jsonPayload.event="worker_misconfigured"']
 
 
 def test_stalled_runs_are_told_apart_by_run_id(tf: Module) -> None:

@@ -4,6 +4,7 @@ deployment lacks is the deployment's error (the delivery comes back), never a de
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
 from typing import cast
@@ -68,11 +69,32 @@ def test_a_column_backfill_does_not_write_refuses_the_table_before_any_request(
     assert reply.status_code == 500
     assert [p["error"] for p in reply.json["processors"] if p["name"] == OFFENSE] == [refused]
     typed = Request(processor=OFFENSE, game_date=DAY, force=True)
-    answer = client("work").post("/", json=push(typed.encode()))
+    # On the entry point's own logger: the functions' logging setup replaces the root's handlers.
+    logged = Logged()
+    http.log.addHandler(logged)
+    try:
+        answer = client("work").post("/", json=push(typed.encode()))
+    finally:
+        http.log.removeHandler(logged)
     assert answer.status_code == 500 and "broadcast" in answer.json["error"]
+    # The line terraform's worker_misconfigured alert matches (it names the table).
+    assert [r.getMessage() for r in logged.records
+            if getattr(r, "event", None) == "worker_misconfigured"] == [
+        f"worker misconfigured: {refused.removeprefix('ConfigurationError: ')}"]
     assert not cast(RecordingQueue, filled_app.queue).dead_letters
     kept = filled_app.warehouse.read_rows(Read(target, DAY, DAY))
     assert kept and {r["broadcast"] for r in kept} == {"TNT"}
+
+
+class Logged(logging.Handler):
+    """Keeps the records it is handed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 class DeniedWarehouse:
