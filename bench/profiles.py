@@ -26,8 +26,10 @@ Stage = tuple[str, str] | tuple[str, str, str]
 # _insert, _delete), so the adapter's functions stand for DuckDB here.
 DELIVERY_STAGES: tuple[Stage, ...] = (
     ("service/work.py:handle (the delivery)", "service/work.py:handle"),
-    ("service/gather.py:gather (describes + reads)", "service/gather.py:gather"),
+    ("service/gather.py:gather (describes + the re-check's reads)", "service/gather.py:gather"),
     ("service/decide.py:decide (the re-check)", "service/decide.py:decide"),
+    ("service/gather.py:rows_to_compute (the rows a computation reads, once judged)",
+     "service/gather.py:rows_to_compute"),
     ("processors/base.py:produce (the processor's compute)", "processors/base.py:produce"),
     ("service/ledger.py:append (the write)", "service/ledger.py:append"),
     ("service/audit.py:record (audit rows, flushed in batches)", "service/audit.py:record"),

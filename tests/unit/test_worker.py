@@ -19,6 +19,7 @@ from backfill.service.audit import AuditLog, read_history
 from backfill.service.ledger import append, run_rows
 from backfill.service.work import WorkResult
 
+from tests.integration.rounds import CountingWarehouse
 from tests.unit.conftest import make_app
 from tests.unit.fakes import FlakyWarehouse, RecordingQueue
 
@@ -341,3 +342,31 @@ def test_a_warm_worker_whose_target_table_was_dropped_recreates_it_in_the_same_d
     assert result.outcome is Outcome.SUCCEEDED, result.error
     assert result.rows_written == len(filled_app.warehouse.read_rows(Read(target, DAY, DAY)))
     assert not queue(filled_app).dead_letters
+
+
+def test_on_duckdb_a_skip_reads_no_rows_and_a_computation_reads_them_once_judged(
+        filled_app: Backfill) -> None:
+    """A DuckDB query is CPU work, mostly planning (a millisecond or more for a few rows): the
+    rows to compute from are read only once the date is to be computed. (BigQuery reads them
+    with the rest, in one round: tests/integration/test_bigquery_deliveries.py.)"""
+    counting = CountingWarehouse(filled_app.warehouse)
+    handler = filled_app.worker()
+    handler.warehouse = counting
+    offense = filled_app.registry.get(OFFENSE)
+    source, target = str(offense.source), str(offense.target)
+
+    skipped = handler.handle(Delivery(Request(processor=OFFENSE, game_date=DAY).encode()))
+    calls = [(c.name, c.table) for c in counting.log.calls]
+    assert skipped.outcome is Outcome.SKIPPED
+    assert {("scan_games", source), ("scan_games", target)} <= set(calls)
+    assert ("read_rows", source) not in calls and ("read_rows", target) not in calls
+
+    empty(filled_app, OFFENSE)
+    counting.log.calls.clear()
+    filled = handler.handle(Delivery(Request(processor=OFFENSE, game_date=DAY,
+                                             reason=Reason.MISSING).encode()))
+    calls = [(c.name, c.table) for c in counting.log.calls]
+    assert (filled.outcome, filled.rows_written) == (Outcome.SUCCEEDED, 4)
+    judged = max(calls.index(("scan_games", source)), calls.index(("scan_games", target)))
+    assert calls.index(("read_rows", source)) > judged
+    assert calls.index(("read_rows", target)) > judged

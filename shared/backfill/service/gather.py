@@ -1,20 +1,27 @@
-"""Everything one delivery needs to decide and compute, read in one round.
+"""Everything one delivery needs to decide and compute.
 
-For processor P on date d: the schedule (for game types, and as the source of a processor that
-reads it), P's source rows of its lookback (each with its game's fingerprint, made in the same
-statement) and the same scan of them detection reads, P's Phase 3 games of d (the re-check), and
-for each dependency its Phase 3 rows of d (the inputs, with their content fingerprints), its
-Phase 3 and Phase 2 scans (whether it is complete); the date's quarantine; whether the request's
-run was cancelled. The re-check judges the scans, as detection does; the rows' own fingerprints
-are what a computed game records. On BigQuery these are independent
-queries sent at once, so the whole read costs one round trip.
+For processor P on date d, what the re-check judges: the schedule (for game types, and as the
+source of a processor that reads it), the scan of P's source over its lookback that detection
+reads, P's Phase 3 games of d, each dependency's Phase 3 and Phase 2 scans (whether it is
+complete), the date's quarantine and whether the request's run was cancelled. What a computation
+reads (`ComputeRows`): P's source rows (each with its game's fingerprint, made in the same
+statement: what a computed game records), each dependency's Phase 3 rows of d, and d's Phase 3
+rows before the write.
+
+On BigQuery these are independent queries sent at once, judged and computed alike, so the whole
+read costs one round trip: a skip pays for rows it does not use, a computation saves a round (a
+query costs about a second). On DuckDB a query is CPU work, most of it planning (a millisecond or
+more however few rows it reads), so the rows are read only once the date is to be computed: a
+skip reads none.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from backfill.domain.gaps import GameStat
 from backfill.domain.quarantine import QuarantineEvent
@@ -30,18 +37,25 @@ from backfill.processors.registry import Registry
 from backfill.service.reads import optional, read_together
 
 
+@dataclass(frozen=True)
+class ComputeRows:
+    """The rows a computation of one (processor, date) reads."""
+
+    source: list[Row]               # the source over its lookback, each with its fingerprint
+    upstream: dict[str, list[Row]]  # each dependency's Phase 3 rows of the date
+    # The date's Phase 3 rows before the write: which games a write changes (domain/plan.py).
+    target: list[Row]
+
+
 @dataclass
 class Gathered:
-    """What was read for one (processor, date)."""
+    """What was read for one (processor, date) to judge it, and its rows to compute it from."""
 
     schedule: Schedule
-    source_rows: list[Row]
     source: list[GameStat]         # the scan of the source rows' tables, as detection reads it
     target: list[GameStat] | None  # None: the Phase 3 table does not exist yet
     target_info: TableInfo | None
-    # The date's Phase 3 rows before the write: which games a write changes (domain/plan.py).
-    target_rows: list[Row] = field(default_factory=list)
-    upstream_rows: dict[str, list[Row]] = field(default_factory=dict)
+    rows: Callable[[], ComputeRows]  # the rows to compute from (module docstring: when read)
     upstream_target: dict[str, list[GameStat]] = field(default_factory=dict)
     upstream_source: dict[str, list[GameStat]] = field(default_factory=dict)
     quarantine: list[QuarantineEvent] = field(default_factory=list)
@@ -50,8 +64,9 @@ class Gathered:
 
 def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: Processor,
            request: Request) -> Gathered:
-    """Read what `request` needs, in one round (after table descriptions, kept per process on
-    BigQuery); a missing source table or column raises, a missing target is an empty one."""
+    """Read what `request` needs to be judged (and, where a read is a round trip, computed) in
+    one round, after table descriptions (kept per process on BigQuery); a missing source table
+    or column raises, a missing target is an empty one."""
     day = request.game_date
     dependencies = [registry.get(name) for name in processor.depends_on]
     lookback = max([processor.source_lookback_days,
@@ -76,7 +91,7 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
     check_owned(processor.target, target_info, processor.owned_schema())
     start = day - timedelta(days=processor.source_lookback_days)
     window = Window(day, day)
-    reads = {
+    judged: dict[str, Callable[[], Any]] = {
         "schedule": lambda: warehouse.read_rows(registry.schedule_read(day - timedelta(
             days=lookback), day)),
         # Backfill's own tables are read only once they exist (the quarantine's first hold,
@@ -85,12 +100,16 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
             "quarantine": optional(lambda: warehouse.read_rows(Read(ops.quarantine, day, day)),
                                    [])}),
         **({} if processor.source_is_schedule else {
-            "source": lambda: warehouse.read_rows(processor.source_read(start, day)),
             "source_scan": lambda: warehouse.scan_games(
                 processor.source_scan(Window(start, day)))}),
         **({} if target_info is None else {
             "target": lambda: warehouse.scan_games(
-                processor.target_scan(window, target_info.columns)),
+                processor.target_scan(window, target_info.columns))}),
+    }
+    computed: dict[str, Callable[[], Any]] = {
+        **({} if processor.source_is_schedule else {
+            "source": lambda: warehouse.read_rows(processor.source_read(start, day))}),
+        **({} if target_info is None else {
             "rows:target": lambda: warehouse.read_rows(Read(
                 processor.target, day, day, columns=tuple(
                     (c.name, c.name) for c in processor.schema
@@ -99,20 +118,31 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
     for dependency in dependencies:
         info = described[f"target:{dependency.name}"]
         if info is not None:
-            reads[f"rows:{dependency.name}"] = optional(
+            computed[f"rows:{dependency.name}"] = optional(
                 partial(warehouse.read_rows, dependency.target_read(day, day)), [])
-            reads[f"target:{dependency.name}"] = optional(partial(
+            judged[f"target:{dependency.name}"] = optional(partial(
                 warehouse.scan_games, dependency.target_scan(window, info.columns)), [])
         if not dependency.source_is_schedule:
-            reads[f"games:{dependency.name}"] = partial(warehouse.scan_games, dependency.source_scan(
+            judged[f"games:{dependency.name}"] = partial(warehouse.scan_games, dependency.source_scan(
                 Window(day - timedelta(days=dependency.source_lookback_days), day)))
     if request.detection_run_id and described["runs"] is not None:
-        reads["run"] = optional(lambda: warehouse.read_rows(Read(
+        judged["run"] = optional(lambda: warehouse.read_rows(Read(
             ops.runs, request.requested_at - timedelta(days=RUN_SEARCH_DAYS),
             request.requested_at + timedelta(days=RUN_SEARCH_DAYS), by="recorded_at",
             equals=(("run_id", request.run_id), ("event", CANCELLED)))), [])
-    found = read_together(warehouse, reads)
+    found = read_together(warehouse, {**judged, **computed} if warehouse.latency_bound
+                          else judged)
     schedule_rows = found["schedule"]
+
+    def rows(read: Mapping[str, Any]) -> ComputeRows:
+        return ComputeRows(
+            source=([r for r in schedule_rows if r["game_date"] >= start]
+                    if processor.source_is_schedule else read["source"]),
+            upstream={d.name: read.get(f"rows:{d.name}", []) for d in dependencies},
+            target=read.get("rows:target", []))
+
+    def rows_to_compute() -> ComputeRows:
+        return rows(read_together(warehouse, computed))
 
     def schedule_since(days: int) -> list[GameStat]:
         return schedule_stats(Schedule.from_rows(
@@ -120,17 +150,14 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
 
     return Gathered(
         schedule=Schedule.from_rows(schedule_rows),
-        source_rows=([r for r in schedule_rows if r["game_date"] >= start]
-                     if processor.source_is_schedule else found["source"]),
         source=(schedule_since(processor.source_lookback_days) if processor.source_is_schedule
                 else found["source_scan"]),
         target=found.get("target"), target_info=target_info,
-        target_rows=found.get("rows:target", []),
-        upstream_rows={d.name: found.get(f"rows:{d.name}", []) for d in dependencies},
+        # Already read where a read is a round trip (in this one), else read once judged.
+        rows=partial(rows, found) if warehouse.latency_bound else rows_to_compute,
         upstream_target={d.name: found.get(f"target:{d.name}", []) for d in dependencies},
         upstream_source={d.name: schedule_since(d.source_lookback_days)
                          if d.source_is_schedule else found[f"games:{d.name}"]
                          for d in dependencies},
         quarantine=[QuarantineEvent.from_row(r) for r in found.get("quarantine", [])],
         cancelled=bool(found.get("run")))
-

@@ -221,8 +221,9 @@ class Worker:
         """Compute every game of the date, then write the written games and the quarantine's
         news together: the refused and waiting games keep their old rows."""
         day = request.game_date
-        produced = processor.produce(day, gathered.source_rows, gathered.upstream_rows,
-                                     decision.schedule, decision.held_upstream)
+        rows = gathered.rows()
+        produced = processor.produce(day, rows.source, rows.upstream, decision.schedule,
+                                     decision.held_upstream)
         # Scheduled games whose Phase 2 rows are gone are kept too: an upstream gap, no orphan.
         stored = kept_games(decision.schedule, [g.key for g in gathered.target or ()
                                                 if g.game_date == day and g.rows],
@@ -250,7 +251,7 @@ class Worker:
         return Done(len(produced.rows), len(produced.written),
                     {game_id: why for game_id, why in produced.refused.values()},
                     {game_id: why for game_id, why in produced.waiting.values()}, _why(decision),
-                    changed_games(gathered.target_rows, produced.rows,
+                    changed_games(rows.target, produced.rows,
                                   [c.name for c in processor.schema]))
 
     def _publish(self, request: Request, found: tuple[Request, ...]) -> tuple[Request, ...]:
