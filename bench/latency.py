@@ -168,9 +168,11 @@ class LatencyWarehouse(Warehouse):
             return known
         return self._described(table)
 
-    def scan_games(self, scan: Scan) -> list[GameStat]:
-        self._known(scan.table)
-        return self._timed("scan_games", scan.table, lambda: self.inner.scan_games(scan))
+    def scan_together(self, scans: Sequence[Scan]) -> list[list[GameStat]]:
+        for scan in scans:
+            self._known(scan.table)
+        return self._timed("scan_games", ",".join(str(s.table) for s in scans),
+                           lambda: self.inner.scan_together(scans))
 
     def read_rows(self, read: Read) -> list[Row]:
         self._known(read.table)

@@ -132,8 +132,13 @@ class Warehouse(ABC):
         """The table's columns and partitioning, None if it does not exist."""
 
     @abstractmethod
+    def scan_together(self, scans: Sequence[Scan]) -> list[list[GameStat]]:
+        """Each scan's GameStats, in the order asked, from one query (one job on BigQuery, one
+        plan on DuckDB). Raises TableNotFound if any of their tables is missing."""
+
     def scan_games(self, scan: Scan) -> list[GameStat]:
         """One GameStat per (game_date, game_id) in the window. Raises TableNotFound."""
+        return self.scan_together([scan])[0]
 
     @abstractmethod
     def read_rows(self, read: Read) -> list[Row]:

@@ -82,9 +82,9 @@ class CountingWarehouse(Warehouse):
         with self._call("describe", table):
             return self.inner.describe(table)
 
-    def scan_games(self, scan: Scan) -> list[GameStat]:
-        with self._call("scan_games", scan.table):
-            return self.inner.scan_games(scan)
+    def scan_together(self, scans: Sequence[Scan]) -> list[list[GameStat]]:
+        with self._call("scan_games", *(scan.table for scan in scans)):
+            return self.inner.scan_together(scans)
 
     def read_rows(self, read: Read) -> list[Row]:
         with self._call("read_rows", read.table):

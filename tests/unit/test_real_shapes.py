@@ -180,11 +180,12 @@ def test_a_pipeline_with_its_own_column_names_works_through_the_processors_file(
 
 @pytest.mark.parametrize("table", [SCHEDULE, TEAM_BOXSCORE])
 def test_every_query_filters_game_date(table: object, shapes_app: Backfill) -> None:
-    from backfill.adapters.sql import BIGQUERY, read_sql, scan_sql
+    from backfill.adapters.sql import BIGQUERY, read_sql, scans_sql
 
     processor = shapes_app.registry.get("team_offense_game_summary")
-    for sql, _ in (scan_sql(processor.source_scan(WINDOW), BIGQUERY),
-                   read_sql(processor.source_read(WINDOW.start, WINDOW.end), BIGQUERY),
+    scans, _ = scans_sql([processor.source_scan(WINDOW), processor.source_scan(WINDOW)], BIGQUERY)
+    assert scans.count("WHERE game_date BETWEEN @s") == 2
+    for sql, _ in (read_sql(processor.source_read(WINDOW.start, WINDOW.end), BIGQUERY),
                    read_sql(shapes_app.registry.schedule_read(WINDOW.start, WINDOW.end),
                             BIGQUERY)):
         assert "WHERE game_date BETWEEN @start" in sql

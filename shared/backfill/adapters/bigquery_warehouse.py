@@ -42,7 +42,8 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud.bigquery.retry import DEFAULT_RETRY
 
-from backfill.adapters.sql import BIGQUERY, column_list, game_stat, read_sql, scan_sql
+from backfill.adapters.sql import BIGQUERY, column_list, read_sql, scan_results, scans_sql
+from backfill.adapters.values import named_in
 from backfill.domain.deadline import Deadline
 from backfill.domain.errors import (
     BackfillError,
@@ -121,15 +122,19 @@ class BigQueryWarehouse(Warehouse):
     def describe(self, table: TableRef) -> TableInfo | None:
         return self._shared.describe(table, lambda: self._get_table(table))
 
-    def scan_games(self, scan: Scan) -> list[GameStat]:
-        self._require_partitioned(scan.table, scan.column("game_date"))
-        sql, parameters = scan_sql(scan, BIGQUERY)
-        return [game_stat(row.values()) for row in self._query(scan.table, sql, parameters)]
+    def scan_together(self, scans: Sequence[Scan]) -> list[list[GameStat]]:
+        if not scans:
+            return []
+        for scan in scans:
+            self._require_partitioned(scan.table, scan.column("game_date"))
+        sql, parameters = scans_sql(scans, BIGQUERY)
+        return scan_results((row.values() for row in self._query(
+            [scan.table for scan in scans], sql, parameters)), len(scans))
 
     def read_rows(self, read: Read) -> list[Row]:
         self._require_partitioned(read.table, read.by)
         sql, parameters = read_sql(read, BIGQUERY)
-        return [dict(row.items()) for row in self._query(read.table, sql, parameters)]
+        return [dict(row.items()) for row in self._query([read.table], sql, parameters)]
 
     def write(self, changes: Sequence[Change]) -> None:
         if len(changes) <= 1:
@@ -226,7 +231,7 @@ class BigQueryWarehouse(Warehouse):
         if not change.rows:
             # BigQuery can type an empty ARRAY<STRUCT> parameter, the emulator cannot; a DELETE
             # is one atomic statement on both and says the same thing.
-            self._query(change.table, f"DELETE FROM {table} "  # noqa: S608 - validated names
+            self._query([change.table], f"DELETE FROM {table} "  # noqa: S608 - validated names
                         f"WHERE game_date BETWEEN @start AND @end{kept}", parameters)
             return
         # One MERGE is one atomic statement: the date range's old rows go and the new ones
@@ -242,7 +247,7 @@ class BigQueryWarehouse(Warehouse):
                f"WHEN NOT MATCHED BY SOURCE AND target.game_date BETWEEN @start AND @end{kept} "
                "THEN DELETE "
                f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})")
-        self._query(change.table, sql, [_rows_parameter(change.rows, change.columns),
+        self._query([change.table], sql, [_rows_parameter(change.rows, change.columns),
                                         *parameters])
 
     def _append(self, change: Append) -> None:
@@ -260,8 +265,10 @@ class BigQueryWarehouse(Warehouse):
             raise PermanentError(f"{len(failed)} rows rejected by {change.table}: "
                                  f"{failed[0]['errors']}")
 
-    def _query(self, table: TableRef, sql: str,
+    def _query(self, tables: Sequence[TableRef], sql: str,
                parameters: Mapping[str, Any] | Sequence[Any]) -> list[bigquery.Row]:
+        """Run a statement over `tables` (in one location: the first one's) and its rows."""
+        table = tables[0]
         timeout = self._timeout()  # OutOfTime here, before anything is sent
         config = bigquery.QueryJobConfig(
             query_parameters=(_parameters(parameters) if isinstance(parameters, Mapping)
@@ -269,7 +276,7 @@ class BigQueryWarehouse(Warehouse):
             maximum_bytes_billed=self._maximum_bytes_billed, labels=self._labels,
             # BigQuery stops the job itself once this is spent, even if no cancel reaches it.
             job_timeout_ms=max(1, math.ceil(timeout * 1000)))
-        with self._errors(table):
+        with self._errors(*tables):
             # A query job and its results rather than query_and_wait (jobs.query): only a job
             # has an id to cancel when its wait runs out (and the emulator answers a failed
             # jobs.query with no rows instead of the error).
@@ -386,13 +393,17 @@ class BigQueryWarehouse(Warehouse):
         return f"{self.project}.{table.dataset}.{table.table}"
 
     @contextmanager
-    def _errors(self, table: TableRef) -> Iterator[None]:
+    def _errors(self, *tables: TableRef) -> Iterator[None]:
+        """BigQuery's errors as the port's, said of the table they name (else the first)."""
+        table = tables[0]
         try:
             yield
         except exceptions.GoogleAPICallError as exc:
-            error = classify(exc, table)
+            named = named_in(_message(exc), tables)
+            error = classify(exc, named[0] if named else table)
             if isinstance(error, TableNotFound):
-                self._shared.forget(table)  # dropped since it was described
+                for dropped in named or tables:  # dropped since it was described
+                    self._shared.forget(dropped)
             raise error from None
         except (exceptions.RetryError, requests.ConnectionError, requests.Timeout,
                 concurrent.futures.TimeoutError) as exc:

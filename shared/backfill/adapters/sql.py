@@ -3,7 +3,7 @@ value is a named parameter (`$name` in DuckDB, `@name` in BigQuery)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,20 +71,42 @@ BIGQUERY = Dialect("`", "@", "STRUCT({})", "{column} AS {name}",
                    "AS STRING)", "COUNT(DISTINCT {})")
 
 
-def scan_sql(scan: Scan, dialect: Dialect) -> tuple[str, dict[str, Any]]:
-    """Per game in the window: its rows counted, the greatest value of each column asked for,
-    the fingerprint of the columns it hashes, and the rows whose recorded hash no longer matches
-    their values or repeats another row's."""
+def scans_sql(scans: Sequence[Scan], dialect: Dialect) -> tuple[str, dict[str, Any]]:
+    """Several scans as one statement: each result row is `scan_sql`'s, the first column the
+    place of its scan in `scans` (see `scan_results`)."""
+    parts, parameters = [], {}
+    for index, scan in enumerate(scans):
+        sql, values = scan_sql(scan, dialect, index)
+        parts.append(sql)
+        parameters.update(values)
+    return " UNION ALL ".join(parts), parameters
+
+
+def scan_results(rows: Iterable[Sequence[Any]], scans: int) -> list[list[GameStat]]:
+    """The GameStats of each scan of a `scans_sql` statement, in the order of its scans."""
+    found: list[list[GameStat]] = [[] for _ in range(scans)]
+    for row in rows:
+        found[row[0]].append(game_stat(row[1:]))
+    return found
+
+
+def scan_sql(scan: Scan, dialect: Dialect, index: int = 0) -> tuple[str, dict[str, Any]]:
+    """Per game in the window, after `index` (the scan's place in a statement of several): its
+    rows counted, the greatest value of each column asked for, the fingerprint of the columns it
+    hashes, and the rows whose recorded hash no longer matches their values or repeats another
+    row's."""
+    prefix = f"s{index}_"  # parameters of the scan, apart from the other scans' of the statement
     game_id, game_date = identifier(scan.column("game_id")), identifier(scan.column("game_date"))
     maxima = dict(scan.maxima)
     fields = ", ".join(
         f"MAX({identifier(scan.column(maxima[f]))}) AS {f}" if f in maxima
         else f"CAST(NULL AS {_FIELD_TYPES[f]}) AS {f}" for f in SCAN_FIELDS)
-    parameters: dict[str, Any] = {"start_date": scan.window.start, "end_date": scan.window.end}
+    start, end = f"{prefix}start_date", f"{prefix}end_date"
+    parameters: dict[str, Any] = {start: scan.window.start, end: scan.window.end}
     counted, rows = "TRUE", "COUNT(*)"
     if scan.count_where:
         column, values = scan.count_where
-        names = [f"count_value_{i}" for i in range(len(values))]
+        names = [f"{prefix}count_value_{i}" for i in range(len(values))]
         parameters.update(zip(names, values, strict=True))
         allowed = ", ".join(dialect.parameter(n) for n in names)
         counted = f"{identifier(scan.column(column))} IN ({allowed})"
@@ -111,12 +133,13 @@ def scan_sql(scan: Scan, dialect: Dialect) -> tuple[str, dict[str, Any]]:
             tampered = (f"SUM(CASE WHEN {stored} = {dialect.text(_ROW)} THEN 0 ELSE 1 END) "
                         f"+ COUNT(*) - {dialect.count_distinct.format(_ROW)}")
     # Identifiers are validated names; every value is a parameter.
-    sql = (f"SELECT {game_id} AS game_id, {game_date} AS game_date, "  # noqa: S608
+    sql = (f"SELECT {index} AS scan_index, {game_id} AS game_id, "  # noqa: S608
+           f"{game_date} AS game_date, "
            f"{rows} AS row_count, {fields}, CAST({fingerprint} AS STRING) AS fingerprint, "
            f"CAST({tampered} AS BIGINT) AS tampered, {unique} AS unique_count, {teams} "
            f"FROM {table} "
-           f"WHERE {game_date} BETWEEN {dialect.parameter('start_date')} "
-           f"AND {dialect.parameter('end_date')} GROUP BY {game_id}, {game_date}")
+           f"WHERE {game_date} BETWEEN {dialect.parameter(start)} "
+           f"AND {dialect.parameter(end)} GROUP BY {game_id}, {game_date}")
     return sql, parameters
 
 
@@ -124,7 +147,7 @@ _NO_TEAMS: frozenset[str] = frozenset()
 
 
 def game_stat(row: Sequence[Any]) -> GameStat:
-    """A GameStat from one result row of `scan_sql`."""
+    """A GameStat from one result row of `scan_sql` (after its scan index)."""
     game_id, game_date, count, version, inputs, fingerprint, tampered, unique, least, greatest = \
         row
     return GameStat(game_id, game_date, int(count or 0), version, inputs, fingerprint,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+from backfill.domain.tables import TableRef
 
 
 def utc(value: Any) -> Any:
@@ -17,3 +20,13 @@ def first_line(exc: BaseException) -> str:
     """An error's own words, first line only, for one-line reasons."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def named_in(text: str, tables: Sequence[TableRef]) -> list[TableRef]:
+    """The tables of a statement over several that an error names: by dataset.table, else by
+    table alone (DuckDB's words), else by dataset ("Dataset p:nba_raw was not found")."""
+    for name in (str, lambda t: t.table, lambda t: t.dataset):
+        found = [t for t in tables if name(t) in text]
+        if found:
+            return found
+    return []

@@ -29,8 +29,8 @@ from typing import IO, Any
 
 import duckdb
 
-from backfill.adapters.sql import DUCKDB, column_list, game_stat, read_sql, scan_sql
-from backfill.adapters.values import first_line, utc
+from backfill.adapters.sql import DUCKDB, column_list, read_sql, scan_results, scans_sql
+from backfill.adapters.values import first_line, named_in, utc
 from backfill.domain.errors import (
     ConfigurationError,
     PermanentError,
@@ -93,11 +93,13 @@ class DuckDBWarehouse(Warehouse):
         self._described[table] = info
         return info
 
-    def scan_games(self, scan: Scan) -> list[GameStat]:
-        sql, parameters = scan_sql(scan, DUCKDB)
-        with self._connection(scan.table) as con:
+    def scan_together(self, scans: Sequence[Scan]) -> list[list[GameStat]]:
+        if not scans:
+            return []
+        sql, parameters = scans_sql(scans, DUCKDB)
+        with self._connection(*(scan.table for scan in scans)) as con:
             result = con.execute(sql, parameters).fetchall()
-        return [game_stat(row) for row in result]
+        return scan_results(result, len(scans))
 
     def read_rows(self, read: Read) -> list[Row]:
         sql, parameters = read_sql(read, DUCKDB)
@@ -187,8 +189,7 @@ class DuckDBWarehouse(Warehouse):
             os.unlink(spool.name)
 
     @contextmanager
-    def _connection(self, table: TableRef | None = None,
-                    write: bool = False, create: bool = False
+    def _connection(self, *tables: TableRef, write: bool = False, create: bool = False
                     ) -> Iterator[duckdb.DuckDBPyConnection]:
         if getattr(self._local, "held", False):
             # A nested operation could wait for a hand-over that waits for this one: deadlock.
@@ -204,10 +205,11 @@ class DuckDBWarehouse(Warehouse):
                     yield con
                 except duckdb.CatalogException as exc:
                     if "does not exist" in str(exc):
-                        if table is not None:  # another program may have dropped it
+                        for table in tables:  # another program may have dropped it
                             self._described.pop(table, None)
-                        raise TableNotFound(f"table {table} does not exist in {self.url}"
-                                            if table else first_line(exc)) from None
+                        missing = tables if len(tables) == 1 else named_in(first_line(exc), tables)
+                        raise TableNotFound(f"table {missing[0]} does not exist in {self.url}"
+                                            if missing else first_line(exc)) from None
                     raise PermanentError(first_line(exc)) from None
                 except (duckdb.TransactionException, duckdb.IOException) as exc:
                     raise TransientError(first_line(exc)) from None

@@ -8,11 +8,12 @@ reads (`ComputeRows`): P's source rows (each with its game's fingerprint, made i
 statement: what a computed game records), each dependency's Phase 3 rows of d, and d's Phase 3
 rows before the write.
 
-On BigQuery these are independent queries sent at once, judged and computed alike, so the whole
-read costs one round trip: a skip pays for rows it does not use, a computation saves a round (a
-query costs about a second). On DuckDB a query is CPU work, most of it planning (a millisecond or
-more however few rows it reads), so the rows are read only once the date is to be computed: a
-skip reads none.
+The re-check's scans are one query (`Warehouse.scan_together`): one job on BigQuery instead of
+up to four, one plan on DuckDB. On BigQuery the queries are sent at once, judged and computed
+alike, so the whole read costs one round trip: a skip pays for rows it does not use, a
+computation saves a round (a query costs about a second). On DuckDB a query is CPU work, most of
+it planning (a millisecond or more however few rows it reads), so the rows are read only once
+the date is to be computed: a skip reads none.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from backfill.domain.runs import CANCELLED, RUN_SEARCH_DAYS
 from backfill.domain.schedule import Schedule
 from backfill.domain.tables import OpsTables, TableInfo, check_columns, check_owned
 from backfill.domain.window import Window
-from backfill.ports import Read, Row, Warehouse
+from backfill.ports import Read, Row, Scan, Warehouse
 from backfill.processors.base import Processor, schedule_stats
 from backfill.processors.nba_raw import SCHEDULE_COLUMNS
 from backfill.processors.registry import Registry
@@ -91,6 +92,13 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
     check_owned(processor.target, target_info, processor.owned_schema())
     start = day - timedelta(days=processor.source_lookback_days)
     window = Window(day, day)
+    # The re-check's scans (this processor's source and target, each dependency's), one query.
+    scans: dict[str, Scan] = {
+        **({} if processor.source_is_schedule else {
+            "source": processor.source_scan(Window(start, day))}),
+        **({} if target_info is None else {
+            "target": processor.target_scan(window, target_info.columns)}),
+    }
     judged: dict[str, Callable[[], Any]] = {
         "schedule": lambda: warehouse.read_rows(registry.schedule_read(day - timedelta(
             days=lookback), day)),
@@ -99,12 +107,6 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
         **({} if described["quarantine"] is None else {
             "quarantine": optional(lambda: warehouse.read_rows(Read(ops.quarantine, day, day)),
                                    [])}),
-        **({} if processor.source_is_schedule else {
-            "source_scan": lambda: warehouse.scan_games(
-                processor.source_scan(Window(start, day)))}),
-        **({} if target_info is None else {
-            "target": lambda: warehouse.scan_games(
-                processor.target_scan(window, target_info.columns))}),
     }
     computed: dict[str, Callable[[], Any]] = {
         **({} if processor.source_is_schedule else {
@@ -120,11 +122,13 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
         if info is not None:
             computed[f"rows:{dependency.name}"] = optional(
                 partial(warehouse.read_rows, dependency.target_read(day, day)), [])
-            judged[f"target:{dependency.name}"] = optional(partial(
-                warehouse.scan_games, dependency.target_scan(window, info.columns)), [])
+            scans[f"target:{dependency.name}"] = dependency.target_scan(window, info.columns)
         if not dependency.source_is_schedule:
-            judged[f"games:{dependency.name}"] = partial(warehouse.scan_games, dependency.source_scan(
-                Window(day - timedelta(days=dependency.source_lookback_days), day)))
+            scans[f"source:{dependency.name}"] = dependency.source_scan(
+                Window(day - timedelta(days=dependency.source_lookback_days), day))
+    if scans:
+        judged["scans"] = lambda: dict(zip(scans, warehouse.scan_together(list(scans.values())),
+                                           strict=True))
     if request.detection_run_id and described["runs"] is not None:
         judged["run"] = optional(lambda: warehouse.read_rows(Read(
             ops.runs, request.requested_at - timedelta(days=RUN_SEARCH_DAYS),
@@ -132,6 +136,7 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
             equals=(("run_id", request.run_id), ("event", CANCELLED)))), [])
     found = read_together(warehouse, {**judged, **computed} if warehouse.latency_bound
                           else judged)
+    scanned: dict[str, list[GameStat]] = found.get("scans", {})
     schedule_rows = found["schedule"]
 
     def rows(read: Mapping[str, Any]) -> ComputeRows:
@@ -151,13 +156,13 @@ def gather(warehouse: Warehouse, registry: Registry, ops: OpsTables, processor: 
     return Gathered(
         schedule=Schedule.from_rows(schedule_rows),
         source=(schedule_since(processor.source_lookback_days) if processor.source_is_schedule
-                else found["source_scan"]),
-        target=found.get("target"), target_info=target_info,
+                else scanned["source"]),
+        target=scanned.get("target"), target_info=target_info,
         # Already read where a read is a round trip (in this one), else read once judged.
         rows=partial(rows, found) if warehouse.latency_bound else rows_to_compute,
-        upstream_target={d.name: found.get(f"target:{d.name}", []) for d in dependencies},
+        upstream_target={d.name: scanned.get(f"target:{d.name}", []) for d in dependencies},
         upstream_source={d.name: schedule_since(d.source_lookback_days)
-                         if d.source_is_schedule else found[f"games:{d.name}"]
+                         if d.source_is_schedule else scanned[f"source:{d.name}"]
                          for d in dependencies},
         quarantine=[QuarantineEvent.from_row(r) for r in found.get("quarantine", [])],
         cancelled=bool(found.get("run")))

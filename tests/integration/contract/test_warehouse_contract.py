@@ -149,6 +149,39 @@ def test_a_scan_reports_the_sanity_facts_of_the_counted_rows(table: Warehouse) -
     assert plain == {"g1": (frozenset(), 0), "g2": (frozenset(), 0)}
 
 
+def test_scans_read_together_are_each_scan_alone(table: Warehouse) -> None:
+    """The worker's re-check scans several tables at once, each with its own window, filter and
+    facts: one query (one job on BigQuery), the same answers as each scan alone."""
+    table.create_table(OTHER, COLUMNS)
+    replace(table, [row("g1", DAY, "p1", 10), row("g1", DAY, "p1", 12), row("g1", DAY, "p2"),
+                    row("g2", AFTER, "p2", 3)], DAY, AFTER)
+    write(table, Replace(OTHER, BEFORE, DAY, [row("o1", BEFORE), row("o2", DAY, "p2", None)],
+                         COLUMNS))
+    scans = [Scan(TABLE, Window(DAY, AFTER), count_where=("starter", (True,)), teams="player",
+                  unique="player", hashed=(("points", "points"),)),
+             Scan(OTHER, Window(BEFORE, DAY), maxima=(("version", "player"),)),
+             Scan(TABLE, Window(AFTER, AFTER)),
+             Scan(OTHER, Window(AFTER, AFTER))]
+
+    def ordered(stats: list[Any]) -> list[Any]:
+        return sorted(stats, key=lambda g: (g.game_date, g.game_id))
+
+    together = [ordered(found) for found in table.scan_together(scans)]
+    assert together == [ordered(table.scan_games(scan)) for scan in scans]
+    assert [[(g.game_id, g.rows) for g in found] for found in together] == [
+        [("g1", 3), ("g2", 0)], [("o1", 1), ("o2", 1)], [("g2", 1)], []]
+    assert together[0][0].repeated == 1 and together[1][1].version == "p2"
+    assert table.scan_together([]) == []
+
+
+@pytest.mark.parametrize("missing", [TableRef("nba_analytics", "never_made"),
+                                     TableRef("nba_nowhere", "never_made")],
+                         ids=["table", "dataset"])
+def test_scans_together_name_the_missing_table(table: Warehouse, missing: TableRef) -> None:
+    with pytest.raises(TableNotFound, match=str(missing)):
+        table.scan_together([Scan(TABLE, Window(DAY, DAY)), Scan(missing, Window(DAY, DAY))])
+
+
 def test_a_scan_reads_a_table_under_its_own_column_names(any_warehouse: Warehouse) -> None:
     own = TableRef("nba_raw", "own_names")
     columns = schema(gid="STRING", game_date="DATE", made_by="STRING")
