@@ -33,6 +33,7 @@ from backfill.adapters.sql import DUCKDB, column_list, game_stat, read_sql, scan
 from backfill.adapters.values import first_line, utc
 from backfill.domain.errors import (
     ConfigurationError,
+    MissingColumn,
     PermanentError,
     TableNotFound,
     TransientError,
@@ -211,8 +212,12 @@ class DuckDBWarehouse(Warehouse):
                     raise PermanentError(first_line(exc)) from None
                 except (duckdb.TransactionException, duckdb.IOException) as exc:
                     raise TransientError(first_line(exc)) from None
-                except (duckdb.ConversionException, duckdb.BinderException,
-                        duckdb.ParserException, duckdb.InvalidInputException) as exc:
+                except duckdb.BinderException as exc:
+                    if "does not have a column with name" in str(exc):  # an INSERT's column
+                        raise MissingColumn(first_line(exc)) from None
+                    raise PermanentError(first_line(exc)) from None
+                except (duckdb.ConversionException, duckdb.ParserException,
+                        duckdb.InvalidInputException) as exc:
                     raise PermanentError(first_line(exc)) from None
         finally:
             self._local.held = False
