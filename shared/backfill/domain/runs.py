@@ -55,7 +55,9 @@ class Run:
     trigger: Trigger
     started_by: str
     started_at: datetime
-    published: Mapping[str, int] = field(default_factory=dict)  # by processor
+    # By processor, what the pass itself published (what its workers publish down the chain is
+    # counted from their audit rows: progress()).
+    published: Mapping[str, int] = field(default_factory=dict)
     found: int = 0
     deferred: int = 0
     window: tuple[date, date] | None = None
@@ -190,17 +192,20 @@ def progress(run: Run, audit_rows: Sequence[Mapping[str, Any]], *, now: datetime
              rate_window: timedelta, stall_after: timedelta) -> RunProgress:
     """Count a run's requests from its audit rows: published, what its start published plus what
     every delivery published down the chain (a redelivery that published again did publish
-    again: each is a request to end); ended, each request's newest terminal outcome."""
+    again: each is a request to end); ended, each request's newest terminal outcome. A row
+    written twice (the audit subscription delivers at least once) changes neither."""
     published = Counter(run.published)
+    deliveries: set[tuple[str, datetime]] = set()  # a delivery's terminal row: request, time
     final: dict[str, Mapping[str, Any]] = {}
     for row in audit_rows:
-        if row.get("outcome") not in TERMINAL:
-            continue
-        published.update(json.loads(row.get("published_by_processor") or "{}"))
-        if row.get("request_id"):
-            seen = final.get(row["request_id"])
-            if seen is None or row["logged_at"] >= seen["logged_at"]:
-                final[row["request_id"]] = row
+        if row.get("outcome") not in TERMINAL or not row.get("request_id"):
+            continue  # a message too malformed to name its request published nothing
+        if (row["request_id"], row["logged_at"]) not in deliveries:
+            deliveries.add((row["request_id"], row["logged_at"]))
+            published.update(json.loads(row.get("published_by_processor") or "{}"))
+        seen = final.get(row["request_id"])
+        if seen is None or row["logged_at"] >= seen["logged_at"]:
+            final[row["request_id"]] = row
     ended: dict[str, Counter[str]] = {}
     quarantined: Counter[str] = Counter()
     for row in final.values():
