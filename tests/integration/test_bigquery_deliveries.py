@@ -83,7 +83,7 @@ def test_a_fresh_gap_costs_three_rounds_and_a_skip_two_once_tables_are_described
     print("\nrounds and jobs per delivery (first of the process; once described):", figures)
     for result, *_ in first + fresh:
         assert result.outcome is Outcome.SUCCEEDED, result.error
-    for request, (result, port, wire, jobs) in zip(requests[4:], fresh, strict=True):
+    for request, (_, port, wire, jobs) in zip(requests[4:], fresh, strict=True):
         reads = len(port[0])
         # One round of reads (all queries: no table is described again), one MERGE, the audit
         # row (which says what the delivery published down the chain: no run row of its own).
