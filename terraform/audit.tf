@@ -5,9 +5,9 @@
 # which a test holds the worker's messages to). No metadata columns (write_metadata = false):
 # the rows keep the table's schema, which `backfill runs`, `history` and `status` read and the
 # local warehouse shares; a row already names its request, run and time. Delivery is at least
-# once, so a row may land twice: every count reads each request's newest outcome, so a
-# duplicate changes none. Rows the table refuses go to a dead-letter topic, kept a week, and an
-# alert fires.
+# once, so a row may land twice: every count reads each request's newest outcome, and what each
+# delivery published once by its request and time, so a duplicate changes none. Rows the table
+# refuses go to a dead-letter topic, kept a week, and an alert fires.
 
 resource "google_pubsub_topic" "audit" {
   #checkov:skip=CKV_GCP_83:Audit rows carry processor names, dates, outcomes and error text (no personal or secret data); Google-managed encryption at rest is sufficient.

@@ -81,7 +81,7 @@ resource "google_bigquery_table" "backfill_runs" {
   #checkov:skip=CKV_GCP_80:Same data as the dataset above: no personal data, Google-managed encryption at rest is sufficient.
   dataset_id          = google_bigquery_dataset.audit.dataset_id
   table_id            = "backfill_runs"
-  description         = "One row per event of a detection run (started, published, deferred, stalled, ...). Written with streaming inserts."
+  description         = "One row per event of a run (started, cancelled; the requests its workers publish are counted from backfill_log). Written with streaming inserts."
   labels              = local.labels
   deletion_protection = var.deletion_protection
 

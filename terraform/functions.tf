@@ -97,6 +97,9 @@ resource "google_cloudfunctions2_function" "worker" {
   depends_on = [
     time_sleep.builder_grants_propagate,
     google_project_service.required,
+    # The audit subscription refuses a key its table lacks: a column the worker's rows gain is
+    # added to backfill_log (in place, last) before the worker that writes it is deployed.
+    google_bigquery_table.backfill_log,
   ]
 }
 

@@ -102,8 +102,9 @@ def test_without_its_dead_letter_topic_the_worker_answers_503_and_keeps_the_mess
 def test_an_audit_table_that_refuses_rows_never_fails_the_request(
         settings: Settings, warehouse: DuckDBWarehouse) -> None:
     app = bootstrap(settings)
-    # A table of the right name but the wrong columns: every audit insert fails for real.
-    warehouse.create_table(app.ops.log, schema(something="STRING"))
+    # A table of the right name but a column of another type: every audit insert fails for
+    # real (the columns it lacks are added, that one cannot be mended).
+    warehouse.create_table(app.ops.log, schema(request_id="INT64"))
     clean = rows(warehouse, OFFENSE, DAY)
     empty(warehouse, OFFENSE, DAY)
     worker = app.worker()

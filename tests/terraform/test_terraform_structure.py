@@ -508,6 +508,7 @@ AUDIT_SCHEMAS = {
         ("detail", "STRING"),
         ("worker", "STRING"),
         ("logged_at", "TIMESTAMP"),
+        ("published_by_processor", "STRING"),  # added later: new columns come last
     ],
     "quarantine": [
         ("processor", "STRING"),

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from backfill.adapters.pubsub_audit import decode_row, encode_row
 from backfill.bootstrap import Backfill, bootstrap
@@ -24,6 +25,7 @@ from backfill.service.audit import audit_rows, read_history
 from backfill.service.ledger import AUDIT_SCHEMA
 from backfill.settings import Settings
 
+from tests.unit.conftest import make_app
 from tests.unit.fakes import FlakyWarehouse, RecordingAuditTopic, RecordingQueue
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "terraform" / "schemas" / "backfill_log.json"
@@ -98,6 +100,11 @@ def test_every_message_the_worker_publishes_is_a_row_of_terraforms_table(
     outcomes = [json.loads(m)["outcome"] for m in topic.messages]
     assert outcomes == ["succeeded", "skipped", "dead_lettered", "failed_attempt",
                         "failed_attempt", "succeeded"]
+    # A write that added games publishes the players' request: its terminal row says so, in
+    # the column the table ends with (added in place to deployed tables).
+    assert columns[-1]["name"] == "published_by_processor"
+    assert [json.loads(m)["published_by_processor"] for m in topic.messages] == [
+        '{"player_game_summary": 1}', None, None, None, None, '{"player_game_summary": 1}']
     # Published, not appended: the table gets them from the subscription.
     assert read_history(app.warehouse, app.ops, since=datetime(2000, 1, 1),
                         until=datetime(2100, 1, 1), run_id="run-a") == []
@@ -137,3 +144,26 @@ def test_an_audit_that_cannot_be_published_never_fails_the_request(
     (line,) = [r for r in caplog.records if getattr(r, "event", None) == "audit_write_failed"]
     # The rows are in the log line, to be inserted by hand once the cause is fixed.
     assert request.request_id in line.getMessage() and "succeeded" in line.getMessage()
+
+
+def test_a_local_warehouse_made_before_the_column_takes_the_new_rows(
+        tmp_path: Path, filled_template: Path) -> None:
+    """Its backfill_log lacks `published_by_processor`: the first append adds the column, and
+    the worker's rows land with what it published."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(filled_template, path)
+    with duckdb.connect(str(path)) as con:
+        con.execute("ALTER TABLE backfill_ops.backfill_log DROP COLUMN published_by_processor")
+    app = make_app(path)
+    target = app.registry.get(OFFENSE)
+    app.warehouse.write([Replace(target.target, DAY, DAY, [], target.table_schema())])
+    request = Request(processor=OFFENSE, game_date=DAY, reason=Reason.MISSING,
+                      detection_run_id="run-old")
+    handler = app.worker()
+    assert handler.handle(Delivery(request.encode(), {}, 1, "m-3")).outcome is Outcome.SUCCEEDED
+    assert handler.audit is not None and handler.audit.write_failures == 0
+    (row,) = read_history(app.warehouse, app.ops, since=datetime(2000, 1, 1),
+                          until=datetime(2100, 1, 1), run_id="run-old")
+    assert (row["outcome"], row["published_by_processor"]) == (
+        "succeeded", '{"player_game_summary": 1}')
+    app.close()

@@ -9,11 +9,14 @@ import duckdb
 from backfill.bootstrap import Backfill
 from backfill.domain.outcome import Outcome
 from backfill.domain.request import Reason
-from backfill.ports import Replace
+from backfill.ports import Delivery, Read, Replace
+from backfill.service.audit import read_history
 from backfill.service.detect import detect
+from backfill.service.ledger import append, log_rows
 from backfill.service.runs import find_run, run_progress
 
 from tests.fixtures.changes import WINDOW, candidates, deliver
+from tests.unit.fakes import RecordingQueue
 
 DAY = date(2025, 1, 14)
 OFFENSE, PLAYERS = "team_offense_game_summary", "player_game_summary"
@@ -51,6 +54,52 @@ def test_a_dependent_behind_its_upstream_rides_on_it_and_one_detection_fills_bot
                             stall_after=timedelta(hours=1))
     assert {p.name: (p.published, p.outstanding) for p in progress.processors} == {
         OFFENSE: (1, 0), PLAYERS: (1, 0)}  # the chained request, counted under its run
+
+
+def test_what_workers_publish_under_a_run_is_counted_from_their_audit_rows_alone(
+        filled_app: Backfill) -> None:
+    """A redelivered root publishes its follower again (a request of its own to end): the
+    run counts both, while the root, audited twice, ended once; no delivery writes the runs
+    table, its follow-ups ride the audit row it leaves anyway."""
+    empty(filled_app, OFFENSE, PLAYERS)
+    report = detect(filled_app.warehouse, filled_app.registry, filled_app.ops,
+                    filled_app.queue, WINDOW)
+    assert isinstance(filled_app.queue, RecordingQueue)
+    (root,) = filled_app.queue.published
+    filled_app.queue.published.clear()
+    worker = filled_app.worker()
+    first, again = (worker.handle(Delivery(root.encode(), root.attributes(), attempt, "m-1"))
+                    for attempt in (1, 2))
+    assert (first.outcome, again.outcome) == (Outcome.SUCCEEDED, Outcome.SKIPPED)
+    assert [r.processor for r in (*first.published, *again.published)] == [PLAYERS, PLAYERS]
+    now = datetime.now(UTC)
+    run = find_run(filled_app.warehouse, filled_app.ops, report.run_id, now=now)
+
+    def counts() -> dict[str, tuple[int, int, int]]:
+        found = run_progress(filled_app.warehouse, filled_app.ops, run,
+                             now=datetime.now(UTC), stall_after=timedelta(hours=1))
+        assert found.published == found.ended + found.outstanding
+        return {p.name: (p.published, sum(p.ended.values()), p.outstanding)
+                for p in found.processors}
+
+    assert counts() == {OFFENSE: (1, 1, 0), PLAYERS: (2, 0, 2)}
+    deliver(filled_app, worker)  # both player requests: one fills the date, one skips
+    assert counts() == {OFFENSE: (1, 1, 0), PLAYERS: (2, 2, 0)}
+    # The audit subscription writes a row twice now and then (at least once): still done.
+    audited = read_history(filled_app.warehouse, filled_app.ops, since=now - timedelta(days=1),
+                           until=now + timedelta(days=1), run_id=report.run_id)
+    append(filled_app.warehouse, [log_rows(filled_app.ops, [
+        r for r in audited if r["published_by_processor"]][:1])])
+    assert counts() == {OFFENSE: (1, 1, 0), PLAYERS: (2, 2, 0)}
+    events = filled_app.warehouse.read_rows(Read(
+        filled_app.ops.runs, now - timedelta(days=1), now + timedelta(days=1), by="recorded_at",
+        equals=(("run_id", report.run_id),)))
+    assert [e["event"] for e in events] == ["started"]
+    assert sorted((r["processor"], r["outcome"], r["published_by_processor"] or "")
+                  for r in audited) == sorted([
+        (OFFENSE, "succeeded", '{"player_game_summary": 1}'),
+        (OFFENSE, "skipped", '{"player_game_summary": 1}'),
+        (PLAYERS, "succeeded", ""), (PLAYERS, "skipped", "")])
 
 
 def test_a_warm_detector_whose_target_table_was_dropped_reports_it_missing(

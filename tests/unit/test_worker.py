@@ -199,17 +199,19 @@ def test_a_cancelled_runs_requests_are_acknowledged_unrun(filled_app: Backfill) 
 
 def test_a_hand_typed_request_is_filled_under_a_manual_run_of_its_own(
         filled_app: Backfill) -> None:
-    from backfill.service.runs import recent_runs
+    from backfill.service.runs import latest_progress
 
     empty(filled_app, OFFENSE)
     result = handle(filled_app, b'{"processor": "team_offense_game_summary", '
                                 b'"game_date": "2025-01-14"}')
     assert result.outcome is Outcome.SUCCEEDED and result.request is not None
-    (run,) = recent_runs(filled_app.warehouse, filled_app.ops, since=STARTED[0],
-                         now=datetime.now(UTC))
+    (found,) = latest_progress(filled_app.warehouse, filled_app.ops, since=STARTED[0],
+                               now=datetime.now(UTC), stall_after=timedelta(hours=1))
+    run = found.run
     assert run.run_id == result.request.run_id and run.trigger.value == "manual"
     # The games it added are new to the players: their request is counted under the same run.
-    assert run.published == {OFFENSE: 1, "player_game_summary": 1}
+    assert {p.name: (p.published, p.outstanding) for p in found.processors} == {
+        OFFENSE: (1, 0), "player_game_summary": (1, 1)}
     assert audited(filled_app)[0]["run_id"] == run.run_id
 
 

@@ -44,6 +44,11 @@ class SchemaMismatch(PermanentError):
     by game_date."""
 
 
+class MissingColumn(SchemaMismatch):
+    """A write named a column the table lacks: a table made by an older version, which adding
+    the column (Warehouse.create_table) mends."""
+
+
 class NotReady(BackfillError):
     """The target cannot be written yet (rows still in BigQuery's streaming buffer): not worth
     retrying within the delivery, so Pub/Sub delivers it again later, as for a dependency."""

@@ -1,10 +1,12 @@
 """Runs: a pass that published requests (a detection, a publish, a replay, a release), as a
 first-class object: what it started, how far it got, when it will end, whether it was cancelled.
 
-The runs table is append-only: a `started` row when a pass publishes, a `published` row when a
-worker publishes the next links of a chain under the run (followers, changed dependents), a
-`cancelled` row when an operator stops it. Progress is counted from the audit trail, request by request, so the counts
-always add up: published = ended + outstanding.
+The runs table is append-only: a `started` row when a pass publishes, a `cancelled` row when an
+operator stops it. Progress is counted from the audit trail, request by request, so the counts
+always add up: published = ended + outstanding. The next links of a chain a worker publishes
+under the run (followers, changed dependents) are counted from the audit too: the delivery's
+terminal row says what it published (`published_by_processor`), so recording them costs the
+delivery no warehouse round trip of its own.
 """
 
 from __future__ import annotations
@@ -19,10 +21,9 @@ from enum import StrEnum
 from typing import Any
 
 from backfill.domain.outcome import Outcome
-from backfill.domain.request import Request
 from backfill.domain.tables import schema
 
-STARTED, PUBLISHED, CANCELLED = "started", "published", "cancelled"
+STARTED, CANCELLED = "started", "cancelled"
 # A request's run started at most this long before or after the request was made.
 RUN_SEARCH_DAYS = 2
 RUNS_SCHEMA = schema(run_id="STRING", event="STRING", trigger="STRING", started_by="STRING",
@@ -32,6 +33,7 @@ RUNS_SCHEMA = schema(run_id="STRING", event="STRING", trigger="STRING", started_
                      recorded_at="TIMESTAMP")
 ENDED = (Outcome.SUCCEEDED, Outcome.SKIPPED, Outcome.PARTIAL, Outcome.DEAD_LETTERED,
          Outcome.CANCELLED)
+TERMINAL = frozenset(o.value for o in ENDED)  # a delivery's last audit row, by its outcome
 
 
 def new_run_id() -> str:
@@ -53,7 +55,9 @@ class Run:
     trigger: Trigger
     started_by: str
     started_at: datetime
-    published: Mapping[str, int] = field(default_factory=dict)  # by processor
+    # By processor, what the pass itself published (what its workers publish down the chain is
+    # counted from their audit rows: progress()).
+    published: Mapping[str, int] = field(default_factory=dict)
     found: int = 0
     deferred: int = 0
     window: tuple[date, date] | None = None
@@ -75,16 +79,6 @@ class Run:
                 "started_at": self.started_at, "recorded_at": self.started_at}
 
 
-def published_row(run_id: str, requests: Sequence[Request], at: datetime) -> dict[str, Any]:
-    """More requests of a run, published by a worker after a write (a chain's next links)."""
-    counts = Counter(r.processor for r in requests)
-    return {"run_id": run_id, "event": PUBLISHED, "trigger": None, "started_by": None,
-            "window_start": None, "window_end": None, "processors": None, "found": None,
-            "published": len(requests), "deferred": None,
-            "published_by_processor": json.dumps(dict(sorted(counts.items()))),
-            "started_at": None, "recorded_at": at}
-
-
 def cancel_row(run_id: str, by: str, at: datetime) -> dict[str, Any]:
     return {"run_id": run_id, "event": CANCELLED, "trigger": None, "started_by": by,
             "window_start": None, "window_end": None, "processors": None, "found": None,
@@ -93,10 +87,10 @@ def cancel_row(run_id: str, by: str, at: datetime) -> dict[str, Any]:
 
 
 def runs_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[Run]:
-    """Runs from their events, newest first; a cancellation without its start is ignored."""
+    """Runs from their events, newest first; a cancellation without its start is ignored, and
+    so are the `published` events workers appended before their audit rows said it."""
     started: dict[str, Run] = {}
     cancelled: dict[str, Mapping[str, Any]] = {}
-    chained: dict[str, Counter[str]] = {}
     for row in rows:
         if row["event"] == STARTED:
             started[row["run_id"]] = Run(
@@ -105,17 +99,12 @@ def runs_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[Run]:
                 row.get("found") or 0, row.get("deferred") or 0,
                 (row["window_start"], row["window_end"]) if row.get("window_start") else None,
                 tuple(json.loads(row.get("processors") or "[]")))
-        elif row["event"] == PUBLISHED:
-            chained.setdefault(row["run_id"], Counter()).update(
-                json.loads(row.get("published_by_processor") or "{}"))
         elif row["event"] == CANCELLED:
             first = cancelled.get(row["run_id"])
             if first is None or row["recorded_at"] < first["recorded_at"]:
                 cancelled[row["run_id"]] = row
-    runs = [replace(run, published=dict(Counter(run.published) + chained[run.run_id]))
-            if run.run_id in chained else run for run in started.values()]
     runs = [replace(run, cancelled_at=cancelled[run.run_id]["recorded_at"])
-            if run.run_id in cancelled else run for run in runs]
+            if run.run_id in cancelled else run for run in started.values()]
     return sorted(runs, key=lambda r: r.started_at, reverse=True)
 
 
@@ -201,22 +190,31 @@ class RunProgress:
 
 def progress(run: Run, audit_rows: Sequence[Mapping[str, Any]], *, now: datetime,
              rate_window: timedelta, stall_after: timedelta) -> RunProgress:
-    """Count a run's requests from its audit rows: each request's newest terminal outcome."""
+    """Count a run's requests from its audit rows: published, what its start published plus what
+    every delivery published down the chain (a redelivery that published again did publish
+    again: each is a request to end); ended, each request's newest terminal outcome. A row
+    written twice (the audit subscription delivers at least once) changes neither."""
+    published = Counter(run.published)
+    deliveries: set[tuple[str, datetime]] = set()  # a delivery's terminal row: request, time
     final: dict[str, Mapping[str, Any]] = {}
     for row in audit_rows:
-        if row.get("outcome") in {o.value for o in ENDED} and row.get("request_id"):
-            seen = final.get(row["request_id"])
-            if seen is None or row["logged_at"] >= seen["logged_at"]:
-                final[row["request_id"]] = row
+        if row.get("outcome") not in TERMINAL or not row.get("request_id"):
+            continue  # a message too malformed to name its request published nothing
+        if (row["request_id"], row["logged_at"]) not in deliveries:
+            deliveries.add((row["request_id"], row["logged_at"]))
+            published.update(json.loads(row.get("published_by_processor") or "{}"))
+        seen = final.get(row["request_id"])
+        if seen is None or row["logged_at"] >= seen["logged_at"]:
+            final[row["request_id"]] = row
     ended: dict[str, Counter[str]] = {}
     quarantined: Counter[str] = Counter()
     for row in final.values():
         ended.setdefault(row["processor"], Counter())[row["outcome"]] += 1
         quarantined[row["processor"]] += row.get("games_refused") or 0
-    names = sorted(set(run.published) | set(ended))
+    names = sorted(set(published) | set(ended))
     recent = [r for r in final.values() if r["logged_at"] >= now - rate_window]
     last = max((r["logged_at"] for r in final.values()), default=None)
     return RunProgress(
-        run, tuple(ProcessorProgress(n, run.published.get(n, 0), dict(ended.get(n, {})),
+        run, tuple(ProcessorProgress(n, published[n], dict(ended.get(n, {})),
                                      quarantined[n]) for n in names),
         len(recent) / (rate_window.total_seconds() / 60), last, now, stall_after)

@@ -33,6 +33,7 @@ from backfill.adapters.sql import DUCKDB, column_list, read_sql, scan_results, s
 from backfill.adapters.values import first_line, named_in, utc
 from backfill.domain.errors import (
     ConfigurationError,
+    MissingColumn,
     PermanentError,
     TableNotFound,
     TransientError,
@@ -213,8 +214,12 @@ class DuckDBWarehouse(Warehouse):
                     raise PermanentError(first_line(exc)) from None
                 except (duckdb.TransactionException, duckdb.IOException) as exc:
                     raise TransientError(first_line(exc)) from None
-                except (duckdb.ConversionException, duckdb.BinderException,
-                        duckdb.ParserException, duckdb.InvalidInputException) as exc:
+                except duckdb.BinderException as exc:
+                    if "does not have a column with name" in str(exc):  # an INSERT's column
+                        raise MissingColumn(first_line(exc)) from None
+                    raise PermanentError(first_line(exc)) from None
+                except (duckdb.ConversionException, duckdb.ParserException,
+                        duckdb.InvalidInputException) as exc:
                     raise PermanentError(first_line(exc)) from None
         finally:
             self._local.held = False

@@ -7,7 +7,9 @@ quotas off the worker), or appended to the warehouse in batches (BigQuery: strea
 never a load job each: one load job per audit row once hit the load-job quota and blocked a
 pipeline for hours. Either way the rows are confirmed before the delivery is answered, and a
 write that fails is logged with its rows (event `audit_write_failed`, which an alert counts) and
-never changes the request's outcome. A request typed by hand belongs to no run yet: its first
+never changes the request's outcome. A delivery's terminal row says what it published down the
+chain under its run (`published_by_processor`), which the run's progress counts: nothing else
+to record, no warehouse round trip. A request typed by hand belongs to no run yet: its first
 audit row comes with the row of a manual run of its own, appended to the warehouse.
 """
 
@@ -18,12 +20,13 @@ import json
 import logging
 import socket
 import threading
+from collections import Counter
 from datetime import UTC, date, datetime
 
 from backfill.domain.deadline import Deadline
 from backfill.domain.errors import TableNotFound
 from backfill.domain.outcome import Outcome
-from backfill.domain.runs import STARTED, Run, Trigger, published_row
+from backfill.domain.runs import STARTED, Run, Trigger
 from backfill.domain.tables import OpsTables
 from backfill.ports import AuditTopic, Change, Read, Row, Scalar, Warehouse
 from backfill.service.ledger import append, log_rows, run_rows
@@ -49,15 +52,22 @@ def audit_rows(result: WorkResult) -> list[Row]:
                    "reason": request.reason.value if request else None, "worker": hostname()}
     rows = [{**common, "outcome": FAILED_ATTEMPT, "attempts": number, "duration_ms": None,
              "error": failure.text, "rows_written": 0, "games_written": 0, "games_refused": 0,
-             "detail": None, "logged_at": failure.at}
+             "detail": None, "published_by_processor": None, "logged_at": failure.at}
             for number, failure in enumerate(result.failures, start=1)]
     if result.outcome is not Outcome.RETRY:
         rows.append({**common, "outcome": result.outcome.value, "attempts": result.attempts,
                      "duration_ms": result.duration_ms, "error": result.error,
                      "rows_written": result.rows_written, "games_written": result.games_written,
                      "games_refused": len(result.refused), "detail": result.detail,
+                     "published_by_processor": _by_processor(result),
                      "logged_at": datetime.now(UTC)})
     return rows
+
+
+def _by_processor(result: WorkResult) -> str | None:
+    """What the delivery published under its run, per processor (JSON); None if nothing."""
+    counts = Counter(r.processor for r in result.published)
+    return json.dumps(dict(sorted(counts.items()))) if counts else None
 
 
 def manual_run(result: WorkResult) -> Run | None:
@@ -92,10 +102,6 @@ class AuditLog:
             if run is not None and not any(r["run_id"] == run.run_id and r["event"] == STARTED
                                            for r in self._runs):
                 self._runs.append(run.started_row())
-            if result.published and result.request is not None:
-                # Counted under the run, so its published = ended + outstanding still holds.
-                self._runs.append(published_row(result.request.run_id, result.published,
-                                                datetime.now(UTC)))
             full = len(self._rows) >= self.batch_rows
         if full:
             self.flush(deadline)

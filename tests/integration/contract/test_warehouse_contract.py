@@ -370,7 +370,10 @@ def test_writing_a_column_the_table_lacks_is_permanent_and_changes_nothing(
     wider = (*COLUMNS, *schema(not_a_column="STRING"))
     with pytest.raises(PermanentError) as failed:
         table.write([Replace(TABLE, DAY, DAY, [{**row("g2"), "not_a_column": "x"}], wider)])
-    assert failed.type is PermanentError  # the table is there: not TableNotFound
+    # The table is there: not TableNotFound. DuckDB says MissingColumn, which a local
+    # warehouse's ledger.append mends by adding the column; on BigQuery Terraform owns the
+    # schemas of the tables Backfill appends to, so there it stays a plain PermanentError.
+    assert not isinstance(failed.value, TableNotFound)
     assert [r["game_id"] for r in read(table)] == ["g1"]
 
 
