@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime
 from backfill.domain.deadline import Deadline
 from backfill.domain.errors import TableNotFound
 from backfill.domain.outcome import Outcome
-from backfill.domain.runs import STARTED, Run, Trigger
+from backfill.domain.runs import Run, Trigger
 from backfill.domain.tables import OpsTables
 from backfill.ports import AuditTopic, Change, Read, Row, Scalar, Warehouse
 from backfill.service.ledger import append, log_rows, run_rows
@@ -99,8 +99,7 @@ class AuditLog:
         run = manual_run(result)
         with self._lock:
             self._rows += audit_rows(result)
-            if run is not None and not any(r["run_id"] == run.run_id and r["event"] == STARTED
-                                           for r in self._runs):
+            if run is not None and not any(r["run_id"] == run.run_id for r in self._runs):
                 self._runs.append(run.started_row())
             full = len(self._rows) >= self.batch_rows
         if full:
