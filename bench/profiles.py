@@ -22,7 +22,7 @@ CUMULATIVE, SELF = "cumulative", "self"
 Stage = tuple[str, str] | tuple[str, str, str]
 
 # DuckDB's methods are pybind11 functions, which cProfile does not see as calls of their own:
-# a query's time is the self time of the adapter's function that runs it (scan_games, read_rows,
+# a query's time is the self time of the adapter's function that runs it (scan_together, read_rows,
 # _insert, _delete), so the adapter's functions stand for DuckDB here.
 DELIVERY_STAGES: tuple[Stage, ...] = (
     ("service/work.py:handle (the delivery)", "service/work.py:handle"),
@@ -35,8 +35,8 @@ DELIVERY_STAGES: tuple[Stage, ...] = (
     ("service/audit.py:record (audit rows, flushed in batches)", "service/audit.py:record"),
     ("local/duckdb_warehouse.py:read_rows (query + rows to dicts)",
      "local/duckdb_warehouse.py:read_rows"),
-    ("local/duckdb_warehouse.py:scan_games (query + GameStats)",
-     "local/duckdb_warehouse.py:scan_games"),
+    ("local/duckdb_warehouse.py:scan_together (query + GameStats)",
+     "local/duckdb_warehouse.py:scan_together"),
     ("local/duckdb_warehouse.py:write (transaction)", "local/duckdb_warehouse.py:write"),
     ("local/duckdb_warehouse.py:_connection, its own time: waiting for the write lock",
      "local/duckdb_warehouse.py:_connection", SELF),
@@ -46,8 +46,8 @@ DELIVERY_STAGES: tuple[Stage, ...] = (
 DETECTION_STAGES: tuple[Stage, ...] = (
     ("service/detect.py:detect", "service/detect.py:detect"),
     ("service/detect.py:_read_window (every read)", "service/detect.py:_read_window"),
-    ("local/duckdb_warehouse.py:scan_games (7 scans: query + GameStats)",
-     "local/duckdb_warehouse.py:scan_games"),
+    ("local/duckdb_warehouse.py:scan_together (7 scans: query + GameStats)",
+     "local/duckdb_warehouse.py:scan_together"),
     ("adapters/sql.py:game_stat (result rows to GameStats)", "adapters/sql.py:game_stat"),
     ("service/detect.py:_schedule (schedule read + Schedule.from_rows)",
      "service/detect.py:_schedule"),
