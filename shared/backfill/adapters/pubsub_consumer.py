@@ -39,8 +39,11 @@ class Consumer:
         self._executor = futures.ThreadPoolExecutor(max_workers=concurrency,
                                                     thread_name_prefix="backfill-worker")
         # Acks and nacks go out on a thread of their own, so a worker takes the next message
-        # instead of waiting an ack round trip (the outcome is already decided and recorded).
+        # instead of waiting an ack round trip (the outcome is already decided and recorded);
+        # those that come while one call is out go together in the next (no timer, no wait).
         self._settler = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill-ack")
+        self._unsettled: list[tuple[pubsub_v1.types.ReceivedMessage, bool]] = []
+        self._unsettled_lock = threading.Lock()
         self._stopping = threading.Event()
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._pull_loop, name="backfill-pull", daemon=True)
@@ -92,21 +95,30 @@ class Consumer:
             except Exception:  # noqa: BLE001 - leave it to redelivery and the dead-letter policy
                 log.exception("delivery %s failed; it will be redelivered", message.message_id)
                 ack = False
-            self._settler.submit(self._settle, received, ack)
+            with self._unsettled_lock:
+                self._unsettled.append((received, ack))
+                first = len(self._unsettled) == 1
+            if first:  # else a settle already submitted will take it along
+                self._settler.submit(self._settle)
         finally:
             self._slots.release()
 
-    def _settle(self, received: pubsub_v1.types.ReceivedMessage, ack: bool) -> None:
-        try:
-            if ack:
-                self._subscriber.acknowledge(subscription=self._path, ack_ids=[received.ack_id])
-            else:
-                self._subscriber.modify_ack_deadline(subscription=self._path,
-                                                     ack_ids=[received.ack_id],
-                                                     ack_deadline_seconds=0)
-        except api_exceptions.GoogleAPICallError as exc:
-            # Not settled: Pub/Sub redelivers it after the deadline, and the re-check skips it.
-            log.error("could not settle message %s: %s", received.message.message_id, exc)
+    def _settle(self) -> None:
+        with self._unsettled_lock:
+            unsettled, self._unsettled = self._unsettled, []
+        for ack, settle in ((True, lambda ids: self._subscriber.acknowledge(
+                                subscription=self._path, ack_ids=ids)),
+                            (False, lambda ids: self._subscriber.modify_ack_deadline(
+                                subscription=self._path, ack_ids=ids, ack_deadline_seconds=0))):
+            messages = [received for received, acked in unsettled if acked is ack]
+            if not messages:
+                continue
+            try:
+                settle([received.ack_id for received in messages])
+            except api_exceptions.GoogleAPICallError as exc:
+                # Not settled: Pub/Sub redelivers them after the deadline, the re-check skips.
+                log.error("could not settle messages %s: %s",
+                          ", ".join(r.message.message_id for r in messages), exc)
 
     def stop(self) -> None:
         """Stop pulling and wait for the messages in hand to be handled."""

@@ -114,6 +114,11 @@ class DuckDBWarehouse(Warehouse):
         if not changes:
             return
         with self._connection(write=True) as con:
+            if len(changes) == 1 and isinstance(changes[0], Append):
+                # One INSERT is atomic on its own: no transaction around it (an audit row's
+                # append is a skipped delivery's only write).
+                self._insert(con, changes[0])
+                return
             con.execute("BEGIN TRANSACTION")
             try:
                 for change in changes:
