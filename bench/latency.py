@@ -78,7 +78,7 @@ class LatencyAuditTopic(AuditTopic):
 class Call:
     """One warehouse call that waited out the delay."""
 
-    kind: str          # describe, scan_games, read_rows, write, create_table
+    kind: str          # describe, scan_together, read_rows, write, create_table
     table: str
     scope: int         # the scoped() copy that made it (0: the unscoped warehouse)
     labels: tuple[tuple[str, str], ...]
@@ -171,7 +171,7 @@ class LatencyWarehouse(Warehouse):
     def scan_together(self, scans: Sequence[Scan]) -> list[list[GameStat]]:
         for scan in scans:
             self._known(scan.table)
-        return self._timed("scan_games", ",".join(str(s.table) for s in scans),
+        return self._timed("scan_together", ",".join(str(s.table) for s in scans),
                            lambda: self.inner.scan_together(scans))
 
     def read_rows(self, read: Read) -> list[Row]:

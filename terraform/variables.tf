@@ -539,14 +539,15 @@ variable "analytics_dataset_id" {
 }
 
 variable "maximum_bytes_billed" {
-  description = "Bytes one BigQuery job may bill at most; a job that would bill more fails. (BACKFILL_MAXIMUM_BYTES_BILLED). Default 10 GiB: a partition-pruned MERGE or scan of a few dates bills megabytes, a full scan of an unpartitioned table far more."
+  description = "Bytes one BigQuery job may bill at most; a job that would bill more fails (BigQuery bills at least 10 MiB per table a query reads, and a delivery's re-check reads its tables in one query: at least 100 MiB). (BACKFILL_MAXIMUM_BYTES_BILLED). Default 10 GiB: a partition-pruned MERGE or scan of a few dates bills megabytes, a full scan of an unpartitioned table far more."
   type        = number
   default     = 10737418240
 
   validation {
-    # BigQuery bills at least 10 MiB per table a query reads: a lower cap fails every job.
-    condition     = var.maximum_bytes_billed >= 10485760 && floor(var.maximum_bytes_billed) == var.maximum_bytes_billed
-    error_message = "maximum_bytes_billed must be a whole number of bytes, at least 10485760 (10 MiB, BigQuery's minimum bill per table read)."
+    # BigQuery bills at least 10 MiB per table a query reads, and a delivery's re-check reads
+    # a processor's source and target and each dependency's in one query: a lower cap fails it.
+    condition     = var.maximum_bytes_billed >= 104857600 && floor(var.maximum_bytes_billed) == var.maximum_bytes_billed
+    error_message = "maximum_bytes_billed must be a whole number of bytes, at least 104857600 (100 MiB: BigQuery bills at least 10 MiB per table a query reads, and a delivery's re-check reads up to ten tables in one query)."
   }
 }
 

@@ -94,7 +94,9 @@ class Settings(BaseModel):
         "(seconds; Terraform's default).", ge=0, le=600)
     maximum_bytes_billed: int = _setting(
         10 * 1024 ** 3, "BACKFILL_MAXIMUM_BYTES_BILLED",
-        "Bytes one BigQuery job may bill at most; a job that would bill more fails.", gt=0)
+        "Bytes one BigQuery job may bill at most; a job that would bill more fails (BigQuery "
+        "bills at least 10 MiB per table a query reads, and a delivery's re-check reads its "
+        "tables in one query: at least 100 MiB).", ge=100 * 1024 ** 2)
     run_stall_minutes: float = _setting(
         60.0, "BACKFILL_RUN_STALL_MINUTES",
         "Minutes without any request of a run ending before the run is flagged as stalled.",

@@ -83,7 +83,7 @@ class CountingWarehouse(Warehouse):
             return self.inner.describe(table)
 
     def scan_together(self, scans: Sequence[Scan]) -> list[list[GameStat]]:
-        with self._call("scan_games", *(scan.table for scan in scans)):
+        with self._call("scan_together", *(scan.table for scan in scans)):
             return self.inner.scan_together(scans)
 
     def read_rows(self, read: Read) -> list[Row]:

@@ -90,7 +90,7 @@ def test_a_fresh_gap_costs_three_rounds_and_a_skip_two_once_tables_are_described
         assert wire == [["SELECT"] * reads, ["MERGE"], ["tabledata.insertAll backfill_log"]], (
             request.processor, wire)
         assert [len(w) for w in port] == [reads, 1, 1], (request.processor, port)
-        assert all(c.startswith(("read_rows", "scan_games")) for c in port[0])
+        assert all(c.startswith(("read_rows", "scan_together")) for c in port[0])
         assert port[1] == [f"write {worker.registry.get(request.processor).target}"]
         assert port[2] == [f"write {worker.ops.log}"]
         assert jobs == reads + 1

@@ -120,9 +120,9 @@ def test_dataset_ids(variables_module: Path, variable: str) -> None:
 
 
 def test_maximum_bytes_billed(variables_module: Path) -> None:
-    assert_accepted(variables_module, maximum_bytes_billed=10 * 2**20)
+    assert_accepted(variables_module, maximum_bytes_billed=100 * 2**20)
     assert_accepted(variables_module, maximum_bytes_billed=10**13)
-    assert_refused(variables_module, "maximum_bytes_billed", maximum_bytes_billed=10 * 2**20 - 1)
+    assert_refused(variables_module, "maximum_bytes_billed", maximum_bytes_billed=100 * 2**20 - 1)
     assert_refused(variables_module, "maximum_bytes_billed", maximum_bytes_billed=0)
     assert_refused(variables_module, "maximum_bytes_billed", maximum_bytes_billed=1.5e7 + 0.5)
 

@@ -385,3 +385,53 @@ def test_a_warehouse_past_its_deadline_refuses_every_call_without_sending_it(
         with pytest.raises(OutOfTime):
             call()
         assert len(seen) == 1, (name, seen)
+
+
+def test_scans_of_tables_in_two_locations_are_one_job_per_location(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A query reads tables of one location: the re-check's scans are grouped by their tables'
+    locations, one job each (sent at once), the answers handed back in the order asked."""
+    raw = TableRef("nba_raw", "nbac_team_boxscore")
+    where = {TABLE.dataset: LOCATION, raw.dataset: "US"}
+
+    def get_table(self: bigquery.Client, table_id: str, **kwargs: Any) -> bigquery.Table:
+        dataset, table = table_id.split(".")[-2:]
+        return bigquery.Table.from_api_repr({
+            "tableReference": {"projectId": "my-project", "datasetId": dataset,
+                               "tableId": table}, "location": where[dataset],
+            "schema": {"fields": [{"name": c.name, "type": c.type} for c in COLUMNS]},
+            "timePartitioning": {"type": "DAY", "field": "game_date"}})
+
+    monkeypatch.setattr(bigquery.Client, "get_table", get_table)
+    events: list[str] = []
+    inserted = with_jobs(monkeypatch, [FakeJob(events, finishes=True, job_id=f"job-{i}")
+                                       for i in range(2)])
+    warehouse = BigQueryWarehouse("my-project", emulator_host="127.0.0.1:9", call_timeout=7.0)
+    scans = [Scan(raw, Window(DAY, DAY)), Scan(TABLE, Window(DAY, DAY)),
+             Scan(raw, Window(DAY - timedelta(days=3), DAY))]
+    assert warehouse.scan_together(scans) == [[], [], []]
+    read = sorted(sorted({t for t in ("nba_raw", "nba_analytics") if t in i["sql"]})
+                  for i in inserted)
+    assert read == [["nba_analytics"], ["nba_raw"]]
+    assert [i["sql"].count("UNION ALL") for i in inserted if "nba_raw" in i["sql"]] == [1]
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("Not found: Table my-project:nba_analytics.player_games was not found in location US",
+     ["nba_analytics.player_games"]),
+    ("Not found: Dataset my-project:nba_raw was not found in location US", ["nba_raw.games"]),
+    ("Catalog Error: Table with name player_games does not exist!",
+     ["nba_analytics.player_games"]),
+    ('Catalog Error: Table with name "nba_raw.games" does not exist because schema "nba_raw" '
+     "does not exist.", ["nba_raw.games"]),
+    ("Access Denied: Project my-project: User does not have permission", []),
+])
+def test_the_table_an_error_names_of_several_is_a_whole_word(text: str,
+                                                              named: list[str]) -> None:
+    """Which of a statement's tables an error is about (BigQuery's words, then DuckDB's): never
+    one whose name only sits inside another's (games in player_games, raw in nba_raw)."""
+    from backfill.adapters.values import named_in
+
+    tables = [TableRef("nba_analytics", "raw"), TableRef("nba_raw", "games"),
+              TableRef("nba_analytics", "player_games")]
+    assert [str(t) for t in named_in(text, tables)] == named

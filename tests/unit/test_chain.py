@@ -9,10 +9,11 @@ import duckdb
 from backfill.bootstrap import Backfill
 from backfill.domain.outcome import Outcome
 from backfill.domain.request import Reason
+from backfill.domain.runs import PUBLISHED
 from backfill.ports import Delivery, Read, Replace
 from backfill.service.audit import read_history
 from backfill.service.detect import detect
-from backfill.service.ledger import append, log_rows
+from backfill.service.ledger import append, log_rows, run_rows
 from backfill.service.runs import find_run, run_progress
 
 from tests.fixtures.changes import WINDOW, candidates, deliver
@@ -78,7 +79,8 @@ def test_what_workers_publish_under_a_run_is_counted_from_their_audit_rows_alone
     def counts() -> dict[str, tuple[int, int, int]]:
         found = run_progress(filled_app.warehouse, filled_app.ops, run,
                              now=datetime.now(UTC), stall_after=timedelta(hours=1))
-        assert found.published == found.ended + found.outstanding
+        assert all(p.published == sum(p.ended.values()) + p.outstanding
+                   for p in found.processors)
         return {p.name: (p.published, sum(p.ended.values()), p.outstanding)
                 for p in found.processors}
 
@@ -100,6 +102,16 @@ def test_what_workers_publish_under_a_run_is_counted_from_their_audit_rows_alone
         (OFFENSE, "succeeded", '{"player_game_summary": 1}'),
         (OFFENSE, "skipped", '{"player_game_summary": 1}'),
         (PLAYERS, "succeeded", ""), (PLAYERS, "skipped", "")])
+    # A worker of an earlier version said what it published with a `published` event of the
+    # run instead (and no column): a run in flight across the upgrade still counts it.
+    append(filled_app.warehouse, [run_rows(filled_app.ops, [{
+        "run_id": report.run_id, "event": PUBLISHED, "trigger": None, "started_by": None,
+        "window_start": None, "window_end": None, "processors": None, "found": None,
+        "published": 1, "deferred": None,
+        "published_by_processor": '{"player_game_summary": 1}', "started_at": None,
+        "recorded_at": now}])])
+    run = find_run(filled_app.warehouse, filled_app.ops, report.run_id, now=now)
+    assert counts() == {OFFENSE: (1, 1, 0), PLAYERS: (3, 2, 1)}
 
 
 def test_a_warm_detector_whose_target_table_was_dropped_reports_it_missing(

@@ -35,6 +35,7 @@ def test_settings_take_flags_over_environment_over_defaults() -> None:
     ({"BACKFILL_TIMEZONE": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
     ({"BACKFILL_RAW_DATASET": "nba raw"}, "invalid dataset name 'nba raw'"),
     ({"BACKFILL_REQUESTS_TOPIC": "q"}, "BACKFILL_REQUESTS_TOPIC='q'"),
+    ({"BACKFILL_MAXIMUM_BYTES_BILLED": "10485760"}, "BACKFILL_MAXIMUM_BYTES_BILLED='10485760'"),
 ])
 def test_a_bad_setting_is_one_line_naming_it(environ: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigurationError) as caught:

@@ -360,7 +360,7 @@ def test_on_duckdb_a_skip_reads_no_rows_and_a_computation_reads_them_once_judged
     skipped = handler.handle(Delivery(Request(processor=OFFENSE, game_date=DAY).encode()))
     calls = [(c.name, c.table) for c in counting.log.calls]
     assert skipped.outcome is Outcome.SKIPPED
-    assert ("scan_games", f"{source},{target}") in calls  # both sides of the re-check, one query
+    assert ("scan_together", f"{source},{target}") in calls  # both sides of the re-check, one query
     assert ("read_rows", source) not in calls and ("read_rows", target) not in calls
 
     empty(filled_app, OFFENSE)
@@ -369,6 +369,6 @@ def test_on_duckdb_a_skip_reads_no_rows_and_a_computation_reads_them_once_judged
                                              reason=Reason.MISSING).encode()))
     calls = [(c.name, c.table) for c in counting.log.calls]
     assert (filled.outcome, filled.rows_written) == (Outcome.SUCCEEDED, 4)
-    judged = calls.index(("scan_games", f"{source},{target}"))
+    judged = calls.index(("scan_together", f"{source},{target}"))
     assert calls.index(("read_rows", source)) > judged
     assert calls.index(("read_rows", target)) > judged

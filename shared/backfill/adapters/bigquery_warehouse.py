@@ -123,13 +123,30 @@ class BigQueryWarehouse(Warehouse):
         return self._shared.describe(table, lambda: self._get_table(table))
 
     def scan_together(self, scans: Sequence[Scan]) -> list[list[GameStat]]:
-        if not scans:
-            return []
         for scan in scans:
             self._require_partitioned(scan.table, scan.column("game_date"))
-        sql, parameters = scans_sql(scans, BIGQUERY)
-        return scan_results((row.values() for row in self._query(
-            [scan.table for scan in scans], sql, parameters)), len(scans))
+        # A query reads tables of one location: one job per location, the jobs at once.
+        by_location: dict[str | None, list[int]] = {}
+        for i, scan in enumerate(scans):
+            by_location.setdefault(self._shared.location(scan.table), []).append(i)
+        groups = list(by_location.values())
+
+        def scanned(group: list[int]) -> list[list[GameStat]]:
+            chosen = [scans[i] for i in group]
+            sql, parameters = scans_sql(chosen, BIGQUERY)
+            return scan_results((row.values() for row in self._query(
+                [s.table for s in chosen], sql, parameters)), len(chosen))
+
+        if len(groups) <= 1:
+            results = [scanned(group) for group in groups]
+        else:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=len(groups)) as pool:
+                results = list(pool.map(scanned, groups))
+        found: list[list[GameStat]] = [[] for _ in scans]
+        for group, stats in zip(groups, results, strict=True):
+            for i, games in zip(group, stats, strict=True):
+                found[i] = games
+        return found
 
     def read_rows(self, read: Read) -> list[Row]:
         self._require_partitioned(read.table, read.by)

@@ -115,7 +115,7 @@ class Consumer:
                 continue
             try:
                 settle([received.ack_id for received in messages])
-            except api_exceptions.GoogleAPICallError as exc:
+            except api_exceptions.GoogleAPIError as exc:  # a call refused, or retried out
                 # Not settled: Pub/Sub redelivers them after the deadline, the re-check skips.
                 log.error("could not settle messages %s: %s",
                           ", ".join(r.message.message_id for r in messages), exc)

@@ -72,11 +72,11 @@ BIGQUERY = Dialect("`", "@", "STRUCT({})", "{column} AS {name}",
 
 
 def scans_sql(scans: Sequence[Scan], dialect: Dialect) -> tuple[str, dict[str, Any]]:
-    """Several scans as one statement: each result row is `scan_sql`'s, the first column the
+    """Several scans as one statement: each result row is `_scan_sql`'s, the first column the
     place of its scan in `scans` (see `scan_results`)."""
     parts, parameters = [], {}
     for index, scan in enumerate(scans):
-        sql, values = scan_sql(scan, dialect, index)
+        sql, values = _scan_sql(scan, dialect, index)
         parts.append(sql)
         parameters.update(values)
     return " UNION ALL ".join(parts), parameters
@@ -90,7 +90,7 @@ def scan_results(rows: Iterable[Sequence[Any]], scans: int) -> list[list[GameSta
     return found
 
 
-def scan_sql(scan: Scan, dialect: Dialect, index: int = 0) -> tuple[str, dict[str, Any]]:
+def _scan_sql(scan: Scan, dialect: Dialect, index: int) -> tuple[str, dict[str, Any]]:
     """Per game in the window, after `index` (the scan's place in a statement of several): its
     rows counted, the greatest value of each column asked for, the fingerprint of the columns it
     hashes, and the rows whose recorded hash no longer matches their values or repeats another
@@ -116,9 +116,10 @@ def scan_sql(scan: Scan, dialect: Dialect, index: int = 0) -> tuple[str, dict[st
     unique = (dialect.count_distinct.format(
         f"CASE WHEN {counted} THEN {identifier(scan.column(scan.unique))} END")
         if scan.unique else "CAST(NULL AS INT64)")
+    # Text whatever the column's type: the scans of one statement must agree on every column.
     teams = ", ".join(
-        f"{how}(CASE WHEN {counted} THEN {identifier(scan.column(scan.teams))} END) AS {name}"
-        if scan.teams else f"CAST(NULL AS STRING) AS {name}"
+        f"CAST({how}(CASE WHEN {counted} THEN {identifier(scan.column(scan.teams))} END) "
+        f"AS STRING) AS {name}" if scan.teams else f"CAST(NULL AS STRING) AS {name}"
         for how, name in (("MIN", "least_team"), ("MAX", "greatest_team")))
     table = dialect.table(scan.table)
     fingerprint = tampered = "NULL"
@@ -133,7 +134,7 @@ def scan_sql(scan: Scan, dialect: Dialect, index: int = 0) -> tuple[str, dict[st
             tampered = (f"SUM(CASE WHEN {stored} = {dialect.text(_ROW)} THEN 0 ELSE 1 END) "
                         f"+ COUNT(*) - {dialect.count_distinct.format(_ROW)}")
     # Identifiers are validated names; every value is a parameter.
-    sql = (f"SELECT {index} AS scan_index, {game_id} AS game_id, "  # noqa: S608
+    sql = (f"SELECT {index} AS scan_index, CAST({game_id} AS STRING) AS game_id, "  # noqa: S608
            f"{game_date} AS game_date, "
            f"{rows} AS row_count, {fields}, CAST({fingerprint} AS STRING) AS fingerprint, "
            f"CAST({tampered} AS BIGINT) AS tampered, {unique} AS unique_count, {teams} "
@@ -147,7 +148,7 @@ _NO_TEAMS: frozenset[str] = frozenset()
 
 
 def game_stat(row: Sequence[Any]) -> GameStat:
-    """A GameStat from one result row of `scan_sql` (after its scan index)."""
+    """A GameStat from one result row of `_scan_sql` (after its scan index)."""
     game_id, game_date, count, version, inputs, fingerprint, tampered, unique, least, greatest = \
         row
     return GameStat(game_id, game_date, int(count or 0), version, inputs, fingerprint,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -23,10 +24,12 @@ def first_line(exc: BaseException) -> str:
 
 
 def named_in(text: str, tables: Sequence[TableRef]) -> list[TableRef]:
-    """The tables of a statement over several that an error names: by dataset.table, else by
-    table alone (DuckDB's words), else by dataset ("Dataset p:nba_raw was not found")."""
-    for name in (str, lambda t: t.table, lambda t: t.dataset):
-        found = [t for t in tables if name(t) in text]
+    """The tables of a statement over several that an error names, as a whole word: by
+    dataset.table, else by dataset ("Dataset p:nba_raw was not found"), else by table alone
+    (DuckDB's "Table with name x does not exist")."""
+    for name in (str, lambda t: t.dataset, lambda t: t.table):
+        found = [t for t in tables
+                 if re.search(rf"(?<![\w.]){re.escape(name(t))}(?![\w])", text)]
         if found:
             return found
     return []

@@ -24,6 +24,10 @@ from backfill.domain.outcome import Outcome
 from backfill.domain.tables import schema
 
 STARTED, CANCELLED = "started", "cancelled"
+# What workers appended for the follow-ups they published before their audit rows said it (read
+# so a run in flight across the upgrade keeps its count; an old worker wrote this and no column,
+# a new one the column and no event: never both).
+PUBLISHED = "published"
 # A request's run started at most this long before or after the request was made.
 RUN_SEARCH_DAYS = 2
 RUNS_SCHEMA = schema(run_id="STRING", event="STRING", trigger="STRING", started_by="STRING",
@@ -87,10 +91,10 @@ def cancel_row(run_id: str, by: str, at: datetime) -> dict[str, Any]:
 
 
 def runs_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[Run]:
-    """Runs from their events, newest first; a cancellation without its start is ignored, and
-    so are the `published` events workers appended before their audit rows said it."""
+    """Runs from their events, newest first; a cancellation without its start is ignored."""
     started: dict[str, Run] = {}
     cancelled: dict[str, Mapping[str, Any]] = {}
+    chained: dict[str, Counter[str]] = {}
     for row in rows:
         if row["event"] == STARTED:
             started[row["run_id"]] = Run(
@@ -99,12 +103,17 @@ def runs_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[Run]:
                 row.get("found") or 0, row.get("deferred") or 0,
                 (row["window_start"], row["window_end"]) if row.get("window_start") else None,
                 tuple(json.loads(row.get("processors") or "[]")))
+        elif row["event"] == PUBLISHED:
+            chained.setdefault(row["run_id"], Counter()).update(
+                json.loads(row.get("published_by_processor") or "{}"))
         elif row["event"] == CANCELLED:
             first = cancelled.get(row["run_id"])
             if first is None or row["recorded_at"] < first["recorded_at"]:
                 cancelled[row["run_id"]] = row
+    runs = [replace(run, published=dict(Counter(run.published) + chained[run.run_id]))
+            if run.run_id in chained else run for run in started.values()]
     runs = [replace(run, cancelled_at=cancelled[run.run_id]["recorded_at"])
-            if run.run_id in cancelled else run for run in started.values()]
+            if run.run_id in cancelled else run for run in runs]
     return sorted(runs, key=lambda r: r.started_at, reverse=True)
 
 

@@ -8,8 +8,9 @@ reads (`ComputeRows`): P's source rows (each with its game's fingerprint, made i
 statement: what a computed game records), each dependency's Phase 3 rows of d, and d's Phase 3
 rows before the write.
 
-The re-check's scans are one query (`Warehouse.scan_together`): one job on BigQuery instead of
-up to four, one plan on DuckDB. On BigQuery the queries are sent at once, judged and computed
+The re-check's scans are one query (`Warehouse.scan_together`): one job on BigQuery (per
+location) instead of one per scanned table, one plan on DuckDB; a table dropped since it was
+described fails it whole, and the worker's pass runs again on fresh descriptions. On BigQuery the queries are sent at once, judged and computed
 alike, so the whole read costs one round trip: a skip pays for rows it does not use, a
 computation saves a round (a query costs about a second). On DuckDB a query is CPU work, most of
 it planning (a millisecond or more however few rows it reads), so the rows are read only once

@@ -161,7 +161,8 @@ def test_scans_read_together_are_each_scan_alone(table: Warehouse) -> None:
                   unique="player", hashed=(("points", "points"),)),
              Scan(OTHER, Window(BEFORE, DAY), maxima=(("version", "player"),)),
              Scan(TABLE, Window(AFTER, AFTER)),
-             Scan(OTHER, Window(AFTER, AFTER))]
+             Scan(OTHER, Window(AFTER, AFTER)),
+             Scan(OTHER, Window(BEFORE, DAY), count_where=("player", ("p2", "p9")))]
 
     def ordered(stats: list[Any]) -> list[Any]:
         return sorted(stats, key=lambda g: (g.game_date, g.game_id))
@@ -169,7 +170,7 @@ def test_scans_read_together_are_each_scan_alone(table: Warehouse) -> None:
     together = [ordered(found) for found in table.scan_together(scans)]
     assert together == [ordered(table.scan_games(scan)) for scan in scans]
     assert [[(g.game_id, g.rows) for g in found] for found in together] == [
-        [("g1", 3), ("g2", 0)], [("o1", 1), ("o2", 1)], [("g2", 1)], []]
+        [("g1", 3), ("g2", 0)], [("o1", 1), ("o2", 1)], [("g2", 1)], [], [("o1", 0), ("o2", 1)]]
     assert together[0][0].repeated == 1 and together[1][1].version == "p2"
     assert table.scan_together([]) == []
 
