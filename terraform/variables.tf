@@ -489,7 +489,7 @@ variable "detector_max_messages" {
 # ---------------------------------------------------------------------------------------------
 
 variable "bigquery_location" {
-  description = "Location of the audit dataset (and of the sandbox datasets); use the warehouse's location: a delivery's re-check scans Phase 2 and Phase 3 tables in one query, which needs them in one location."
+  description = "Location of the audit dataset (and of the sandbox datasets); use the warehouse's location."
   type        = string
   default     = "US"
 }
