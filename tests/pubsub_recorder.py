@@ -18,6 +18,7 @@ from typing import Any
 import grpc
 from backfill.local.stack import free_port
 
+HOLD_SECONDS = 10.0
 # Methods whose requests and answers are streams (the subscriber's pull); the rest are unary.
 _STREAMING = frozenset({"/google.pubsub.v1.Subscriber/StreamingPull"})
 
@@ -37,11 +38,21 @@ class GrpcRecorder:
     upstream: str
     host: str = ""
     calls: list[Call] = field(default_factory=list)
+    # The first call of a method named here waits for its event before it is passed on (at most
+    # HOLD_SECONDS): what a slow answer does to the client, made on purpose.
+    held: dict[str, threading.Event] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, call: Call) -> None:
         with self._lock:
             self.calls.append(call)
+
+    def hold(self, method: str) -> None:
+        """Wait, if the first call of `method` is held, until it is released (once)."""
+        with self._lock:
+            event = self.held.pop(method, None)
+        if event is not None:
+            event.wait(HOLD_SECONDS)
 
     def mark(self) -> int:
         with self._lock:
@@ -92,6 +103,7 @@ class _Forward(grpc.GenericRpcHandler):
 
         def unary(request: bytes, context: grpc.ServicerContext) -> Any:
             self._recorder.record(Call(method, request))
+            self._recorder.hold(method)
             return _relayed(lambda: upstream_unary(request, metadata=metadata,
                                                    timeout=context.time_remaining()),
                             context)
