@@ -10,11 +10,13 @@ rows before the write.
 
 The re-check's scans are one query (`Warehouse.scan_together`): one job on BigQuery (per
 location) instead of one per scanned table, one plan on DuckDB; a table dropped since it was
-described fails it whole, and the worker's pass runs again on fresh descriptions. On BigQuery the queries are sent at once, judged and computed
-alike, so the whole read costs one round trip: a skip pays for rows it does not use, a
-computation saves a round (a query costs about a second). On DuckDB a query is CPU work, most of
-it planning (a millisecond or more however few rows it reads), so the rows are read only once
-the date is to be computed: a skip reads none.
+described fails it whole, and the worker's pass runs again on fresh descriptions.
+
+On BigQuery the queries are sent at once, judged and computed alike, so the whole read costs one
+round trip: a skip pays for rows it does not use, a computation saves a round (a query costs
+about a second). On DuckDB a query is CPU work, most of it planning (a millisecond or more
+however few rows it reads), so the rows are read only once the date is to be computed: a skip
+reads none.
 """
 
 from __future__ import annotations
