@@ -1,22 +1,27 @@
 """Event-driven all the way down, on the production topology: the Pub/Sub emulator, both functions
-under functions-framework, the push subscription with Terraform's retry backoff. Each time ONE
-detector trigger, then the queue drains: the workers publish every further level themselves."""
+under functions-framework, the push subscription with Terraform's retry backoff, and the worker's
+audit rows published to the audit topic, drained into the warehouse as `backfill stack` does
+(production's BigQuery subscription). Each time ONE detector trigger, then the queue drains: the
+workers publish every further level themselves, and the run counts it from their audit rows."""
 
 from __future__ import annotations
 
 import json
+import threading
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from backfill.bootstrap import audit_drain, bootstrap
 from backfill.domain.tables import OpsTables
 from backfill.domain.window import Window
 from backfill.local.duckdb_warehouse import DuckDBWarehouse
 from backfill.local.seed.league import PHASE2_SCHEMAS
-from backfill.local.stack import free_port
+from backfill.local.stack import drain_audit, free_port
 from backfill.ports import Replace
 from backfill.processors import formulas
 from backfill.processors.nba_raw import GAMEBOOK, TEAM_BOXSCORE
@@ -90,14 +95,23 @@ class Topology:
 @pytest.fixture
 def topology(warehouse_path: Path, warehouse: DuckDBWarehouse,
              pubsub_emulator: str) -> Iterator[Topology]:
-    settings = unique_settings(warehouse_path)
+    suffix = uuid.uuid4().hex[:8]
+    settings = unique_settings(warehouse_path, audit_topic=f"audit-{suffix}",
+                               audit_subscription=f"audit-log-{suffix}")
     with function_server("work", settings) as worker_url, \
             function_server("detect", settings) as detector_url:
         proxy = Overloaded(worker_url, k=0)  # forwards every push, counting the answers
+        push_topology(settings, proxy.url, **TERRAFORM_BACKOFF)
+        drain, stop = audit_drain(settings), threading.Event()
+        draining = threading.Thread(target=drain_audit, name="audit-drain", args=(
+            bootstrap(settings, warehouse=warehouse), drain, stop))
+        draining.start()
         try:
-            push_topology(settings, proxy.url, **TERRAFORM_BACKOFF)
             yield Topology(settings, warehouse, proxy, detector_url)
         finally:
+            stop.set()
+            draining.join()
+            drain.close()
             proxy.close()
 
 

@@ -49,11 +49,13 @@ DAY = date(2024, 11, 6)
 
 
 def push_topology(settings: Settings, endpoint: str, **policy: int) -> None:
-    """The push subscription to `endpoint`, with a quick retry backoff for the test."""
+    """The push subscription to `endpoint`, with a quick retry backoff for the test (and the
+    audit topic with its drained subscription, if the settings name one)."""
     create_topology(Topology(
         settings.project, settings.requests_topic, settings.push_subscription,
         settings.dead_letter_topic, settings.dead_letter_subscription,
         policy.pop("max_delivery_attempts", settings.max_delivery_attempts), endpoint,
+        settings.audit_topic, settings.audit_subscription,
         **{"ack_deadline_seconds": 30, "min_backoff_seconds": 1, "max_backoff_seconds": 2,
            **policy}))
 
